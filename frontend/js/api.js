@@ -1,0 +1,297 @@
+// All access to the SecureTodo REST API: the only module that calls fetch.
+import * as session from './session.js';
+
+const API_PREFIX = '/api/v1';
+
+let apiOrigin = '';
+let credentials = 'same-origin';
+
+/**
+ * Point the client at the API. `base` is an origin such as `https://api.example.com`
+ * (empty string = same origin as the page). Cross-origin deployments need the
+ * refresh cookie sent along, hence `credentials: 'include'`.
+ */
+export function configure({ base = '' } = {}) {
+  const trimmed = base.trim().replace(/\/+$/, '');
+  if (!trimmed) {
+    apiOrigin = '';
+    credentials = 'same-origin';
+    return;
+  }
+  const url = new URL(trimmed, window.location.href);
+  apiOrigin = url.origin + url.pathname.replace(/\/+$/, '');
+  credentials = url.origin === window.location.origin ? 'same-origin' : 'include';
+}
+
+/** Absolute or root-relative URL of a non-API resource of the backend (e.g. Swagger UI). */
+export function backendUrl(path) {
+  return `${apiOrigin}${path}`;
+}
+
+/** An error answered by the API (problem+json) or a failure to reach it. */
+export class ApiError extends Error {
+  constructor({ status = 0, code = 'internal', title = '', detail = '', errors = [], retryAfter = null } = {}) {
+    super(detail || title || code);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.title = title;
+    this.detail = detail;
+    this.errors = Array.isArray(errors) ? errors : [];
+    this.retryAfter = retryAfter;
+  }
+
+  /** Message for a field named in `errors[]` (first one wins). */
+  fieldMessage(field) {
+    return this.errors.find((e) => e.field === field)?.message ?? null;
+  }
+}
+
+function buildUrl(path, query) {
+  let url = `${apiOrigin}${API_PREFIX}${path}`;
+  if (query) {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      // Empty parameters are omitted: the API validates every parameter it receives.
+      if (value === undefined || value === null || value === '') continue;
+      params.set(key, String(value));
+    }
+    const qs = params.toString();
+    if (qs) url += `?${qs}`;
+  }
+  return url;
+}
+
+async function send(method, path, { body, query, token, signal, headers = {} } = {}) {
+  const init = {
+    method,
+    credentials,
+    cache: 'no-store',
+    signal,
+    headers: { Accept: 'application/json, application/problem+json', ...headers },
+  };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  if (token) init.headers.Authorization = `Bearer ${token}`;
+  try {
+    return await fetch(buildUrl(path, query), init);
+  } catch (err) {
+    if (err?.name === 'AbortError') throw err;
+    throw new ApiError({ status: 0, code: 'network', title: 'Network error', detail: 'Cannot reach the server.' });
+  }
+}
+
+async function readBody(res) {
+  if (res.status === 204) return null;
+  const type = res.headers.get('Content-Type') ?? '';
+  if (!type.includes('json')) return null;
+  try {
+    return await res.json();
+  } catch {
+    return null;
+  }
+}
+
+async function toError(res) {
+  const body = (await readBody(res)) ?? {};
+  const retry = Number.parseInt(res.headers.get('Retry-After') ?? '', 10);
+  return new ApiError({
+    status: res.status,
+    code: typeof body.code === 'string' ? body.code : codeForStatus(res.status),
+    title: typeof body.title === 'string' ? body.title : res.statusText,
+    detail: typeof body.detail === 'string' ? body.detail : '',
+    errors: body.errors,
+    retryAfter: Number.isFinite(retry) ? retry : null,
+  });
+}
+
+function codeForStatus(status) {
+  return {
+    400: 'validation_failed', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict',
+    412: 'precondition_failed', 413: 'payload_too_large', 415: 'unsupported_media_type', 422: 'validation_failed',
+    429: 'rate_limited',
+  }[status] ?? 'internal';
+}
+
+let refreshing = null;
+
+/**
+ * Exchange the HttpOnly refresh cookie for a new token pair. Concurrent callers share
+ * one request, because a refresh token is single use and a second parallel refresh
+ * would look like token reuse to the server. Resolves true on success, false on 401.
+ */
+export function refreshSession() {
+  if (!refreshing) {
+    refreshing = (async () => {
+      try {
+        const res = await send('POST', '/auth/refresh', { body: {} });
+        if (!res.ok) {
+          if (res.status >= 500 || res.status === 429) throw await toError(res);
+          return false;
+        }
+        const pair = await res.json();
+        if (!pair.user) {
+          const me = await send('GET', '/users/me', { token: pair.access_token });
+          if (me.ok) pair.user = await me.json();
+        }
+        session.setTokens(pair);
+        return true;
+      } finally {
+        refreshing = null;
+      }
+    })();
+  }
+  return refreshing;
+}
+
+// A refresh that cannot reach the server is a network error, not the end of the session.
+function tryRefresh() {
+  return refreshSession().catch((err) => {
+    if (err?.code === 'network' || err?.name === 'AbortError' || err?.status === 429 || err?.status >= 500) throw err;
+    return false;
+  });
+}
+
+/**
+ * One API call. Authenticated calls that get a 401 refresh the session once and are
+ * retried once; when the refresh fails too the session has ended for good.
+ */
+async function request(method, path, opts = {}) {
+  const { auth = true, endSessionOn401 = true } = opts;
+  const token = auth ? session.getAccessToken() : null;
+  if (auth && !token && !opts.retried) {
+    // No token in memory (e.g. a request raced a sign-out): try the cookie first.
+    if (!(await tryRefresh())) return sessionEnded(endSessionOn401);
+    return request(method, path, { ...opts, retried: true });
+  }
+  const res = await send(method, path, { ...opts, token });
+  if (res.ok) return readBody(res);
+  const error = await toError(res);
+  // A 401 for a wrong password (e.g. when changing it) is an answer, not an expired session.
+  if (res.status === 401 && auth && error.code !== 'invalid_credentials') {
+    if (opts.retried) return sessionEnded(endSessionOn401);
+    const current = session.getAccessToken();
+    // Another request may already have refreshed while this one was in flight.
+    const renewed = current && current !== token ? true : await tryRefresh();
+    if (!renewed) return sessionEnded(endSessionOn401);
+    return request(method, path, { ...opts, retried: true });
+  }
+  throw error;
+}
+
+function sessionEnded(notify) {
+  if (notify) session.clear('expired');
+  else session.clear('signout');
+  throw new ApiError({ status: 401, code: 'session_ended', title: 'Session ended', detail: 'Your session has ended, please sign in again.' });
+}
+
+/* ---------- Authentication ---------- */
+
+export function register({ email, password }) {
+  return request('POST', '/auth/register', { auth: false, body: { email, password } });
+}
+
+export async function login({ email, password }) {
+  const pair = await request('POST', '/auth/login', { auth: false, body: { email, password } });
+  session.setTokens(pair);
+  return pair.user;
+}
+
+/** Restore a session from the refresh cookie on page load. Never throws. */
+export async function restoreSession() {
+  try {
+    return await refreshSession();
+  } catch {
+    return false;
+  }
+}
+
+/** End this session on the server (best effort) and forget it locally. */
+export async function logout() {
+  try {
+    await request('POST', '/auth/logout', { endSessionOn401: false });
+  } catch {
+    // The local session is cleared whatever the server says: the user asked to leave.
+  } finally {
+    session.clear('signout');
+  }
+}
+
+export async function logoutAll() {
+  await request('POST', '/auth/logout-all');
+  session.clear('signout');
+}
+
+/* ---------- Current user ---------- */
+
+export async function getMe(opts) {
+  const user = await request('GET', '/users/me', opts);
+  session.setUser(user);
+  return user;
+}
+
+export function changePassword({ currentPassword, newPassword }) {
+  return request('PUT', '/users/me/password', {
+    body: { current_password: currentPassword, new_password: newPassword },
+  });
+}
+
+export async function deleteAccount({ password }) {
+  await request('DELETE', '/users/me', { body: { password } });
+  session.clear('deleted');
+}
+
+export async function listSessions(opts) {
+  const body = await request('GET', '/users/me/sessions', opts);
+  return Array.isArray(body) ? body : body?.items ?? [];
+}
+
+export function revokeSession(id) {
+  return request('DELETE', `/users/me/sessions/${encodeURIComponent(id)}`);
+}
+
+/* ---------- Todos ---------- */
+
+export function listTodos({ completed, q, priority, sort, limit, cursor } = {}, opts = {}) {
+  return request('GET', '/todos', { ...opts, query: { completed, q, priority, sort, limit, cursor } });
+}
+
+export function createTodo(todo) {
+  return request('POST', '/todos', { body: todo });
+}
+
+export function updateTodo(id, patch) {
+  return request('PATCH', `/todos/${encodeURIComponent(id)}`, { body: patch });
+}
+
+export function deleteTodo(id) {
+  return request('DELETE', `/todos/${encodeURIComponent(id)}`);
+}
+
+export function clearCompleted() {
+  return request('DELETE', '/todos', { query: { completed: true } });
+}
+
+/* ---------- Administration ---------- */
+
+export function listUsers({ q, role, limit, cursor } = {}, opts = {}) {
+  return request('GET', '/admin/users', { ...opts, query: { q, role, limit, cursor } });
+}
+
+export function updateUser(id, patch) {
+  return request('PATCH', `/admin/users/${encodeURIComponent(id)}`, { body: patch });
+}
+
+export function deleteUser(id) {
+  return request('DELETE', `/admin/users/${encodeURIComponent(id)}`);
+}
+
+export function revokeUserSessions(id) {
+  return request('DELETE', `/admin/users/${encodeURIComponent(id)}/sessions`);
+}
+
+export function listAuditEvents({ type, limit, cursor } = {}, opts = {}) {
+  return request('GET', '/admin/audit-events', { ...opts, query: { type, limit, cursor } });
+}
