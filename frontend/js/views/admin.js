@@ -70,7 +70,7 @@ export function adminView({ user, navigate, signal }) {
       h('option', { value: 'user' }, 'User'), h('option', { value: 'admin' }, 'Admin'));
     roleSelect.value = u.role;
     return h('tr', { dataset: { id: String(u.id) }, class: u.disabled ? 'is-disabled' : null },
-      h('td', { class: 'cell-strong cell-primary', 'data-label': 'Email' }, u.email, self ? h('span', { class: 'badge badge--admin you-badge' }, 'You') : null),
+      h('td', { class: 'cell-strong cell-primary', 'data-label': 'Email' }, h('span', { class: 'user-cell' }, h('span', { class: 'user-cell__email' }, u.email), self ? h('span', { class: 'badge badge--admin' }, 'You') : null)),
       h('td', { 'data-label': 'Role' }, roleSelect),
       h('td', { 'data-label': 'Status' }, u.disabled ? h('span', { class: 'badge badge--danger' }, 'Disabled') : h('span', { class: 'badge badge--success' }, 'Active')),
       h('td', { class: 'num', 'data-label': 'Todos' }, String(u.todo_count ?? 0)),

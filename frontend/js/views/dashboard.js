@@ -99,7 +99,7 @@ export function dashboardView({ user, query, signal, updateQuery }) {
     }
   });
 
-  const priorityFilter = field({ label: 'Priority', name: 'priority_filter', control: 'select', inputClass: 'select--sm', options: [['', 'Any priority'], ...PRIORITIES], value: state.priority, className: 'toolbar__field' });
+  const priorityFilter = field({ label: 'Filter by priority', name: 'priority_filter', control: 'select', inputClass: 'select--sm', options: [['', 'Any priority'], ...PRIORITIES], value: state.priority, className: 'toolbar__field' });
   priorityFilter.querySelector('select').addEventListener('change', (event) => {
     state.priority = event.target.value;
     load();

@@ -1,5 +1,5 @@
 // The page frame around every view: navigation, flash messages, link handling, mounting.
-import { h, readMeta, replace } from '../dom.js';
+import { h, icon, readMeta, replace } from '../dom.js';
 import { alertBox } from './ui.js';
 
 export function createShell({ navigate, onSignOut }) {
@@ -21,8 +21,22 @@ export function createShell({ navigate, onSignOut }) {
   });
 
   nav.addEventListener('click', (event) => {
-    if (event.target instanceof Element && event.target.closest('[data-action="sign-out"]')) onSignOut();
+    const target = event.target instanceof Element ? event.target : null;
+    if (target?.closest('[data-action="sign-out"]')) onSignOut();
+    else if (target?.closest('.nav-toggle')) setMenuOpen(nav.dataset.open !== 'true');
   });
+  nav.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && nav.dataset.open === 'true') {
+      setMenuOpen(false);
+      nav.querySelector('.nav-toggle')?.focus();
+    }
+  });
+
+  // On small screens the signed-in navigation folds into a disclosure menu.
+  function setMenuOpen(open) {
+    nav.dataset.open = String(open);
+    nav.querySelector('.nav-toggle')?.setAttribute('aria-expanded', String(open));
+  }
 
   function navLink(href, text, path, extraClass) {
     return h('li', {}, h('a', {
@@ -51,7 +65,13 @@ export function createShell({ navigate, onSignOut }) {
           navLink('/login', 'Sign in', path),
           navLink('/register', 'Create account', path, 'nav-cta'),
         ];
-      replace(nav, h('ul', {}, items));
+      nav.classList.toggle('site-nav--collapsible', Boolean(user));
+      nav.dataset.open = 'false';
+      const toggle = user
+        ? h('button', { type: 'button', class: 'nav-toggle', 'aria-expanded': 'false', 'aria-controls': 'site-nav-list' },
+          icon('list'), h('span', {}, 'Menu'))
+        : null;
+      replace(nav, toggle, h('ul', { id: 'site-nav-list' }, items));
     },
 
     /** Show a one-off message above the view (e.g. "Your session has ended"). */

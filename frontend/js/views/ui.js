@@ -56,8 +56,10 @@ export function field({ label, name, control = 'input', hint, optional = false, 
     'aria-describedby': [hintId, errorId].filter(Boolean).join(' '),
   });
   if (control === 'select') {
-    for (const [value, text] of options) el.append(h('option', { value }, text));
-    if (attrs.value !== undefined) el.value = attrs.value;
+    // defaultSelected too, so that form.reset() returns to the intended choice.
+    for (const [value, text] of options) {
+      el.append(h('option', { value, defaultSelected: attrs.value !== undefined && value === attrs.value }, text));
+    }
   }
   let controlNode = el;
   if (control === 'input' && attrs.type === 'password') controlNode = passwordWrap(el);
@@ -204,8 +206,8 @@ export function toast(message, kind = 'info') {
   if (!region) return;
   const node = h('div', { class: `toast toast--${kind}` }, message);
   region.append(node);
-  while (region.children.length > 3) region.firstElementChild.remove();
-  setTimeout(() => node.remove(), 4500);
+  while (region.children.length > 2) region.firstElementChild.remove();
+  setTimeout(() => node.remove(), 3500);
 }
 
 /**
