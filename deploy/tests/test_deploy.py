@@ -138,7 +138,7 @@ def test_compose_frontend_profile_serves_the_spa_on_its_own_origin(compose):
     assert all(str(p).startswith("127.0.0.1:") for p in as_list(front["ports"]))
 
 
-def test_compose_every_service_without_profile_is_only_the_app(compose):
+def test_compose_only_the_app_runs_without_a_profile(compose):
     default = [n for n, s in compose["services"].items() if not s.get("profiles")]
     assert default == ["app"]
 
@@ -164,10 +164,14 @@ def test_compose_config_validates(tmp_path):
         # `name:` of the Compose Specification; validate the rest.
         text = re.sub(r"(?m)^name: .*\n", "", text)
     (tmp_path / "docker-compose.yml").write_text(text)
+    for name in ("deploy", "frontend"):
+        if (ROOT / name).exists():
+            (tmp_path / name).symlink_to(ROOT / name)
     env = read(".env.example").replace(JWT_PLACEHOLDER, "x" * 64)
     (tmp_path / ".env").write_text(env)
     result = subprocess.run(
-        [*command, "--profile", "proxy", "--profile", "frontend", "config", "-q"],
+        [*command, "--profile", "proxy", "--profile", "frontend", "--profile", "tools",
+         "config", "-q"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -343,9 +347,11 @@ def test_env_file_is_git_ignored():
 
 # ---------------------------------------------------------------- workflow --
 
+# The recipes CI runs, each as one step. `test` is the local all-in-one
+# (coverage + contract + deploy-check + e2e), split into jobs in CI.
 REQUIRED_RECIPES = [
-    "lint", "test", "coverage", "audit", "deny", "openapi-check",
-    "e2e", "schemathesis", "newman", "docker-build",
+    "lint", "openapi-check", "audit", "deny", "coverage", "contract",
+    "e2e", "deploy-check", "docker-build",
 ]
 
 
@@ -370,18 +376,28 @@ def test_workflow_steps_mirror_just_recipes_one_to_one(workflow):
     for _, step in all_steps(workflow):
         run = step.get("run", "")
         if re.search(r"(^|\s)just(\s|$)", run):
-            match = re.fullmatch(r"just ([a-z][a-z0-9-]*)", run.strip())
+            match = re.fullmatch(r"just ([a-z][a-z0-9-]*)((?: [a-z0-9-]+)*)", run.strip())
             assert match, f"a just step runs exactly one recipe: {run!r}"
             recipes.append(match.group(1))
-            assert step.get("name", f"just {match.group(1)}") == f"just {match.group(1)}"
+            assert step.get("name") == f"just {match.group(1)}", step
     assert sorted(recipes) == sorted(REQUIRED_RECIPES)
 
 
+def test_workflow_runs_every_cargo_deny_check(workflow):
+    runs = [step.get("run", "") for _, step in all_steps(workflow)]
+    deny = next(r for r in runs if r.startswith("just deny"))
+    assert set(deny.split()[2:]) >= {"licenses", "bans", "sources", "advisories"}
+
+
+def justfile_recipes() -> set[str]:
+    text = (ROOT / "justfile").read_text()
+    return set(re.findall(r"(?m)^@?([a-z][a-z0-9-]*)(?:\s[^:\n]*)?:(?!=)", text))
+
+
 def test_workflow_recipes_exist_in_justfile(workflow):
-    justfile = ROOT / "justfile"
-    if not justfile.exists():
+    if not (ROOT / "justfile").exists():
         pytest.skip("justfile not written yet")
-    defined = set(re.findall(r"(?m)^@?([a-z][a-z0-9-]*)(?:\s[^:=]*)?:(?!=)", justfile.read_text()))
+    defined = justfile_recipes()
     assert set(REQUIRED_RECIPES) <= defined, sorted(set(REQUIRED_RECIPES) - defined)
 
 
@@ -451,3 +467,17 @@ def test_https_guide_covers_a_fresh_vps():
         assert needle in guide, f"docs/deploy-https.md does not mention {needle!r}"
     for path in re.findall(r"`((?:deploy|docs)/[A-Za-z0-9_./-]+)`", guide):
         assert (ROOT / path).exists(), f"the guide names {path}, which does not exist"
+
+
+def test_compose_backup_tool_runs_as_the_app_user_without_network(compose):
+    backup = service(compose, "backup")
+    assert backup["profiles"] == ["tools"]
+    assert backup["user"] == service(compose, "app")["user"]
+    assert backup["network_mode"] == "none"
+    assert backup["read_only"] is True
+    assert as_list(backup["cap_drop"]) == ["ALL"]
+    assert "no-new-privileges:true" in as_list(backup["security_opt"])
+    assert any(str(v).startswith("securetodo-data:/data") for v in backup["volumes"])
+    dockerfile = parse_dockerfile(read(backup["build"]["context"] + "/Dockerfile"))
+    assert ("USER", "65532:65532") in dockerfile
+    assert any(i == "ENTRYPOINT" and "sqlite3" in a for i, a in dockerfile)

@@ -1,0 +1,429 @@
+"""The nginx configs under deploy/nginx/, rendered like the nginx image does,
+checked with `nginx -t` and then run for real on loopback ports.
+
+The live tests rewrite only what differs between the container and this
+machine: listen ports (to free loopback ports), the certificate paths (to a
+throw-away self-signed certificate), the upstream (to a local stub app) and
+paths of included files. Skipped when nginx is not installed
+(DEPLOY_TESTS_INSTALL=1 deploy/tests/run.sh installs it).
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, nginx_binary, nginx_version, read, render_template
+
+DOMAIN = "todo.example.com"
+API_ORIGIN = "https://api.example.com"
+PROXY_TEMPLATE = "deploy/nginx/proxy/securetodo.conf.template"
+SPA_TEMPLATE = "deploy/nginx/frontend/spa.conf.template"
+SPA_HEADERS_TEMPLATE = "deploy/nginx/frontend/spa-headers.inc.template"
+
+NGINX = nginx_binary()
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ------------------------------------------------------- template hygiene --
+
+
+@pytest.mark.parametrize("rel", [PROXY_TEMPLATE, SPA_TEMPLATE, SPA_HEADERS_TEMPLATE])
+def test_templates_only_use_securetodo_variables_braced(rel):
+    text = read(rel)
+    for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text):
+        assert name.startswith("SECURETODO_"), f"{rel}: ${{{name}}} is not substituted"
+    assert not re.search(r"\$SECURETODO_", text), "use the braced ${SECURETODO_...} form"
+    # After rendering nothing of ours is left, and nginx's own $variables stay.
+    rendered = render_template(text, {"SECURETODO_DOMAIN": DOMAIN, "SECURETODO_API_ORIGIN": API_ORIGIN})
+    assert "${" not in rendered
+
+
+def test_proxy_config_hardening():
+    text = read(PROXY_TEMPLATE)
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in text
+    assert "$proxy_add_x_forwarded_for" not in text, "append lets clients forge X-Forwarded-For"
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in text
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in text
+    assert "Strict-Transport-Security" in text and "proxy_hide_header Strict-Transport-Security;" in text
+    assert "server_tokens off;" in text
+    assert "http://app:8080" in text
+    assert "/.well-known/acme-challenge/" in text and "root /var/www/certbot;" in text
+
+
+def test_spa_meta_tag_rewrite_matches_frontend_index():
+    index = ROOT / "frontend" / "index.html"
+    if not index.exists():
+        pytest.skip("frontend/index.html not written yet")
+    match = re.search(r"sub_filter '([^']+)'", read(SPA_TEMPLATE))
+    assert match, "sub_filter missing"
+    assert index.read_text(encoding="utf-8").count(match.group(1)) == 1, (
+        "frontend/index.html must contain the meta tag the frontend profile rewrites"
+    )
+
+
+# ------------------------------------------------------------ nginx runner --
+
+
+class Nginx:
+    """An nginx master in the foreground with its own prefix directory."""
+
+    def __init__(self, prefix: Path, site: str):
+        self.prefix = prefix
+        (prefix / "logs").mkdir(parents=True, exist_ok=True)
+        user = "user root root;\n" if os.geteuid() == 0 else ""
+        mime = "include /etc/nginx/mime.types;" if Path("/etc/nginx/mime.types").exists() else (
+            "types { text/html html; text/css css; application/javascript js; image/svg+xml svg; }"
+        )
+        (prefix / "site.conf").write_text(site)
+        (prefix / "nginx.conf").write_text(
+            f"""{user}daemon off;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    {mime}
+    default_type application/octet-stream;
+    access_log off;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include {prefix}/site.conf;
+}}
+"""
+        )
+        self.process: subprocess.Popen | None = None
+
+    def command(self, *extra: str) -> list[str]:
+        return [NGINX, "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf"), *extra]
+
+    def test_config(self) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command("-t"), capture_output=True, text=True)
+
+    def start(self, port: int) -> None:
+        self.process = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(self.process.stderr.read().decode() + self.log())
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("nginx did not start: " + self.log())
+
+    def log(self) -> str:
+        path = self.prefix / "logs" / "error.log"
+        return path.read_text() if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def adapt_for_local_nginx(text: str) -> str:
+    """Directives newer than Debian 12's nginx 1.22 are rewritten to their
+    older equivalents (the images use nginx 1.30)."""
+    if nginx_version(NGINX) < (1, 25, 1):
+        text = text.replace("    http2 on;\n", "")
+    return text
+
+
+# ------------------------------------------------------------------- proxy --
+
+
+class StubApp(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class StubHandler(http.server.BaseHTTPRequestHandler):
+    """Echoes the request headers; also sends its own HSTS header so the test
+    can see the proxy replace it."""
+
+    def do_GET(self):
+        body = json.dumps({"path": self.path, "headers": dict(self.headers.items())}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Strict-Transport-Security", "max-age=1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def tls_material(tmp_path_factory) -> Path:
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    live = tmp_path_factory.mktemp("letsencrypt") / "live" / DOMAIN
+    live.mkdir(parents=True)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", f"/CN={DOMAIN}", "-addext", f"subjectAltName=DNS:{DOMAIN}",
+         "-keyout", str(live / "privkey.pem"), "-out", str(live / "fullchain.pem")],
+        check=True, capture_output=True,
+    )
+    return live.parent.parent
+
+
+def proxy_site(tls: Path, http_port: int, https_port: int, health_port: int,
+               upstream: str, webroot: Path) -> str:
+    text = render_template(read(PROXY_TEMPLATE), {"SECURETODO_DOMAIN": DOMAIN})
+    text = adapt_for_local_nginx(text)
+    text = text.replace("listen 80 default_server;", f"listen 127.0.0.1:{http_port} default_server;")
+    text = text.replace("listen 443 ssl default_server;", f"listen 127.0.0.1:{https_port} ssl default_server;")
+    text = text.replace("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;")
+    text = text.replace("listen 127.0.0.1:8081;", f"listen 127.0.0.1:{health_port};")
+    text = re.sub(r"(?m)^\s*listen \[::\]:\d+.*\n", "", text)
+    text = text.replace("/etc/letsencrypt/", f"{tls}/")
+    text = text.replace("http://app:8080", upstream)
+    text = text.replace("root /var/www/certbot;", f"root {webroot};")
+    return text
+
+
+def https_request(port: int, path: str, sni: str = DOMAIN, headers: dict | None = None):
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection(sni, port, context=context, timeout=10)
+    conn._create_connection = lambda addr, timeout=None, source=None: socket.create_connection(
+        ("127.0.0.1", addr[1]), timeout, source
+    )
+    conn.request("GET", path, headers=headers or {})
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response, body
+
+
+def http_request(port: int, path: str, host: str = DOMAIN):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers={"Host": host})
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response, body
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory, tls_material):
+    if NGINX is None:
+        pytest.skip("nginx is not installed")
+    stub = StubApp(("127.0.0.1", 0), StubHandler)
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    webroot = tmp_path_factory.mktemp("webroot")
+    challenge = webroot / ".well-known" / "acme-challenge"
+    challenge.mkdir(parents=True)
+    (challenge / "token123").write_text("token123.thumbprint")
+    ports = {"http": free_port(), "https": free_port(), "health": free_port()}
+    nginx = Nginx(
+        tmp_path_factory.mktemp("proxy"),
+        proxy_site(tls_material, ports["http"], ports["https"], ports["health"],
+                   f"http://127.0.0.1:{stub.server_address[1]}", webroot),
+    )
+    checked = nginx.test_config()
+    assert checked.returncode == 0, checked.stderr
+    nginx.start(ports["https"])
+    yield ports
+    nginx.stop()
+    stub.shutdown()
+
+
+@needs_nginx
+def test_proxy_config_passes_nginx_t(proxy):
+    pass  # the fixture ran `nginx -t` and started it
+
+
+@needs_nginx
+def test_proxy_redirects_http_to_the_fixed_https_host(proxy):
+    response, _ = http_request(proxy["http"], "/api/v1/todos?x=1", host="evil.example.net")
+    assert response.status == 301
+    assert response.getheader("Location") == f"https://{DOMAIN}/api/v1/todos?x=1"
+
+
+@needs_nginx
+def test_proxy_serves_acme_challenges_over_http(proxy):
+    response, body = http_request(proxy["http"], "/.well-known/acme-challenge/token123")
+    assert response.status == 200 and body == b"token123.thumbprint"
+    response, _ = http_request(proxy["http"], "/.well-known/acme-challenge/missing")
+    assert response.status == 404
+
+
+@needs_nginx
+def test_proxy_forwards_with_overwritten_forwarding_headers(proxy):
+    response, body = https_request(
+        proxy["https"], "/api/v1/users/me",
+        headers={"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "http"},
+    )
+    assert response.status == 200
+    seen = json.loads(body)
+    assert seen["path"] == "/api/v1/users/me"
+    assert seen["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    assert seen["headers"]["X-Forwarded-Proto"] == "https"
+    assert seen["headers"]["Host"] == DOMAIN
+    assert response.getheader("Server") == "nginx"  # no version
+
+
+@needs_nginx
+def test_proxy_sends_exactly_one_hsts_header(proxy):
+    response, _ = https_request(proxy["https"], "/health/ready")
+    values = response.msg.get_all("Strict-Transport-Security")
+    assert values == ["max-age=63072000"]
+
+
+@needs_nginx
+def test_proxy_refuses_tls_for_unknown_names(proxy):
+    with pytest.raises((ssl.SSLError, ConnectionResetError)):
+        https_request(proxy["https"], "/", sni="other.example.org")
+
+
+@needs_nginx
+def test_proxy_health_endpoint_is_local(proxy):
+    conn = http.client.HTTPConnection("127.0.0.1", proxy["health"], timeout=5)
+    conn.request("GET", "/health")
+    assert conn.getresponse().status == 200
+
+
+@needs_nginx
+def test_proxy_answers_problem_json_when_the_app_is_down(tmp_path, tls_material):
+    ports = {"http": free_port(), "https": free_port(), "health": free_port()}
+    dead = f"http://127.0.0.1:{free_port()}"
+    nginx = Nginx(tmp_path / "p", proxy_site(tls_material, ports["http"], ports["https"],
+                                              ports["health"], dead, tmp_path))
+    nginx.start(ports["https"])
+    try:
+        response, body = https_request(ports["https"], "/api/v1/todos")
+    finally:
+        nginx.stop()
+    assert response.status == 503
+    assert response.getheader("Content-Type") == "application/problem+json"
+    problem = json.loads(body)
+    assert problem["status"] == 503 and problem["code"] == "internal"
+    for header in ["Strict-Transport-Security", "Content-Security-Policy", "X-Content-Type-Options",
+                   "Referrer-Policy", "X-Frame-Options", "Permissions-Policy",
+                   "Cross-Origin-Opener-Policy", "Retry-After"]:
+        assert response.getheader(header), header
+    assert len(response.msg.get_all("Strict-Transport-Security")) == 1
+
+
+# ---------------------------------------------------------------- frontend --
+
+
+@pytest.fixture(scope="module")
+def spa(tmp_path_factory):
+    if NGINX is None:
+        pytest.skip("nginx is not installed")
+    prefix = tmp_path_factory.mktemp("spa")
+    html = prefix / "html"
+    if (ROOT / "frontend" / "index.html").exists():
+        shutil.copytree(ROOT / "frontend", html, ignore=shutil.ignore_patterns("node_modules"))
+    else:
+        (html / "js").mkdir(parents=True)
+        (html / "index.html").write_text(
+            '<!doctype html><meta name="securetodo-api-base" content=""><script type="module" src="/js/app.js"></script>'
+        )
+        (html / "js" / "app.js").write_text("export {};\n")
+    (html / ".secret").write_text("nope")
+    env = {"SECURETODO_API_ORIGIN": API_ORIGIN}
+    headers = render_template(read(SPA_HEADERS_TEMPLATE), env)
+    (prefix / "spa-headers.inc").write_text(headers)
+    port = free_port()
+    site = render_template(read(SPA_TEMPLATE), env)
+    site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    site = re.sub(r"(?m)^\s*listen \[::\]:\d+.*\n", "", site)
+    site = site.replace("root /usr/share/nginx/html;", f"root {html};")
+    site = site.replace("/etc/nginx/conf.d/spa-headers.inc", str(prefix / "spa-headers.inc"))
+    nginx = Nginx(prefix / "run", adapt_for_local_nginx(site))
+    checked = nginx.test_config()
+    assert checked.returncode == 0, checked.stderr
+    nginx.start(port)
+    yield port
+    nginx.stop()
+
+
+def get(port: int, path: str):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response, body
+
+
+BASELINE = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def assert_baseline(response) -> None:
+    for header, value in BASELINE.items():
+        assert response.getheader(header) == value, header
+    csp = response.getheader("Content-Security-Policy")
+    assert csp and "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert f"connect-src 'self' {API_ORIGIN}" in csp
+    assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+    assert response.getheader("Permissions-Policy")
+
+
+@needs_nginx
+def test_spa_index_points_at_the_api_origin(spa):
+    response, body = get(spa, "/")
+    assert response.status == 200
+    assert f'<meta name="securetodo-api-base" content="{API_ORIGIN}"'.encode() in body
+    assert_baseline(response)
+    assert response.getheader("Cache-Control") == "no-cache"
+
+
+@needs_nginx
+def test_spa_fallback_serves_index_for_client_routes(spa):
+    response, body = get(spa, "/dashboard/some/route")
+    assert response.status == 200
+    assert b'name="securetodo-api-base"' in body
+    assert_baseline(response)
+
+
+@needs_nginx
+def test_spa_static_assets_keep_the_headers(spa):
+    response, body = get(spa, "/js/app.js")
+    assert response.status == 200
+    assert "javascript" in response.getheader("Content-Type")
+    assert_baseline(response)
+
+
+@needs_nginx
+def test_spa_hides_dotfiles(spa):
+    response, _ = get(spa, "/.secret")
+    assert response.status == 404
+    assert_baseline(response)
