@@ -481,3 +481,11 @@ def test_compose_backup_tool_runs_as_the_app_user_without_network(compose):
     dockerfile = parse_dockerfile(read(backup["build"]["context"] + "/Dockerfile"))
     assert ("USER", "65532:65532") in dockerfile
     assert any(i == "ENTRYPOINT" and "sqlite3" in a for i, a in dockerfile)
+
+
+@pytest.mark.parametrize("script", ["deploy/tests/run.sh", "deploy/tests/docker-smoke.sh"])
+def test_shell_scripts_are_executable_and_parse(script):
+    path = ROOT / script
+    assert os.access(path, os.X_OK), f"{script} is not executable"
+    result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
