@@ -95,7 +95,13 @@ if [ -z "${E2E_BASE_URL:-}" ]; then
 fi
 
 status=0
-node --test --test-concurrency=1 --test-reporter=spec "$@" "$E2E_DIR"/*.test.mjs || status=$?
+# Arguments select test files (default: all of them).
+if [ "$#" -gt 0 ]; then
+  TEST_FILES=("$@")
+else
+  TEST_FILES=("$E2E_DIR"/*.test.mjs)
+fi
+node --test --test-concurrency=1 --test-reporter=spec "${TEST_FILES[@]}" || status=$?
 if [ "$status" -ne 0 ] && [ -n "$WORK_DIR" ]; then
   echo "e2e: last server log lines:" >&2
   tail -n 40 "$WORK_DIR/server.log" >&2 || true

@@ -7,6 +7,11 @@ import {
   PASSWORD_MAX, PASSWORD_MIN,
 } from './ui.js';
 
+// Password managers need the account name next to a password field to know which entry to update.
+function usernameHint(email) {
+  return h('input', { type: 'email', name: 'username', autocomplete: 'username', value: email, readOnly: true, hidden: true, tabIndex: -1 });
+}
+
 export function accountView({ user, navigate, signal }) {
   /* ----- Profile ----- */
   const profile = h('section', { class: 'card', 'aria-labelledby': 'profile-title' },
@@ -21,6 +26,7 @@ export function accountView({ user, navigate, signal }) {
   const pwSubmit = h('button', { type: 'submit', class: 'btn btn--primary' }, 'Change password');
   const pwForm = h('form', { class: 'form', novalidate: true, 'aria-labelledby': 'password-title' },
     formAlert(),
+    usernameHint(user.email),
     field({ label: 'Current password', name: 'current_password', type: 'password', autocomplete: 'current-password', required: true, maxlength: PASSWORD_MAX }),
     field({ label: 'New password', name: 'new_password', type: 'password', autocomplete: 'new-password', required: true, minlength: PASSWORD_MIN, maxlength: PASSWORD_MAX, hint: `${PASSWORD_MIN} to ${PASSWORD_MAX} characters; common passwords are refused.` }),
     field({ label: 'Confirm new password', name: 'confirm_password', type: 'password', autocomplete: 'new-password', required: true, maxlength: PASSWORD_MAX }),
@@ -151,6 +157,7 @@ export function accountView({ user, navigate, signal }) {
   const deleteSubmit = h('button', { type: 'submit', class: 'btn btn--danger' }, icon('trash'), 'Delete my account');
   const deleteForm = h('form', { class: 'form', novalidate: true, 'aria-labelledby': 'delete-title' },
     formAlert(),
+    usernameHint(user.email),
     field({ label: 'Confirm with your password', name: 'password', type: 'password', autocomplete: 'current-password', required: true, maxlength: PASSWORD_MAX }),
     h('div', { class: 'btn-row' }, deleteSubmit));
 

@@ -1,0 +1,114 @@
+// Account page: profile, change password, active sessions with revoke, delete account.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  apiCall, apiLogin, apiRegister, assertClean, eventually, launch, openPage, STRONG_PASSWORD, uiLogin, uniqueEmail,
+} from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('account page: password, sessions and deletion', async (t) => {
+  const tab = await openPage(browser);
+  const { page } = tab;
+  const email = uniqueEmail('account');
+  const newPassword = 'quiet-meadow-copper-77';
+  await apiRegister(email);
+  await uiLogin(page, email);
+
+  await t.test('profile shows the signed-in user', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+    await page.waitForURL('**/account');
+    await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor();
+    const profile = page.getByRole('region', { name: 'Profile' });
+    await profile.getByText(email).waitFor();
+    await profile.getByText('User', { exact: true }).waitFor();
+  });
+
+  await t.test('sessions list shows this device and revokes another session', async () => {
+    // A second session, as if signed in from another client.
+    const otherToken = await apiLogin(email, STRONG_PASSWORD, { 'User-Agent': 'curl/8.5.0' });
+    await page.reload();
+    const sessions = page.getByRole('list', { name: 'Active sessions' });
+    await sessions.getByText('This device').waitFor();
+    await eventually(async () => (await sessions.getByRole('listitem').count()) === 2, 'two sessions listed');
+
+    await sessions.getByRole('button', { name: 'Revoke session on curl' }).click();
+    await eventually(async () => (await sessions.getByRole('listitem').count()) === 1, 'one session left');
+    await sessions.getByText('This device').waitFor();
+    const me = await apiCall('GET', '/users/me', { token: otherToken });
+    assert.equal(me.status, 401, 'the revoked session no longer works');
+  });
+
+  await t.test('change password validates and keeps this session', async () => {
+    const form = page.getByRole('form', { name: 'Change password' });
+    await form.getByLabel('Current password').fill('wrong-current-password');
+    await form.getByLabel('New password', { exact: true }).fill(newPassword);
+    await form.getByLabel('Confirm new password').fill('something-different');
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await form.getByText('The two new passwords do not match.').waitFor();
+
+    await form.getByLabel('Confirm new password').fill(newPassword);
+    await form.getByRole('button', { name: 'Change password' }).click();
+    const current = form.getByLabel('Current password');
+    await eventually(async () => (await current.getAttribute('aria-invalid')) === 'true', 'wrong current password flagged on its field');
+
+    await current.fill(STRONG_PASSWORD);
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await form.getByText('Password changed.').waitFor();
+
+    // This session continues, also across a reload.
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor();
+    const oldLogin = await apiCall('POST', '/auth/login', { body: { email, password: STRONG_PASSWORD } });
+    assert.equal(oldLogin.status, 401, 'old password no longer works');
+    await apiLogin(email, newPassword);
+  });
+
+  await t.test('delete account needs the right password and confirmation', async () => {
+    const form = page.getByRole('form', { name: 'Delete account' });
+    await form.getByLabel('Confirm with your password').fill('not-my-password');
+    await form.getByRole('button', { name: 'Delete my account' }).click();
+    await page.getByRole('dialog', { name: 'Delete your account?' }).getByRole('button', { name: 'Delete account' }).click();
+    const pw = form.getByLabel('Confirm with your password');
+    await eventually(async () => (await pw.getAttribute('aria-invalid')) === 'true'
+      || (await form.locator('.form-alert').evaluate((el) => el.textContent)).length > 0, 'wrong password is reported');
+    assert.ok(page.url().endsWith('/account'));
+
+    // Cancelling the dialog keeps the account.
+    await pw.fill(newPassword);
+    await form.getByRole('button', { name: 'Delete my account' }).click();
+    await page.getByRole('dialog', { name: 'Delete your account?' }).getByRole('button', { name: 'Cancel' }).click();
+    assert.ok(page.url().endsWith('/account'));
+
+    await form.getByRole('button', { name: 'Delete my account' }).click();
+    await page.getByRole('dialog', { name: 'Delete your account?' }).getByRole('button', { name: 'Delete account' }).click();
+    await page.waitForURL((url) => url.pathname === '/');
+    await page.getByText('Your account and all of its data have been deleted.').waitFor();
+    const login = await apiCall('POST', '/auth/login', { body: { email, password: newPassword } });
+    assert.equal(login.status, 401, 'the account is gone');
+  });
+
+  assertClean(tab, 'on the account page');
+  await tab.context.close();
+});
+
+test('a session ended elsewhere sends the user to sign in with a message', async () => {
+  const tab = await openPage(browser);
+  const { page } = tab;
+  const email = uniqueEmail('ended');
+  await apiRegister(email);
+  await uiLogin(page, email);
+
+  // "Sign out everywhere" from another client ends the browser's session too.
+  const token = await apiLogin(email);
+  assert.equal((await apiCall('POST', '/auth/logout-all', { token })).status, 204);
+
+  await page.getByRole('group', { name: 'Show' }).getByRole('button', { name: 'Active' }).click();
+  await page.waitForURL('**/login**');
+  await page.getByText('Your session has ended, please sign in again').waitFor();
+  assert.ok(await page.getByRole('link', { name: 'Sign in' }).isVisible());
+  assertClean(tab, 'after the session ended');
+  await tab.context.close();
+});
