@@ -68,10 +68,10 @@ test('account page: password, sessions and deletion', async (t) => {
 
   await t.test('delete account needs the right password and confirmation', async () => {
     const form = page.getByRole('form', { name: 'Delete account' });
-    await form.getByLabel('Confirm with your password').fill('not-my-password');
+    await form.getByLabel('Your password').fill('not-my-password');
     await form.getByRole('button', { name: 'Delete my account' }).click();
     await page.getByRole('dialog', { name: 'Delete your account?' }).getByRole('button', { name: 'Delete account' }).click();
-    const pw = form.getByLabel('Confirm with your password');
+    const pw = form.getByLabel('Your password');
     await eventually(async () => (await pw.getAttribute('aria-invalid')) === 'true'
       || (await form.locator('.form-alert').evaluate((el) => el.textContent)).length > 0, 'wrong password is reported');
     assert.ok(page.url().endsWith('/account'));

@@ -35,7 +35,6 @@ cleanup() {
     wait "$SERVER_PID" 2>/dev/null || true
   fi
   if [ -n "$WORK_DIR" ]; then
-    cp "$WORK_DIR/server.log" "$E2E_DIR/artifacts/server.log" 2>/dev/null || true
     rm -rf "$WORK_DIR"
   fi
 }
@@ -91,7 +90,7 @@ if [ -z "${E2E_BASE_URL:-}" ]; then
   export E2E_BASE_URL="$BASE"
   export E2E_ADMIN_EMAIL=admin@example.com
   export E2E_ADMIN_PASSWORD="$ADMIN_PASSWORD"
-  echo "e2e: server ready at $E2E_BASE_URL (log: e2e/artifacts/server.log)"
+  echo "e2e: server ready at $E2E_BASE_URL"
 fi
 
 status=0

@@ -158,7 +158,7 @@ export function accountView({ user, navigate, signal }) {
   const deleteForm = h('form', { class: 'form', novalidate: true, 'aria-labelledby': 'delete-title' },
     formAlert(),
     usernameHint(user.email),
-    field({ label: 'Confirm with your password', name: 'password', type: 'password', autocomplete: 'current-password', required: true, maxlength: PASSWORD_MAX }),
+    field({ label: 'Your password', name: 'password', hint: 'Enter your password to confirm that it is you.', type: 'password', autocomplete: 'current-password', required: true, maxlength: PASSWORD_MAX }),
     h('div', { class: 'btn-row' }, deleteSubmit));
 
   deleteForm.addEventListener('submit', async (event) => {

@@ -3,8 +3,9 @@ import { h, icon, replace, uniqueId } from '../dom.js';
 
 /* ---------- Validation mirroring the server ---------- */
 
-// Same shape the server accepts: something@something.tld, no spaces, at most 254 characters.
-const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// The WHATWG (HTML5) email syntax, as the server checks it: a local part of the allowed
+// characters, then host-name labels (internationalised letters allowed), at most 254 characters.
+const EMAIL_RE = /^[a-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?)*$/iu;
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 128;
 export const TITLE_MAX = 200;
@@ -144,7 +145,7 @@ export function showApiError(form, err, { fieldForCode = {} } = {}) {
   let first = null;
   const fieldErrors = err?.errors?.length ? err.errors : [];
   for (const { field: name, message } of fieldErrors) {
-    if (name && setFieldError(form, name, message)) {
+    if (name && setFieldError(form, name, fieldSentence(form, name, message))) {
       first ??= form.querySelector(`[name="${CSS.escape(name)}"]`);
     } else {
       leftovers.push(message);
@@ -158,6 +159,20 @@ export function showApiError(form, err, { fieldForCode = {} } = {}) {
   }
   if (leftovers.length) showFormAlert(form, leftovers.join(' '));
   first?.focus();
+}
+
+/**
+ * Server field messages may be phrases such as "is incorrect" or "must be at least 8
+ * characters"; next to a field they read better as "Current password is incorrect."
+ */
+export function fieldSentence(form, name, message) {
+  const text = String(message ?? '').trim() || 'Check this field.';
+  if (!/^[a-z]/.test(text)) return text;
+  const control = form.querySelector(`[name="${CSS.escape(name)}"]`);
+  const label = control ? form.querySelector(`label[for="${CSS.escape(control.id)}"]`) : null;
+  const labelText = label ? [...label.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join('').trim() : '';
+  const subject = labelText || name.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
+  return `${subject} ${text}${/[.!?]$/.test(text) ? '' : '.'}`;
 }
 
 /** A human sentence for an API error. */
