@@ -287,7 +287,7 @@ def test_dockerignore_keeps_secrets_and_build_output_out():
     for path in [".env", ".git/config", "target/release/securetodo", "data/securetodo.db",
                  "backend/target/x", "frontend/node_modules/x/index.js",
                  "deploy/tests/.venv/bin/python", "docs/deploy-https.md",
-                 "frontend/e2e/app.spec.js", "frontend/package.json"]:
+                 "frontend/e2e/app.spec.js", "frontend/package.json", "frontend/README.md"]:
         assert dockerignore_excludes(path, patterns), f"{path} would be in the build context"
     for path in ["Cargo.toml", "Cargo.lock", "backend/Cargo.toml", "backend/src/main.rs",
                  "backend/migrations/x/up.sql", "frontend/index.html", "frontend/js/app.js",

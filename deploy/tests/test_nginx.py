@@ -353,6 +353,11 @@ def spa(tmp_path_factory):
         )
         (html / "js" / "app.js").write_text("export {};\n")
     (html / ".secret").write_text("nope")
+    for name in ("package.json", "package-lock.json", "README.md"):
+        (html / name).write_text("{}")
+    for sub in ("node_modules/x/index.js", "e2e/run.sh"):
+        (html / sub).parent.mkdir(parents=True, exist_ok=True)
+        (html / sub).write_text("x")
     env = {"SECURETODO_API_ORIGIN": API_ORIGIN}
     headers = render_template(read(SPA_HEADERS_TEMPLATE), env)
     (prefix / "spa-headers.inc").write_text(headers)
@@ -423,7 +428,10 @@ def test_spa_static_assets_keep_the_headers(spa):
 
 
 @needs_nginx
-def test_spa_hides_dotfiles(spa):
-    response, _ = get(spa, "/.secret")
-    assert response.status == 404
+@pytest.mark.parametrize("path", ["/.secret", "/package.json", "/package-lock.json",
+                                  "/README.md", "/node_modules/x/index.js", "/e2e/run.sh"])
+def test_spa_hides_dotfiles_and_tooling(spa, path):
+    response, body = get(spa, path)
+    assert response.status == 404, path
+    assert b"securetodo-api-base" not in body
     assert_baseline(response)
