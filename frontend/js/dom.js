@@ -5,6 +5,8 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 // Properties that would let a string become markup or inline style; refusing them
 // keeps every caller on the textContent path that the CSP and our XSS tests rely on.
 const FORBIDDEN = new Set(['innerHTML', 'outerHTML', 'style', 'srcdoc']);
+// Read-only properties whose value can only be given as an attribute.
+const ATTRIBUTE_ONLY = new Set(['list', 'form']);
 
 /**
  * Create an element: h('button', { class: 'btn', type: 'button', on: { click } }, 'Save').
@@ -28,7 +30,7 @@ function applyProps(el, props) {
     else if (key === 'dataset') Object.assign(el.dataset, value);
     else if (key === 'on') for (const [type, fn] of Object.entries(value)) el.addEventListener(type, fn);
     else if (key === 'for') el.htmlFor = value;
-    else if (key.includes('-') || !(key in el)) el.setAttribute(key, value === true ? '' : String(value));
+    else if (key.includes('-') || ATTRIBUTE_ONLY.has(key) || !(key in el)) el.setAttribute(key, value === true ? '' : String(value));
     else el[key] = value;
   }
 }

@@ -7,6 +7,11 @@ import {
 } from './ui.js';
 
 const PAGE_SIZE = 25;
+const KNOWN_EVENT_TYPES = [
+  'user.registered', 'auth.login_succeeded', 'auth.login_failed', 'auth.locked_out', 'auth.refresh_reuse_detected',
+  'auth.logout', 'auth.logout_all', 'auth.session_revoked', 'user.password_changed', 'user.deleted', 'admin.created',
+  'admin.role_changed', 'admin.user_disabled', 'admin.user_enabled', 'admin.user_deleted', 'admin.sessions_revoked',
+];
 
 export function adminView({ user, navigate, signal }) {
   const users = { items: [], nextCursor: null, q: '', role: '' };
@@ -184,10 +189,13 @@ export function adminView({ user, navigate, signal }) {
   const auditBody = h('tbody');
   const auditStatus = h('div', { class: 'list-status' });
   const auditMore = h('button', { type: 'button', class: 'btn', hidden: true }, 'Load more events');
-  const typeFilter = field({ label: 'Event type', name: 'type', placeholder: 'e.g. login_failure', maxlength: 64, autocomplete: 'off', inputClass: 'input--sm', className: 'toolbar__field', hideLabel: false });
+  const typeFilter = field({ label: 'Event type', name: 'type', placeholder: 'All events', maxlength: 64, autocomplete: 'off', inputClass: 'input--sm', className: 'toolbar__field', list: 'audit-types' });
   const typeInput = typeFilter.querySelector('input');
+  // Suggestions only: the filter takes any type the server records.
+  typeFilter.append(h('datalist', { id: 'audit-types' }, KNOWN_EVENT_TYPES.map((t) => h('option', { value: t }))));
   const runTypeFilter = debounce(() => { audit.type = typeInput.value.trim(); loadAudit(); }, 400);
   typeInput.addEventListener('input', runTypeFilter);
+  typeInput.addEventListener('change', () => { runTypeFilter.cancel(); audit.type = typeInput.value.trim(); loadAudit(); });
 
   const auditTable = h('table', { class: 'table table--stack audit-table' },
     h('caption', { class: 'visually-hidden' }, 'Audit events'),
