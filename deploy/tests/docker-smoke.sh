@@ -75,7 +75,7 @@ check "GET /health/ready is 200" test "$(code /health/ready)" = "200"
 check "GET / serves the SPA" bash -c "curl -s http://127.0.0.1:$port/ | grep -q 'securetodo-api-base'"
 check "GET /api-docs/openapi.json is 200" test "$(code /api-docs/openapi.json)" = "200"
 check "security headers are present" \
-    bash -c "curl -sI http://127.0.0.1:$port/health/live | grep -qi '^content-security-policy:'"
+    bash -c "curl -s -D - -o /dev/null http://127.0.0.1:$port/health/live | grep -qi '^content-security-policy:'"
 check "the database file is on the /data volume" \
     bash -c "docker cp '$name:/data/securetodo.db' - >/dev/null"
 
