@@ -116,7 +116,9 @@ http {{
         self.process: subprocess.Popen | None = None
 
     def command(self, *extra: str) -> list[str]:
-        return [NGINX, "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf"), *extra]
+        # -e: never touch the packaged /var/log/nginx (not writable without root).
+        return [NGINX, "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf"),
+                "-e", str(self.prefix / "logs" / "error.log"), *extra]
 
     def test_config(self) -> subprocess.CompletedProcess:
         return subprocess.run(self.command("-t"), capture_output=True, text=True)
