@@ -1,0 +1,412 @@
+//! Settings read once from the environment (and `.env`), validated at startup.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use rand::RngExt;
+use secrecy::{ExposeSecret, SecretString};
+
+/// The placeholder `JWT_SECRET` shipped in `.env.example`; production refuses it.
+pub const ENV_EXAMPLE_JWT_SECRET: &str = "change-me-use-openssl-rand-base64-48-output-here";
+/// Shortest `JWT_SECRET` accepted in production (HS256 wants >= 256 bits).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// Lowest bcrypt work factor accepted in production.
+pub const MIN_PRODUCTION_BCRYPT_COST: u32 = 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH`: a file, created with its parent directory.
+    File(PathBuf),
+    /// `sqlite::memory:`: a private in-memory database.
+    Memory,
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    pub host: String,
+    pub port: u16,
+    pub database: DatabaseUrl,
+    pub jwt_secret: SecretString,
+    /// True when no `JWT_SECRET` was given and a random one was generated.
+    pub jwt_secret_generated: bool,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    pub bcrypt_cost: u32,
+    pub cors_allowed_origins: Vec<String>,
+    pub auth_rate_limit_per_minute: u32,
+    pub frontend_dir: Option<PathBuf>,
+    pub trust_proxy_headers: bool,
+}
+
+impl fmt::Debug for Settings {
+    // Hand-written so that the secret can never reach a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("app_env", &self.app_env)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &self.database)
+            .field("jwt_secret", &"[redacted]")
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field(
+                "auth_rate_limit_per_minute",
+                &self.auth_rate_limit_per_minute,
+            )
+            .field("frontend_dir", &self.frontend_dir)
+            .field("trust_proxy_headers", &self.trust_proxy_headers)
+            .finish()
+    }
+}
+
+/// A configuration problem, naming the variable. Never carries a secret value.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid configuration: {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Reads the process environment (after `.env` has been loaded into it).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from any variable lookup; tests pass a map instead of
+    /// mutating the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned());
+
+        let app_env = match get("APP_ENV").as_deref() {
+            None | Some("") | Some("development") => AppEnv::Development,
+            Some("production") => AppEnv::Production,
+            Some(_) => return Err(invalid("APP_ENV", "must be `development` or `production`")),
+        };
+        let host = get("HOST")
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        let port = parse_number("PORT", get("PORT"), 8080u16, 0..=u16::MAX)?;
+        let database = parse_database_url(get("DATABASE_URL"))?;
+        let access_token_ttl_secs = parse_number(
+            "ACCESS_TOKEN_TTL_SECS",
+            get("ACCESS_TOKEN_TTL_SECS"),
+            900i64,
+            1..=86_400,
+        )?;
+        let refresh_token_ttl_secs = parse_number(
+            "REFRESH_TOKEN_TTL_SECS",
+            get("REFRESH_TOKEN_TTL_SECS"),
+            1_209_600i64,
+            60..=31_536_000,
+        )?;
+        let bcrypt_cost = parse_number("BCRYPT_COST", get("BCRYPT_COST"), 12u32, 4..=31)?;
+        let auth_rate_limit_per_minute = parse_number(
+            "AUTH_RATE_LIMIT_PER_MINUTE",
+            get("AUTH_RATE_LIMIT_PER_MINUTE"),
+            20u32,
+            1..=1_000_000,
+        )?;
+        let cors_allowed_origins = parse_origins(get("CORS_ALLOWED_ORIGINS").unwrap_or_default())?;
+        let frontend_dir = match lookup("FRONTEND_DIR") {
+            None => Some(PathBuf::from("frontend")),
+            Some(dir) if dir.trim().is_empty() => None,
+            Some(dir) => Some(PathBuf::from(dir.trim())),
+        };
+        let trust_proxy_headers = parse_bool("TRUST_PROXY_HEADERS", get("TRUST_PROXY_HEADERS"))?;
+
+        // Not trimmed: whitespace is part of a secret.
+        let secret = lookup("JWT_SECRET").filter(|s| !s.is_empty());
+        let (jwt_secret, jwt_secret_generated) = match (app_env, secret) {
+            (AppEnv::Production, None) => {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    "must be set in production (generate one with `openssl rand -base64 48`)",
+                ))
+            }
+            (AppEnv::Production, Some(s)) if s == ENV_EXAMPLE_JWT_SECRET => {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    "is still the .env.example placeholder; generate one with `openssl rand -base64 48`",
+                ))
+            }
+            (AppEnv::Production, Some(s)) if s.len() < MIN_JWT_SECRET_BYTES => {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes in production"),
+                ))
+            }
+            (_, Some(s)) => (SecretString::from(s), false),
+            (AppEnv::Development, None) => (SecretString::from(random_secret()), true),
+        };
+        if app_env == AppEnv::Production && bcrypt_cost < MIN_PRODUCTION_BCRYPT_COST {
+            return Err(invalid(
+                "BCRYPT_COST",
+                format!("must be at least {MIN_PRODUCTION_BCRYPT_COST} in production"),
+            ));
+        }
+
+        Ok(Self {
+            app_env,
+            host,
+            port,
+            database,
+            jwt_secret,
+            jwt_secret_generated,
+            access_token_ttl_secs,
+            refresh_token_ttl_secs,
+            bcrypt_cost,
+            cors_allowed_origins,
+            auth_rate_limit_per_minute,
+            frontend_dir,
+            trust_proxy_headers,
+        })
+    }
+
+    /// Logs the warnings a developer should see once at startup.
+    pub fn log_warnings(&self) {
+        if self.jwt_secret_generated {
+            log::warn!(
+                "JWT_SECRET is not set: using a random per-process secret \
+                 (tokens stop working when the process restarts)"
+            );
+        } else if self.jwt_secret.expose_secret().len() < MIN_JWT_SECRET_BYTES {
+            log::warn!("JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes; production would refuse it");
+        }
+        if self.app_env == AppEnv::Development && self.bcrypt_cost < MIN_PRODUCTION_BCRYPT_COST {
+            log::warn!(
+                "BCRYPT_COST={} is for tests only; production refuses it",
+                self.bcrypt_cost
+            );
+        }
+    }
+}
+
+fn random_secret() -> String {
+    let bytes: [u8; 48] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_number<T>(
+    variable: &'static str,
+    raw: Option<String>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    let value = match raw.as_deref() {
+        None | Some("") => default,
+        Some(s) => s
+            .parse::<T>()
+            .map_err(|_| invalid(variable, "must be a whole number"))?,
+    };
+    if !range.contains(&value) {
+        return Err(invalid(
+            variable,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ));
+    }
+    Ok(value)
+}
+
+fn parse_bool(variable: &'static str, raw: Option<String>) -> Result<bool, ConfigError> {
+    match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("false") | Some("0") | Some("no") => Ok(false),
+        Some("true") | Some("1") | Some("yes") => Ok(true),
+        Some(_) => Err(invalid(variable, "must be `true` or `false`")),
+    }
+}
+
+fn parse_database_url(raw: Option<String>) -> Result<DatabaseUrl, ConfigError> {
+    let url = raw
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "sqlite://data/securetodo.db".to_owned());
+    if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+        return Ok(DatabaseUrl::Memory);
+    }
+    match url.strip_prefix("sqlite://") {
+        Some(path) if !path.is_empty() => Ok(DatabaseUrl::File(PathBuf::from(path))),
+        _ => Err(invalid(
+            "DATABASE_URL",
+            "must be `sqlite://PATH` or `sqlite::memory:` (other databases are not supported yet)",
+        )),
+    }
+}
+
+fn parse_origins(raw: String) -> Result<Vec<String>, ConfigError> {
+    let mut origins = Vec::new();
+    for origin in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let valid_scheme = origin.starts_with("https://") || origin.starts_with("http://");
+        let rest = origin.split_once("://").map(|(_, r)| r).unwrap_or_default();
+        if origin.contains('*') || !valid_scheme || rest.is_empty() || rest.contains('/') {
+            return Err(invalid(
+                "CORS_ALLOWED_ORIGINS",
+                format!("`{origin}` is not an exact origin like https://app.example.com"),
+            ));
+        }
+        origins.push(origin.to_owned());
+    }
+    Ok(origins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const STRONG: &str = "0123456789abcdef0123456789abcdef-strong";
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.app_env, AppEnv::Development);
+        assert_eq!(s.host, "127.0.0.1");
+        assert_eq!(s.port, 8080);
+        assert_eq!(
+            s.database,
+            DatabaseUrl::File(PathBuf::from("data/securetodo.db"))
+        );
+        assert!(s.jwt_secret_generated);
+        assert!(s.jwt_secret.expose_secret().len() >= MIN_JWT_SECRET_BYTES);
+        assert_eq!(s.access_token_ttl_secs, 900);
+        assert_eq!(s.refresh_token_ttl_secs, 1_209_600);
+        assert_eq!(s.bcrypt_cost, 12);
+        assert!(s.cors_allowed_origins.is_empty());
+        assert_eq!(s.auth_rate_limit_per_minute, 20);
+        assert_eq!(s.frontend_dir, Some(PathBuf::from("frontend")));
+        assert!(!s.trust_proxy_headers);
+    }
+
+    #[test]
+    fn development_secrets_are_random_per_process() {
+        let a = settings(&[]).unwrap();
+        let b = settings(&[]).unwrap();
+        assert_ne!(a.jwt_secret.expose_secret(), b.jwt_secret.expose_secret());
+    }
+
+    #[test]
+    fn production_refuses_missing_short_or_example_secret_and_low_cost() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("APP_ENV", "production")], "JWT_SECRET"),
+            (
+                &[("APP_ENV", "production"), ("JWT_SECRET", "short")],
+                "JWT_SECRET",
+            ),
+            (
+                &[
+                    ("APP_ENV", "production"),
+                    ("JWT_SECRET", ENV_EXAMPLE_JWT_SECRET),
+                ],
+                "JWT_SECRET",
+            ),
+            (
+                &[
+                    ("APP_ENV", "production"),
+                    ("JWT_SECRET", STRONG),
+                    ("BCRYPT_COST", "9"),
+                ],
+                "BCRYPT_COST",
+            ),
+        ];
+        for (vars, variable) in cases {
+            let err = settings(vars).unwrap_err();
+            assert_eq!(err.variable, *variable, "{vars:?}");
+            let secret = vars
+                .iter()
+                .find(|(k, _)| *k == "JWT_SECRET")
+                .map(|(_, v)| *v);
+            if let Some(secret) = secret {
+                assert!(!err.to_string().contains(secret), "secret echoed: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn production_accepts_a_strong_secret() {
+        let s = settings(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", STRONG),
+            ("BCRYPT_COST", "10"),
+        ])
+        .unwrap();
+        assert_eq!(s.app_env, AppEnv::Production);
+        assert!(!s.jwt_secret_generated);
+    }
+
+    #[test]
+    fn invalid_values_are_rejected_with_the_variable_name() {
+        let cases = [
+            ("APP_ENV", "staging"),
+            ("PORT", "http"),
+            ("PORT", "70000"),
+            ("BCRYPT_COST", "3"),
+            ("BCRYPT_COST", "32"),
+            ("ACCESS_TOKEN_TTL_SECS", "0"),
+            ("REFRESH_TOKEN_TTL_SECS", "-5"),
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+            ("TRUST_PROXY_HEADERS", "maybe"),
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("DATABASE_URL", "sqlite://"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("CORS_ALLOWED_ORIGINS", "https://ok.example, example.com"),
+            ("CORS_ALLOWED_ORIGINS", "https://example.com/path"),
+        ];
+        for (variable, value) in cases {
+            let err = settings(&[(variable, value)]).unwrap_err();
+            assert_eq!(err.variable, variable, "{variable}={value}");
+        }
+    }
+
+    #[test]
+    fn parses_memory_database_origins_and_empty_frontend() {
+        let s = settings(&[
+            ("DATABASE_URL", "sqlite::memory:"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://a.example, http://localhost:5173",
+            ),
+            ("FRONTEND_DIR", ""),
+            ("TRUST_PROXY_HEADERS", "true"),
+        ])
+        .unwrap();
+        assert_eq!(s.database, DatabaseUrl::Memory);
+        assert_eq!(
+            s.cors_allowed_origins,
+            ["https://a.example", "http://localhost:5173"]
+        );
+        assert_eq!(s.frontend_dir, None);
+        assert!(s.trust_proxy_headers);
+    }
+
+    #[test]
+    fn debug_output_redacts_the_secret() {
+        let s = settings(&[("JWT_SECRET", STRONG)]).unwrap();
+        assert!(!format!("{s:?}").contains(STRONG));
+    }
+}

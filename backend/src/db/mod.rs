@@ -1,0 +1,93 @@
+//! Database access: the connection pool, its pragmas, migrations and models.
+
+pub mod models;
+pub mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::DatabaseUrl;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type DbPool = Pool<ConnectionManager<SqliteConnection>>;
+pub type DbConn = PooledConnection<ConnectionManager<SqliteConnection>>;
+
+/// Applied to every new pooled connection. `batch_execute` runs all four
+/// statements (a `sql_query` would run only the first).
+#[derive(Debug, Clone, Copy)]
+struct Pragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(
+            "PRAGMA busy_timeout = 5000;
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -8000;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Builds the pool and applies pending migrations.
+///
+/// A file database gets a pool of several connections (WAL lets readers run
+/// beside the single writer). `sqlite::memory:` gets exactly one connection
+/// that is never recycled: every SQLite connection to `:memory:` is its own
+/// database, so one long-lived connection is what makes the data survive
+/// across pool checkouts.
+pub fn build_pool(database: &DatabaseUrl, max_size: u32) -> anyhow::Result<DbPool> {
+    let (url, size) = match database {
+        DatabaseUrl::File(path) => {
+            create_parent_dir(path)?;
+            (path.to_string_lossy().into_owned(), max_size.max(1))
+        }
+        DatabaseUrl::Memory => (":memory:".to_owned(), 1),
+    };
+    let manager = ConnectionManager::<SqliteConnection>::new(url);
+    let pool = Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(Pragmas))
+        .build(manager)
+        .context("opening the SQLite database")?;
+    run_migrations(&pool)?;
+    Ok(pool)
+}
+
+fn create_parent_dir(path: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating the database directory {}", parent.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies every pending embedded migration; returns how many ran.
+pub fn run_migrations(pool: &DbPool) -> anyhow::Result<usize> {
+    let mut conn = pool.get().context("getting a connection for migrations")?;
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?;
+    Ok(applied.len())
+}
+
+/// Readiness probe: the database answers and carries our schema.
+pub fn ping(conn: &mut SqliteConnection) -> anyhow::Result<()> {
+    conn.batch_execute("SELECT version FROM __diesel_schema_migrations LIMIT 1")
+        .context("pinging the database")
+}

@@ -1,0 +1,5 @@
+//! Diesel models: read, insert and changeset structs with their queries.
+
+pub mod audit;
+pub mod session;
+pub mod user;

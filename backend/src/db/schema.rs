@@ -1,0 +1,84 @@
+//! Diesel table definitions, mirroring `migrations/`.
+//!
+//! Written in the shape `diesel print-schema` produces, with one deliberate
+//! difference: SQLite's `INTEGER PRIMARY KEY` is 64-bit, so ids and foreign
+//! keys are declared `BigInt` (print-schema would say `Integer`).
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        #[sql_name = "type"]
+        event_type -> Text,
+        actor_user_id -> Nullable<BigInt>,
+        target_user_id -> Nullable<BigInt>,
+        ip -> Nullable<Text>,
+        created_at -> Timestamp,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    retired_refresh_tokens (token_hash) {
+        token_hash -> Text,
+        session_id -> BigInt,
+        retired_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        refresh_token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+        expires_at -> Timestamp,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    todos (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        title -> Text,
+        description -> Text,
+        completed -> Bool,
+        priority -> Integer,
+        due_date -> Nullable<Date>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        disabled -> Bool,
+        failed_logins -> Integer,
+        lockouts -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        last_login_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(retired_refresh_tokens -> sessions (session_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(todos -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    audit_events,
+    retired_refresh_tokens,
+    sessions,
+    todos,
+    users,
+);

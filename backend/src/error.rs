@@ -1,0 +1,342 @@
+//! The closed set of API errors and their `application/problem+json` form.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One field that broke a rule. `message` never repeats the submitted value.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// The request field (body property or query parameter) at fault.
+    #[schema(example = "title")]
+    pub field: String,
+    /// What is wrong with it.
+    #[schema(example = "must be 1 to 200 characters")]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// RFC 9457 problem details, as every error response carries them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:securetodo:problem:<code>`.
+    #[serde(rename = "type")]
+    #[schema(example = "urn:securetodo:problem:validation_failed")]
+    pub problem_type: String,
+    /// Short summary of the problem type.
+    #[schema(example = "Validation failed")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 422)]
+    pub status: u16,
+    /// Explanation specific to this occurrence; never internal detail.
+    #[schema(example = "The request has invalid fields.")]
+    pub detail: String,
+    /// Stable machine-readable error code.
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    /// The fields at fault, for validation failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// Every error the API can answer with. Each maps to one status and one
+/// stable `code`; nothing here carries internal text to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON at all (syntax error, empty, truncated).
+    #[error("malformed JSON body")]
+    MalformedJson,
+    /// A request the server cannot read at all (not about its body).
+    #[error("bad request")]
+    BadRequest,
+    /// Well-formed input that breaks a rule.
+    #[error("validation failed: {0:?}")]
+    Validation(Vec<FieldError>),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("missing or invalid access token")]
+    Unauthorized,
+    #[error("access token expired")]
+    TokenExpired,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("the last active admin cannot lose the role")]
+    LastAdmin,
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("service unavailable")]
+    ServiceUnavailable(#[source] anyhow::Error),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson | Self::BadRequest | Self::Validation(_) => "validation_failed",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::EmailTaken => "email_taken",
+            Self::Unauthorized => "unauthorized",
+            Self::TokenExpired => "token_expired",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::LastAdmin => "last_admin",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::ServiceUnavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::MalformedJson => "Malformed request body",
+            Self::BadRequest => "Bad request",
+            Self::Validation(_) => "Validation failed",
+            Self::InvalidCredentials => "Invalid credentials",
+            Self::EmailTaken => "Email already registered",
+            Self::Unauthorized => "Unauthorized",
+            Self::TokenExpired => "Token expired",
+            Self::Forbidden => "Forbidden",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::Conflict(_) => "Conflict",
+            Self::LastAdmin => "Last admin",
+            Self::PreconditionFailed => "Precondition failed",
+            Self::RateLimited { .. } => "Too many requests",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::ServiceUnavailable(_) => "Service unavailable",
+            Self::Internal(_) => "Internal server error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::MalformedJson => "The request body is not valid JSON.".into(),
+            Self::BadRequest => "The request could not be understood.".into(),
+            Self::Validation(_) => "The request has invalid fields; see `errors`.".into(),
+            Self::InvalidCredentials => "The email or password is incorrect.".into(),
+            Self::EmailTaken => "An account with this email already exists.".into(),
+            Self::Unauthorized => "A valid access token is required.".into(),
+            Self::TokenExpired => "The access token has expired; refresh it.".into(),
+            Self::Forbidden => "You do not have permission for this action.".into(),
+            Self::NotFound => "The resource does not exist.".into(),
+            Self::MethodNotAllowed => "This method is not allowed on this resource.".into(),
+            Self::Conflict(what) => (*what).to_owned(),
+            Self::LastAdmin => {
+                "The last active admin cannot be demoted, disabled or deleted.".into()
+            }
+            Self::PreconditionFailed => {
+                "The resource has changed since you read it (If-Match did not match).".into()
+            }
+            Self::RateLimited { retry_after_secs } => {
+                format!("Too many attempts; retry after {retry_after_secs} seconds.")
+            }
+            Self::PayloadTooLarge => "The request body exceeds 64 KiB.".into(),
+            Self::UnsupportedMediaType => "The request body must be application/json.".into(),
+            Self::ServiceUnavailable(_) => "The service is not ready.".into(),
+            Self::Internal(_) => "An unexpected error occurred.".into(),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            problem_type: format!("urn:securetodo:problem:{}", self.code()),
+            title: self.title().to_owned(),
+            status: self.status_code().as_u16(),
+            detail: self.detail(),
+            code: self.code().to_owned(),
+            errors: match self {
+                Self::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson | Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidCredentials | Self::Unauthorized | Self::TokenExpired => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::EmailTaken | Self::Conflict(_) | Self::LastAdmin => StatusCode::CONFLICT,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            // The full chain goes to the log; the client gets the fixed body.
+            Self::Internal(e) => log::error!("internal error: {e:?}"),
+            Self::ServiceUnavailable(e) => log::warn!("service unavailable: {e:?}"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        match self {
+            Self::Unauthorized | Self::InvalidCredentials => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::TokenExpired => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Bearer error=\"invalid_token\", error_description=\"token expired\"",
+                    ),
+                ));
+            }
+            Self::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::MethodNotAllowed => {}
+            _ => {}
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_else(|_| {
+            br#"{"type":"urn:securetodo:problem:internal","title":"Internal server error","status":500,"detail":"An unexpected error occurred.","code":"internal"}"#.to_vec()
+        });
+        response.body(body)
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::Internal(anyhow::Error::new(e).context("blocking task failed"))
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => Self::NotFound,
+            other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
+        }
+    }
+}
+
+impl From<r2d2::Error> for ApiError {
+    fn from(e: r2d2::Error) -> Self {
+        Self::Internal(anyhow::Error::new(e).context("no database connection available"))
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+
+/// Turns an error status that some framework component produced with its own
+/// body (405 from a resource, a CORS refusal, a static-file error) into the
+/// matching problem, so that every error a client sees has the same shape.
+pub fn problem_for_status(status: StatusCode) -> Option<ApiError> {
+    Some(match status.as_u16() {
+        400 => ApiError::BadRequest,
+        401 => ApiError::Unauthorized,
+        403 => ApiError::Forbidden,
+        404 => ApiError::NotFound,
+        405 => ApiError::MethodNotAllowed,
+        413 => ApiError::PayloadTooLarge,
+        415 => ApiError::UnsupportedMediaType,
+        500..=599 => ApiError::Internal(anyhow::anyhow!("framework error status {status}")),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_a_spec_code_and_matching_status() {
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (ApiError::MalformedJson, 400, "validation_failed"),
+            (ApiError::validation("f", "m"), 422, "validation_failed"),
+            (ApiError::InvalidCredentials, 401, "invalid_credentials"),
+            (ApiError::EmailTaken, 409, "email_taken"),
+            (ApiError::Unauthorized, 401, "unauthorized"),
+            (ApiError::TokenExpired, 401, "token_expired"),
+            (ApiError::Forbidden, 403, "forbidden"),
+            (ApiError::NotFound, 404, "not_found"),
+            (ApiError::Conflict("x"), 409, "conflict"),
+            (ApiError::LastAdmin, 409, "last_admin"),
+            (ApiError::PreconditionFailed, 412, "precondition_failed"),
+            (
+                ApiError::RateLimited {
+                    retry_after_secs: 3,
+                },
+                429,
+                "rate_limited",
+            ),
+            (ApiError::PayloadTooLarge, 413, "payload_too_large"),
+            (
+                ApiError::UnsupportedMediaType,
+                415,
+                "unsupported_media_type",
+            ),
+            (
+                ApiError::Internal(anyhow::anyhow!("secret SQL")),
+                500,
+                "internal",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let problem = error.problem();
+            assert_eq!(problem.status, status);
+            assert_eq!(problem.code, code);
+            assert_eq!(
+                problem.problem_type,
+                format!("urn:securetodo:problem:{code}")
+            );
+            assert!(!problem.detail.contains("secret SQL"));
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! SecureTodo: a secure multi-user ToDo JSON API.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod startup;

@@ -1,0 +1,64 @@
+//! The OpenAPI document: the same value is served, printed by
+//! `securetodo openapi`, and committed as `openapi/openapi.json`.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api;
+use crate::error::{FieldError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "SecureTodo API",
+        description = "A secure multi-user ToDo JSON API. Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
+        license(name = "MIT", identifier = "MIT")
+    ),
+    paths(
+        api::auth::register,
+        api::auth::login,
+        api::auth::refresh,
+        api::auth::logout,
+        api::auth::logout_all,
+        api::users::get_me,
+        api::users::change_password,
+        api::users::delete_me,
+        api::users::list_sessions,
+        api::users::delete_session,
+        api::health::live,
+        api::health::ready,
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Registration, login, token refresh and logout"),
+        (name = "users", description = "The caller's own account and sessions"),
+        (name = "health", description = "Liveness and readiness probes")
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from `POST /api/v1/auth/login`."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as pretty JSON with a trailing newline.
+pub fn document_json() -> anyhow::Result<String> {
+    let mut json = ApiDoc::openapi().to_pretty_json()?;
+    json.push('\n');
+    Ok(json)
+}

@@ -1,0 +1,209 @@
+//! Builds the application: pool, migrations, middleware, routes, listener.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::dev::{fn_service, Server, ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::{from_fn, Logger};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use actix_extensible_rate_limit::backend::memory::InMemoryBackend;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password::PasswordHasher;
+use crate::config::Settings;
+use crate::db::{self, DbPool};
+use crate::error::ApiError;
+use crate::{api, middleware, openapi};
+
+/// Shared, read-only state handed to every handler.
+pub struct AppState {
+    pub pool: DbPool,
+    pub settings: Arc<Settings>,
+    pub jwt: JwtKeys,
+    pub hasher: PasswordHasher,
+    /// Shared by every worker, so a client's budget is per process.
+    pub rate_limits: InMemoryBackend,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the database (applying migrations), binds the listener and
+    /// builds the server. Port 0 picks a free port; `port()` reports it.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let pool = {
+            let database = settings.database.clone();
+            let size = pool_size();
+            web::block(move || db::build_pool(&database, size)).await??
+        };
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        let port = listener.local_addr()?.port();
+        let hasher = {
+            let cost = settings.bcrypt_cost;
+            web::block(move || PasswordHasher::new(cost)).await??
+        };
+        let state = web::Data::new(AppState {
+            pool,
+            jwt: JwtKeys::new(&settings),
+            hasher,
+            rate_limits: InMemoryBackend::builder().build(),
+            settings,
+        });
+        let server = run(listener, state)?;
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or `handle().stop()`): stops accepting,
+    /// lets in-flight requests finish, then drops the pool.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cores * 4).unwrap_or(8).clamp(4, 16)
+}
+
+fn cors(settings: &Settings) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::ACCEPT,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::WWW_AUTHENTICATE,
+        ])
+        .supports_credentials()
+        .max_age(600)
+        // Same-origin browsers also send `Origin` on POST; a non-matching
+        // origin simply gets no CORS headers, so the browser hides the answer.
+        .block_on_origin_mismatch(false);
+    for origin in &settings.cors_allowed_origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let frontend_dir = state.settings.frontend_dir.clone().filter(|dir| {
+        let exists = dir.join("index.html").is_file();
+        if !exists {
+            log::warn!(
+                "FRONTEND_DIR {} has no index.html; not serving the SPA",
+                dir.display()
+            );
+        }
+        exists
+    });
+    let document = openapi::ApiDoc::openapi();
+    let server = HttpServer::new(move || {
+        let settings = &state.settings;
+        let app = App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(crate::extract::MAX_BODY_BYTES))
+            .wrap(cors(settings))
+            // `%U` is the path without the query string; no headers, no cookies.
+            .wrap(Logger::new(r#"%a "%m %U" %s %b %Dms"#))
+            .wrap(from_fn(middleware::security_headers))
+            .configure(|cfg| api::configure(cfg, &state))
+            .service(web::resource("/swagger-ui").route(web::get().to(|| async {
+                HttpResponse::MovedPermanently()
+                    .insert_header((header::LOCATION, "/swagger-ui/"))
+                    .finish()
+            })))
+            .service(
+                SwaggerUi::new("/swagger-ui/{_:.*}")
+                    .url("/api-docs/openapi.json", document.clone()),
+            );
+        match &frontend_dir {
+            Some(dir) => {
+                let index = dir.join("index.html");
+                app.service(
+                    actix_files::Files::new("/", dir)
+                        .index_file("index.html")
+                        .prefer_utf8(true)
+                        // Test tooling lives beside the SPA in development;
+                        // it is not part of the site.
+                        .path_filter(|path, _| {
+                            !path.components().any(|c| {
+                                matches!(
+                                    c.as_os_str().to_str(),
+                                    Some(
+                                        "node_modules"
+                                            | "e2e"
+                                            | "package.json"
+                                            | "package-lock.json"
+                                    )
+                                ) || c.as_os_str().to_str().is_some_and(|s| s.starts_with('.'))
+                            })
+                        })
+                        .default_handler(fn_service(move |req: ServiceRequest| {
+                            let index = index.clone();
+                            async move { spa_fallback(req, &index).await }
+                        })),
+                )
+            }
+            None => app.default_service(web::to(api::not_found)),
+        }
+    })
+    .listen(listener)?
+    .shutdown_timeout(30)
+    .run();
+    Ok(server)
+}
+
+/// Unknown non-API paths render the SPA (client-side routes such as
+/// `/dashboard`); anything else, or a path that looks like a file, is 404.
+async fn spa_fallback(
+    req: ServiceRequest,
+    index: &std::path::Path,
+) -> Result<ServiceResponse, actix_web::Error> {
+    let (req, _) = req.into_parts();
+    let is_page = matches!(*req.method(), Method::GET | Method::HEAD)
+        && !req.path().starts_with("/api")
+        && !req
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .contains('.');
+    if is_page {
+        let file = actix_files::NamedFile::open(index)?;
+        let response = file.into_response(&req);
+        return Ok(ServiceResponse::new(req, response));
+    }
+    let response = actix_web::ResponseError::error_response(&ApiError::NotFound);
+    Ok(ServiceResponse::new(req, response))
+}

@@ -1,0 +1,257 @@
+//! The `securetodo` binary: configuration refusal, migrate, create-admin,
+//! openapi, serve with graceful shutdown.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::{spawn_app_with, TEST_JWT_SECRET};
+
+fn securetodo(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_securetodo"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .env("BCRYPT_COST", "4")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/data/cli.db", dir.display()),
+        );
+    cmd
+}
+
+#[test]
+fn production_refuses_to_start_without_a_strong_secret_and_never_prints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = securetodo::config::ENV_EXAMPLE_JWT_SECRET;
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[], "JWT_SECRET"),
+        (&[("JWT_SECRET", "too-short-secret-value")], "JWT_SECRET"),
+        (&[("JWT_SECRET", example)], "JWT_SECRET"),
+        (
+            &[("JWT_SECRET", TEST_JWT_SECRET), ("BCRYPT_COST", "9")],
+            "BCRYPT_COST",
+        ),
+    ];
+    for (vars, variable) in cases {
+        let mut cmd = securetodo(dir.path());
+        cmd.env("APP_ENV", "production").env("PORT", "0");
+        for (k, v) in *vars {
+            cmd.env(k, v);
+        }
+        let output = cmd.arg("serve").output().unwrap();
+        assert!(!output.status.success(), "started with {vars:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stderr.contains(variable), "{stderr}");
+        for (k, v) in *vars {
+            if *k == "JWT_SECRET" {
+                assert!(
+                    !stderr.contains(v) && !stdout.contains(v),
+                    "secret printed: {stderr}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn migrate_creates_the_database_and_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = securetodo(dir.path()).arg("migrate").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("data/cli.db").is_file());
+    // Running it again is a no-op.
+    assert!(securetodo(dir.path())
+        .arg("migrate")
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn openapi_prints_exactly_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = securetodo(dir.path()).arg("openapi").output().unwrap();
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(printed, securetodo::openapi::document_json().unwrap());
+    let doc: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+}
+
+#[test]
+fn unknown_subcommands_and_bad_env_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!securetodo(dir.path())
+        .arg("frobnicate")
+        .status()
+        .unwrap()
+        .success());
+    let output = securetodo(dir.path())
+        .env("PORT", "not-a-port")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PORT"));
+    // A malformed .env is reported, not ignored.
+    std::fs::write(dir.path().join(".env"), "THIS IS NOT VALID\n'").unwrap();
+    let output = securetodo(dir.path()).arg("migrate").output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains(".env"));
+}
+
+#[test]
+fn dotenv_file_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "DATABASE_URL=sqlite://from-dotenv/x.db\n",
+    )
+    .unwrap();
+    let mut cmd = securetodo(dir.path());
+    cmd.env_remove("DATABASE_URL");
+    assert!(cmd.arg("migrate").status().unwrap().success());
+    assert!(dir.path().join("from-dotenv/x.db").is_file());
+}
+
+#[actix_web::test]
+async fn create_admin_reads_the_password_from_env_or_stdin_and_promotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "Sturdy-Admin-Passphrase-81";
+
+    let output = securetodo(dir.path())
+        .args(["create-admin", "--email", " Root@Example.COM "])
+        .env("SECURETODO_ADMIN_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        logs.contains("root@example.com") && !logs.contains(password),
+        "{logs}"
+    );
+
+    // From standard input.
+    let mut child = securetodo(dir.path())
+        .args(["create-admin", "--email", "second@example.com"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Another-Admin-Passphrase-92\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // The same rules as registration.
+    for (email, pw) in [
+        ("not-an-email", password),
+        ("third@example.com", "password123"),
+        ("third@example.com", "short"),
+    ] {
+        let output = securetodo(dir.path())
+            .args(["create-admin", "--email", email])
+            .env("SECURETODO_ADMIN_PASSWORD", pw)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{email} / {pw} accepted");
+        assert!(!String::from_utf8_lossy(&output.stderr).contains(pw) || pw == "short");
+    }
+
+    // Log in through the API as the new admin.
+    let db = format!("sqlite://{}/data/cli.db", dir.path().display());
+    let app = spawn_app_with(&[("DATABASE_URL", db.as_str())]).await;
+    let pair = app.login("ROOT@example.com", password).await;
+    assert_eq!(pair["user"]["role"], "admin");
+
+    // Promote an existing user: their password stays theirs.
+    app.register("member@example.com", "Orchid-Passphrase-33")
+        .await;
+    let output = securetodo(dir.path())
+        .args(["create-admin", "--email", "member@example.com"])
+        .env("SECURETODO_ADMIN_PASSWORD", "Ignored-For-Existing-44")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let pair = app
+        .login("member@example.com", "Orchid-Passphrase-33")
+        .await;
+    assert_eq!(pair["user"]["role"], "admin");
+}
+
+#[test]
+fn serve_is_the_default_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = securetodo(dir.path())
+        .env("PORT", "0")
+        .env("FRONTEND_DIR", "")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut port = None;
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
+            port = rest
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u16>().ok());
+            break;
+        }
+    }
+    let port = port.unwrap_or_else(|| panic!("no listening line in {seen:?}"));
+    assert!(
+        seen.iter().any(|l| l.contains("JWT_SECRET")),
+        "no warning about JWT_SECRET: {seen:?}"
+    );
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"GET /health/ready HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut waited = Duration::ZERO;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(waited < Duration::from_secs(20), "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+        waited += Duration::from_millis(100);
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|l| l.contains("server stopped")),
+        "{rest:?}"
+    );
+    assert!(dir.path().join("data/cli.db").is_file());
+}

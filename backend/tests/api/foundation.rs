@@ -1,0 +1,344 @@
+//! Health, error shapes, security headers, CORS, static files, logging.
+
+use reqwest::Method;
+
+use crate::helpers::{captured_logs, problem, spawn_app, spawn_app_with};
+
+const SECURITY_HEADERS: [(&str, Option<&str>); 6] = [
+    ("content-security-policy", None),
+    ("x-content-type-options", Some("nosniff")),
+    ("referrer-policy", Some("no-referrer")),
+    ("x-frame-options", Some("DENY")),
+    ("permissions-policy", None),
+    ("cross-origin-opener-policy", Some("same-origin")),
+];
+
+fn assert_security_headers(response: &reqwest::Response) {
+    for (name, expected) in SECURITY_HEADERS {
+        let value = response
+            .headers()
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing on {}", response.url()))
+            .to_str()
+            .unwrap();
+        if let Some(expected) = expected {
+            assert_eq!(value, expected, "{name}");
+        }
+    }
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+}
+
+#[actix_web::test]
+async fn health_live_and_ready_answer_200() {
+    let app = spawn_app().await;
+    for path in ["/health/live", "/health/ready"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "ok");
+    }
+}
+
+#[actix_web::test]
+async fn ready_is_503_problem_when_the_database_does_not_answer() {
+    let app = spawn_app().await;
+    // Break the schema under the running server.
+    {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let mut conn = diesel::SqliteConnection::establish(app.db_path.to_str().unwrap()).unwrap();
+        conn.batch_execute("PRAGMA busy_timeout = 5000; DROP TABLE __diesel_schema_migrations;")
+            .unwrap();
+    }
+    let response = app.get("/health/ready").await;
+    let body = problem(response, 503, "service_unavailable").await;
+    assert!(
+        !body.to_string().contains("__diesel"),
+        "internal detail leaked: {body}"
+    );
+    assert_eq!(app.get("/health/live").await.status(), 200);
+}
+
+#[actix_web::test]
+async fn database_file_and_parent_directory_are_created() {
+    let app = spawn_app().await;
+    assert!(app.db_path.is_file());
+}
+
+#[actix_web::test]
+async fn memory_database_works_across_requests() {
+    let app = spawn_app_with(&[("DATABASE_URL", "sqlite::memory:")]).await;
+    for _ in 0..5 {
+        assert_eq!(app.get("/health/ready").await.status(), 200);
+    }
+}
+
+#[actix_web::test]
+async fn unknown_api_route_is_404_problem() {
+    let app = spawn_app().await;
+    for path in ["/api/v1/nope", "/api/v2/todos", "/api/whatever/deep/path"] {
+        let response = app.get(path).await;
+        assert_security_headers(&response);
+        problem(response, 404, "not_found").await;
+    }
+}
+
+#[actix_web::test]
+async fn wrong_method_is_405_problem() {
+    let app = spawn_app().await;
+    let response = app
+        .request(Method::POST, "/health/live")
+        .send()
+        .await
+        .unwrap();
+    assert_security_headers(&response);
+    problem(response, 405, "method_not_allowed").await;
+}
+
+#[actix_web::test]
+async fn security_headers_are_on_success_error_and_static_responses() {
+    let app = spawn_app().await;
+    for path in [
+        "/health/live",
+        "/api/v1/missing",
+        "/",
+        "/js/app.js",
+        "/nope.js",
+    ] {
+        let response = app.get(path).await;
+        assert_security_headers(&response);
+        assert!(
+            response
+                .headers()
+                .get("strict-transport-security")
+                .is_none(),
+            "HSTS over http"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn api_responses_are_not_cached() {
+    let app = spawn_app().await;
+    let response = app.get("/api/v1/missing").await;
+    assert_eq!(response.headers()["cache-control"], "no-store");
+}
+
+#[actix_web::test]
+async fn hsts_is_sent_for_https_only_when_proxy_headers_are_trusted() {
+    let trusted = spawn_app_with(&[("TRUST_PROXY_HEADERS", "true")]).await;
+    let response = trusted
+        .request(Method::GET, "/health/live")
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let hsts = response.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap();
+    assert!(hsts.starts_with("max-age="), "{hsts}");
+
+    let untrusted = spawn_app().await;
+    let response = untrusted
+        .request(Method::GET, "/health/live")
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert!(response
+        .headers()
+        .get("strict-transport-security")
+        .is_none());
+}
+
+#[actix_web::test]
+async fn cors_preflight_from_an_allowed_origin_is_answered_with_headers() {
+    let app = spawn_app_with(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]).await;
+    let response = app
+        .request(Method::OPTIONS, "/api/v1/todos")
+        .header("Origin", "https://app.example.com")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(
+        response.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    assert_security_headers(&response);
+}
+
+#[actix_web::test]
+async fn cors_refuses_other_origins_and_never_sends_a_wildcard() {
+    let app = spawn_app_with(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]).await;
+    let preflight = app
+        .request(Method::OPTIONS, "/api/v1/todos")
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    assert_security_headers(&preflight);
+    problem(preflight, 403, "forbidden").await;
+
+    let simple = app
+        .request(Method::GET, "/health/live")
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(simple
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+
+    let allowed = app
+        .request(Method::GET, "/health/live")
+        .header("Origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+}
+
+#[actix_web::test]
+async fn no_cors_headers_without_configured_origins() {
+    let app = spawn_app().await;
+    let response = app
+        .request(Method::GET, "/health/live")
+        .header("Origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
+
+#[actix_web::test]
+async fn static_files_have_correct_content_types() {
+    let app = spawn_app().await;
+    let cases = [
+        ("/", "text/html"),
+        ("/index.html", "text/html"),
+        ("/js/app.js", "text/javascript"),
+        ("/style.css", "text/css"),
+        ("/logo.svg", "image/svg+xml"),
+    ];
+    for (path, expected) in cases {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(content_type.starts_with(expected), "{path}: {content_type}");
+    }
+}
+
+#[actix_web::test]
+async fn client_side_routes_fall_back_to_index_but_missing_files_are_404() {
+    let app = spawn_app().await;
+    let response = app.get("/dashboard").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("SecureTodo test"));
+    problem(app.get("/missing.js").await, 404, "not_found").await;
+}
+
+#[actix_web::test]
+async fn empty_frontend_dir_disables_static_files() {
+    let app = spawn_app_with(&[("FRONTEND_DIR", "")]).await;
+    problem(app.get("/").await, 404, "not_found").await;
+    assert_eq!(app.get("/health/live").await.status(), 200);
+}
+
+#[actix_web::test]
+async fn swagger_ui_is_served_offline_with_a_redirect() {
+    let app = spawn_app().await;
+    let redirect = app.get("/swagger-ui").await;
+    assert_eq!(redirect.status(), 301);
+    assert_eq!(redirect.headers()["location"], "/swagger-ui/");
+    let page = app.get("/swagger-ui/").await;
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("style-src 'self' 'unsafe-inline'"), "{csp}");
+    assert!(page.text().await.unwrap().contains("swagger"));
+    let doc = app.get("/api-docs/openapi.json").await;
+    assert_eq!(doc.status(), 200);
+    let doc: serde_json::Value = doc.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    // Only Swagger UI gets the inline-style allowance.
+    let csp = app.get("/").await.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+}
+
+#[actix_web::test]
+async fn access_log_never_records_query_strings_or_authorization() {
+    let app = spawn_app().await;
+    app.request(Method::GET, "/health/live?token=query-secret-4242")
+        .header("Authorization", "Bearer header-secret-4242")
+        .header("Cookie", "refresh_token=cookie-secret-4242")
+        .send()
+        .await
+        .unwrap();
+    let logs = captured_logs();
+    assert!(logs.contains("/health/live"), "the request was not logged");
+    for secret in [
+        "query-secret-4242",
+        "header-secret-4242",
+        "cookie-secret-4242",
+    ] {
+        assert!(!logs.contains(secret), "{secret} leaked into logs");
+    }
+}
+
+#[actix_web::test]
+async fn graceful_stop_finishes_and_refuses_new_connections() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/health/live").await.status(), 200);
+    app.stop().await;
+    let fresh = reqwest::Client::new();
+    assert!(fresh.get(app.url("/health/live")).send().await.is_err());
+}
+
+#[actix_web::test]
+async fn test_tooling_beside_the_spa_is_not_served() {
+    let app = spawn_app().await;
+    for path in ["/node_modules/pkg/index.js", "/package.json"] {
+        problem(app.get(path).await, 404, "not_found").await;
+    }
+}
+
+#[actix_web::test]
+async fn health_answers_head_requests_for_monitors() {
+    let app = spawn_app().await;
+    let response = app.request(Method::HEAD, "/health/ready").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
