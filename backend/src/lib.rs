@@ -11,4 +11,5 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
+pub mod pagination;
 pub mod startup;

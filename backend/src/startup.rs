@@ -19,7 +19,9 @@ use crate::auth::password::PasswordHasher;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
+use crate::pagination::CursorKey;
 use crate::{api, middleware, openapi};
+use secrecy::ExposeSecret;
 
 /// Shared, read-only state handed to every handler.
 pub struct AppState {
@@ -29,6 +31,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// Shared by every worker, so a client's budget is per process.
     pub rate_limits: InMemoryBackend,
+    /// Signs list cursors.
+    pub cursor_key: CursorKey,
 }
 
 pub struct Application {
@@ -58,6 +62,7 @@ impl Application {
             jwt: JwtKeys::new(&settings),
             hasher,
             rate_limits: InMemoryBackend::builder().build(),
+            cursor_key: CursorKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
             settings,
         });
         let server = run(listener, state)?;

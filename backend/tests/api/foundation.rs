@@ -339,6 +339,10 @@ async fn test_tooling_beside_the_spa_is_not_served() {
 #[actix_web::test]
 async fn health_answers_head_requests_for_monitors() {
     let app = spawn_app().await;
-    let response = app.request(Method::HEAD, "/health/ready").send().await.unwrap();
+    let response = app
+        .request(Method::HEAD, "/health/ready")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 }
