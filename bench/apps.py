@@ -79,7 +79,7 @@ class SecureTodo:
         """n todos for each user id, straight into SQLite (schema read from the file)."""
         conn = _connect(db)
         cols = {r[1]: r for r in conn.execute("PRAGMA table_info(todos)")}
-        known = ["user_id", "title", "description", "completed", "priority", "due_date",
+        known = ["user_id", "title", "title_sort", "description", "completed", "priority", "due_date",
                  "created_at", "updated_at", "completed_at", "version"]
         for name, (_, _, _, notnull, default, pk) in cols.items():
             if name not in known and name != "id" and notnull and default is None:
@@ -92,7 +92,8 @@ class SecureTodo:
             for i in range(n):
                 done = i % 4 == 0
                 t = ts(offset + i)
-                v = {"user_id": uid, "title": f"todo {i}", "description": f"seeded description {i}",
+                v = {"user_id": uid, "title": f"todo {i}", "title_sort": f"todo {i}",
+                     "description": f"seeded description {i}",
                      "completed": 1 if done else 0, "priority": i % 3,
                      "due_date": (SEED_BASE.date() + dt.timedelta(days=i % 90)).isoformat() if i % 2 else None,
                      "created_at": t, "updated_at": t, "completed_at": t if done else None, "version": 1}
@@ -147,20 +148,21 @@ class SecureTodo:
             raise RuntimeError(f"GET {req['path']}: HTTP {s} {body}")
         return body["items"], body.get("next_cursor")
 
-    def walk(self, c, user, pages):
-        """Follows next_cursor; returns (cursor of page `pages`, ids seen, pages walked).
-
-        Walks to the end so the check covers "every item exactly once"."""
-        cursor, seen, deep, page = None, [], None, 1
+    def walk(self, c, user, skip, step=20):
+        """Follows next_cursor to the end, `step` items a page (cursors do not
+        depend on the page size); returns (the cursor that starts after `skip`
+        items, ids seen). Walking it all checks "every item exactly once"."""
+        assert skip % step == 0
+        cursor, seen, deep = None, [], None
         while True:
-            if page == pages:
+            if len(seen) == skip:
                 deep = cursor
-            items, nxt = self.list_page(c, user, cursor)
+            items, nxt = self.list_page(c, user, cursor, limit=step)
             seen.extend(t["id"] for t in items)
             if not nxt:
                 break
-            cursor, page = nxt, page + 1
-        return deep, seen, page
+            cursor = nxt
+        return deep, seen
 
     def probe(self, c, req):
         s, hdrs, data = c.request(req["method"], req["path"], req.get("body"), req.get("headers"))

@@ -213,17 +213,38 @@ class CpuMeter:
 
 
 # --------------------------------------------------------------------------- servers
+def _nicer(n):
+    return (lambda: os.nice(n)) if n else None
+
+
+def set_autogroup_nice(pid, n):
+    """With CONFIG_SCHED_AUTOGROUP the scheduler shares CPU fairly between sessions, so a
+    process's own nice value only counts inside its session. Server and wrk each run in a
+    session of their own; this sets that session's nice too (negative values need root)."""
+    if not n:
+        return None
+    try:
+        with open(f"/proc/{pid}/autogroup", "w") as f:
+            f.write(str(n))
+        return n
+    except OSError as e:
+        return f"unavailable: {e}"
+
+
 class Server:
     """A server process in its own session; stopped by its recorded PIDs only."""
 
-    def __init__(self, name, cmd, env, cwd, log_path):
+    def __init__(self, name, cmd, env, cwd, log_path, nice=0):
         self.name, self.cmd, self.env, self.cwd, self.log_path = name, cmd, env, cwd, log_path
+        self.nice = nice
         self.proc = self.sampler = self.log = None
 
     def start(self, port, ready_path, timeout=90):
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=self.cwd, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_nicer(self.nice))
+        self.autogroup = set_autogroup_nice(self.proc.pid, self.nice)
         self.sampler = TreeSampler(self.proc.pid)
         self.sampler.start()
         deadline = time.time() + timeout
@@ -369,7 +390,8 @@ end
 class Wrk:
     """One wrk process; start() then result() (so several can run at once)."""
 
-    def __init__(self, workdir, tag, port, script, path, conns, duration, threads=1, timeout=30):
+    def __init__(self, workdir, tag, port, script, path, conns, duration, threads=1, timeout=30, nice=0):
+        self.nice = nice
         self.lua = os.path.join(workdir, f"{tag}.lua")
         with open(self.lua, "w") as f:
             f.write(script)
@@ -380,7 +402,9 @@ class Wrk:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=bool(self.nice), preexec_fn=_nicer(self.nice))
+        set_autogroup_nice(self.proc.pid, self.nice)
         return self
 
     def result(self):
