@@ -84,9 +84,26 @@ impl Application {
     }
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Two connections per core. A query holds its connection for tens of
+/// microseconds and WAL lets readers run beside the one writer, so more
+/// connections than cores to run them only add page caches (memory) and
+/// writers queueing in SQLite's sleeping busy handler (write latency).
 fn pool_size() -> u32 {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    u32::try_from(cores * 4).unwrap_or(8).clamp(4, 16)
+    u32::try_from(cores() * 2).unwrap_or(4).clamp(2, 16)
+}
+
+/// Blocking threads per worker, for `web::block` (Diesel calls and bcrypt):
+/// one per pooled connection plus one per concurrent hash (the hasher allows
+/// one per core). actix's default, 512 divided among the workers, starts a
+/// thread for nearly every in-flight request (100-260 threads at 64
+/// connections), which only queue for a connection, and costs memory
+/// (stacks, malloc arenas) and context switches.
+fn blocking_threads(pool: &DbPool) -> usize {
+    usize::try_from(pool.max_size()).unwrap_or(4) + cores()
 }
 
 fn cors(settings: &Settings) -> Cors {
@@ -133,6 +150,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
         exists
     });
     let document = openapi::ApiDoc::openapi();
+    let state_pool = state.pool.clone();
     let server = HttpServer::new(move || {
         let settings = &state.settings;
         let app = App::new()
@@ -183,6 +201,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             None => app.default_service(web::to(api::not_found)),
         }
     })
+    .worker_max_blocking_threads(blocking_threads(&state_pool))
     .listen(listener)?
     .shutdown_timeout(30)
     .run();
