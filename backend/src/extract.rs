@@ -182,7 +182,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
             if !is_json(&req) {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            if bytes.iter().all(u8::is_ascii_whitespace) {
+            if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
                 return Ok(OptionalJson(None));
             }
             parse_json(&bytes).map(|v| OptionalJson(Some(v)))
