@@ -12,9 +12,14 @@
 #      of docs/api.md) against the same server.
 # The server is always stopped and the temporary files removed.
 #
-# The fuzzing is bounded and reproducible: fixed seed, deterministic
-# generation, a fixed number of examples per operation (SCHEMATHESIS_MAX_EXAMPLES,
-# default 25), no shrinking, no example database, no time budget.
+# The fuzzing is bounded and reproducible: deterministic generation
+# (schemathesis' equivalent of --hypothesis-derandomize; a fixed --seed is
+# passed too), a fixed number of examples per operation
+# (SCHEMATHESIS_MAX_EXAMPLES, default 25), no shrinking, no example database,
+# no crash replay (scripts/schemathesis.toml), no time budget. Phases:
+# examples, coverage (boundary and invalid values), fuzzing, and stateful
+# (sequences through links inferred from Location headers, e.g. create a
+# todo, then read, patch and delete it).
 #
 # Usage: ./scripts/contract-tests.sh        (or `just contract`)
 # Tools: .venv-test (scripts/requirements-test.txt) and openapi/node_modules
@@ -130,7 +135,6 @@ common=(
   --no-shrink
   --workers 1
   --request-timeout 10
-  --phases examples,coverage,fuzzing
   --no-color
   --warnings off
 )
@@ -152,6 +156,7 @@ SECURETODO_FUZZ_ADMIN_EMAIL="$admin_email" SECURETODO_FUZZ_ADMIN_PASSWORD="$admi
 SECURETODO_BIN="$bin" \
   "$schemathesis" --config-file "$root/scripts/schemathesis.toml" run "$base/api-docs/openapi.json" --url "$base" \
     "${common[@]}" --max-examples "$max_examples" \
+    --phases examples,coverage,fuzzing,stateful \
     --report junit,har --report-dir "$report_dir/authorized"
 
 # 2. Unauthenticated: every operation that declares the bearer scheme, with
@@ -173,6 +178,7 @@ PY
 [ "${#protected[@]}" -gt 0 ] || die "the document declares no protected operation"
 "$schemathesis" --config-file "$root/scripts/schemathesis.toml" run "$base/api-docs/openapi.json" --url "$base" \
   "${common[@]}" --max-examples 5 "${protected[@]}" \
+  --phases examples,coverage,fuzzing \
   --report junit,har --report-dir "$report_dir/unauthenticated"
 
 # --- Postman collection -------------------------------------------------------

@@ -1059,6 +1059,35 @@ async fn too_many_credential_attempts_from_one_client_get_429_with_retry_after()
 }
 
 #[actix_web::test]
+async fn reading_the_account_does_not_spend_the_credential_budget() {
+    // Sign-up and login spend 2 of 3; GET /users/me is not a credential
+    // attempt (its documented responses have no 429), DELETE /users/me is.
+    let app = spawn_app_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "3")]).await;
+    let user = app.signed_up_user().await;
+    for _ in 0..5 {
+        assert_eq!(me_status(&app, &user.token).await, 200);
+    }
+    let delete = |password: &'static str| {
+        app.request(Method::DELETE, "/api/v1/users/me")
+            .bearer_auth(&user.token)
+            .json(&json!({ "password": password }))
+            .send()
+    };
+    problem(
+        delete("wrong-password-1").await.unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
+    problem(
+        delete("wrong-password-2").await.unwrap(),
+        429,
+        "rate_limited",
+    )
+    .await;
+}
+
+#[actix_web::test]
 async fn forwarded_for_is_ignored_unless_proxy_headers_are_trusted() {
     let untrusted = spawn_app_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "2")]).await;
     for i in 0..3 {
