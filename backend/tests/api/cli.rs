@@ -16,13 +16,10 @@ fn securetodo(dir: &std::path::Path) -> Command {
             cmd.env(key, value);
         }
     }
-    cmd
-        .env("RUST_LOG", "info")
-        .env("BCRYPT_COST", "4")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/data/cli.db", dir.display()),
-        );
+    cmd.env("RUST_LOG", "info").env("BCRYPT_COST", "4").env(
+        "DATABASE_URL",
+        format!("sqlite://{}/data/cli.db", dir.display()),
+    );
     cmd
 }
 
