@@ -1149,3 +1149,62 @@ async fn passwords_and_tokens_never_reach_the_logs() {
         assert!(!logs.contains(secret), "secret in logs");
     }
 }
+
+#[actix_web::test]
+async fn a_session_in_use_records_when_it_was_last_used() {
+    let app = spawn_app().await;
+    let user = app.signed_up_user().await;
+    app.sql(&format!(
+        "UPDATE sessions SET last_used_at = '2001-01-01 00:00:00' WHERE user_id = {};",
+        user.id
+    ));
+    assert_eq!(me_status(&app, &user.token).await, 200);
+    let list: Value = app
+        .get_auth("/api/v1/users/me/sessions", &user.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last_used = list["items"][0]["last_used_at"].as_str().unwrap();
+    assert!(!last_used.starts_with("2001"), "{last_used}");
+}
+
+#[actix_web::test]
+async fn refresh_and_logout_bodies_follow_the_json_rules() {
+    let app = spawn_app().await;
+    let user = app.signed_up_user().await;
+    let cookie = format!("securetodo_refresh={}", user.refresh_token);
+    let text = app
+        .request(Method::POST, "/api/v1/auth/refresh")
+        .header("Cookie", &cookie)
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    problem(text, 415, "unsupported_media_type").await;
+    let unknown = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": user.refresh_token, "extra": 1}),
+        )
+        .await;
+    problem(unknown, 422, "validation_failed").await;
+    let null_body = app
+        .request(Method::POST, "/api/v1/auth/refresh")
+        .header("Cookie", &cookie)
+        .header("content-type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(null_body.status(), 200);
+    let broken = app
+        .request(Method::POST, "/api/v1/auth/logout")
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    problem(broken, 400, "validation_failed").await;
+}
