@@ -807,7 +807,7 @@ async fn the_last_two_admins_acting_at_once_cannot_both_succeed() {
             } else {
                 (a.id, b.id)
             };
-            let lock = hold_write_lock(&app, Duration::from_millis(500));
+            let lock = hold_write_lock(&app, Duration::from_millis(1000));
             let statuses = race(&app, &a, &b, a_target, b_target, action).await;
             lock.join().unwrap();
             let case = format!("{action:?}, on each other: {on_each_other}: {statuses:?}");
