@@ -140,7 +140,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .app_data(web::PayloadConfig::new(crate::extract::MAX_BODY_BYTES))
             .wrap(cors(settings))
             // `%U` is the path without the query string; no headers, no cookies.
-            .wrap(Logger::new(r#"%a "%m %U" %s %b %Dms"#))
+            .wrap(
+                Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
+                    .custom_request_replace("METHOD", |req| req.method().to_string()),
+            )
             .wrap(from_fn(middleware::security_headers))
             .configure(|cfg| api::configure(cfg, &state))
             .service(web::resource("/swagger-ui").route(web::get().to(|| async {

@@ -51,10 +51,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
             .service(resource("/auth/logout").route(web::post().to(auth::logout)))
             .service(resource("/auth/logout-all").route(web::post().to(auth::logout_all)))
             .service(
+                // Only DELETE checks a password; reading the account is not
+                // a credential attempt and must not spend that budget.
                 resource("/users/me")
                     .route(web::get().to(users::get_me))
-                    .route(web::delete().to(users::delete_me))
-                    .wrap(credentials()),
+                    .route(web::delete().to(users::delete_me).wrap(credentials())),
             )
             .service(
                 resource("/users/me/password")

@@ -9,15 +9,17 @@ use crate::helpers::{spawn_app_with, TEST_JWT_SECRET};
 
 fn securetodo(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_securetodo"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "info")
-        .env("BCRYPT_COST", "4")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/data/cli.db", dir.display()),
-        );
+    cmd.current_dir(dir).env_clear();
+    // Keep what coverage instrumentation needs to record this process.
+    for (key, value) in std::env::vars() {
+        if key.starts_with("LLVM_PROFILE") || key.starts_with("CARGO_LLVM_COV") || key == "PATH" {
+            cmd.env(key, value);
+        }
+    }
+    cmd.env("RUST_LOG", "info").env("BCRYPT_COST", "4").env(
+        "DATABASE_URL",
+        format!("sqlite://{}/data/cli.db", dir.display()),
+    );
     cmd
 }
 

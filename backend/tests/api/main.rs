@@ -6,3 +6,4 @@ mod auth;
 mod cli;
 mod foundation;
 mod helpers;
+mod openapi;
