@@ -80,6 +80,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         if inner.is_data() {
             ApiError::Validation(vec![describe(&path, &inner.to_string())])
+        } else if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+            // Valid JSON that serde_json reports as a syntax error: a number
+            // or other non-string where an enum is expected (`"role": 1`).
+            ApiError::Validation(vec![describe(&path, "invalid type, expected a string")])
         } else {
             ApiError::MalformedJson
         }
@@ -252,6 +256,31 @@ mod tests {
             assert!(!errors[0].message.contains("secretvalue"));
             assert!(!errors[0].message.contains("12345"));
         }
+    }
+
+    #[test]
+    fn a_non_string_where_an_enum_is_expected_is_422() {
+        #[derive(Debug, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum Kind {
+            Low,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct WithEnum {
+            kind: Kind,
+        }
+        for body in [r#"{"kind":1}"#, r#"{"kind":true}"#, r#"{"kind":[]}"#] {
+            let Err(ApiError::Validation(errors)) = parse_json::<WithEnum>(body.as_bytes()) else {
+                panic!("expected 422 for {body}");
+            };
+            assert_eq!(errors[0].field, "kind", "{body}");
+        }
+        assert!(parse_json::<WithEnum>(br#"{"kind":"low"}"#).is_ok());
+        assert!(matches!(
+            parse_json::<WithEnum>(br#"{"kind":1"#),
+            Err(ApiError::MalformedJson)
+        ));
     }
 
     #[test]

@@ -25,6 +25,11 @@ use crate::error::{FieldError, Problem};
         api::users::delete_me,
         api::users::list_sessions,
         api::users::delete_session,
+        api::admin::list_users,
+        api::admin::update_user,
+        api::admin::delete_user,
+        api::admin::revoke_user_sessions,
+        api::admin::list_audit_events,
         api::health::live,
         api::health::ready,
     ),
@@ -33,6 +38,7 @@ use crate::error::{FieldError, Problem};
     tags(
         (name = "auth", description = "Registration, login, token refresh and logout"),
         (name = "users", description = "The caller's own account and sessions"),
+        (name = "admin", description = "User management and the audit log (role `admin` only)"),
         (name = "health", description = "Liveness and readiness probes")
     )
 )]

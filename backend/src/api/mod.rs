@@ -1,5 +1,6 @@
 //! HTTP routes: one module per resource; `configure` is the whole router.
 
+pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod users;
@@ -65,6 +66,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
             .service(
                 resource("/users/me/sessions/{id}").route(web::delete().to(users::delete_session)),
             )
+            .service(resource("/admin/users").route(web::get().to(admin::list_users)))
+            .service(
+                resource("/admin/users/{id}")
+                    .route(web::patch().to(admin::update_user))
+                    .route(web::delete().to(admin::delete_user)),
+            )
+            .service(
+                resource("/admin/users/{id}/sessions")
+                    .route(web::delete().to(admin::revoke_user_sessions)),
+            )
+            .service(resource("/admin/audit-events").route(web::get().to(admin::list_audit_events)))
             .default_service(web::to(not_found)),
     )
     .service(web::scope("/api").default_service(web::to(not_found)));

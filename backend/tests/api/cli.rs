@@ -188,6 +188,7 @@ async fn create_admin_reads_the_password_from_env_or_stdin_and_promotes() {
     // Promote an existing user: their password stays theirs.
     app.register("member@example.com", "Orchid-Passphrase-33")
         .await;
+    app.sql("UPDATE users SET disabled = 1 WHERE email = 'member@example.com';");
     let output = securetodo(dir.path())
         .args(["create-admin", "--email", "member@example.com"])
         .env("SECURETODO_ADMIN_PASSWORD", "Ignored-For-Existing-44")
@@ -198,6 +199,16 @@ async fn create_admin_reads_the_password_from_env_or_stdin_and_promotes() {
         .login("member@example.com", "Orchid-Passphrase-33")
         .await;
     assert_eq!(pair["user"]["role"], "admin");
+    assert_eq!(pair["user"]["disabled"], false);
+    let types = app.audit_types();
+    assert!(
+        types.contains(&"admin.role_changed".to_owned()),
+        "{types:?}"
+    );
+    assert!(
+        types.contains(&"admin.user_enabled".to_owned()),
+        "{types:?}"
+    );
 }
 
 #[test]

@@ -105,6 +105,11 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     for (k, v) in overrides {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
+    // `db_path` is the file the app really uses, for tests that inspect it.
+    let db_path = vars["DATABASE_URL"]
+        .strip_prefix("sqlite://")
+        .map(PathBuf::from)
+        .unwrap_or(db_path);
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings");
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
