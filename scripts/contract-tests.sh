@@ -5,7 +5,8 @@
 #      a free loopback port with a fresh temporary SQLite database;
 #   2. registers a user and creates an admin (`securetodo create-admin`);
 #   3. schemathesis fuzzes every operation of /api-docs/openapi.json with
-#      bearer tokens, then every protected operation without one, checking
+#      bearer tokens, then every protected operation without one, then the
+#      admin operations with a non-admin token, checking
 #      not_a_server_error, response_schema_conformance,
 #      content_type_conformance and status_code_conformance;
 #   4. newman runs openapi/securetodo.postman_collection.json (the journey
@@ -138,6 +139,17 @@ common=(
   --no-color
   --warnings off
 )
+fuzz=("$schemathesis" --config-file "$root/scripts/schemathesis.toml"
+  run "$base/api-docs/openapi.json" --url "$base" "${common[@]}")
+
+# Bearer tokens come from scripts/schemathesis_hooks.py (see 1.).
+hooks=(
+  SCHEMATHESIS_HOOKS="$root/scripts/schemathesis_hooks.py"
+  SECURETODO_FUZZ_BASE_URL="$base"
+  SECURETODO_FUZZ_USER_EMAIL="$user_email" SECURETODO_FUZZ_USER_PASSWORD="$user_password"
+  SECURETODO_FUZZ_ADMIN_EMAIL="$admin_email" SECURETODO_FUZZ_ADMIN_PASSWORD="$admin_password"
+  SECURETODO_BIN="$bin"
+)
 
 # 1. Authorized: every operation. scripts/schemathesis_hooks.py gives each
 #    test case of an operation that declares the bearer scheme a token from a
@@ -149,15 +161,9 @@ common=(
 #    password, which is random and never in the document, so fuzzing reaches
 #    their validation and 422 paths but cannot change or delete the account.
 log "schemathesis: authorized run (max $max_examples examples per operation, seed $seed)"
-SCHEMATHESIS_HOOKS="$root/scripts/schemathesis_hooks.py" \
-SECURETODO_FUZZ_BASE_URL="$base" \
-SECURETODO_FUZZ_USER_EMAIL="$user_email" SECURETODO_FUZZ_USER_PASSWORD="$user_password" \
-SECURETODO_FUZZ_ADMIN_EMAIL="$admin_email" SECURETODO_FUZZ_ADMIN_PASSWORD="$admin_password" \
-SECURETODO_BIN="$bin" \
-  "$schemathesis" --config-file "$root/scripts/schemathesis.toml" run "$base/api-docs/openapi.json" --url "$base" \
-    "${common[@]}" --max-examples "$max_examples" \
-    --phases examples,coverage,fuzzing,stateful \
-    --report junit,har --report-dir "$report_dir/authorized"
+env "${hooks[@]}" "${fuzz[@]}" --max-examples "$max_examples" \
+  --phases examples,coverage,fuzzing,stateful \
+  --report junit,har --report-dir "$report_dir/authorized"
 
 # 2. Unauthenticated: every operation that declares the bearer scheme, with
 #    no token. Everything must still be a documented, well-formed problem
@@ -176,10 +182,20 @@ for item in doc["paths"].values():
 PY
 )
 [ "${#protected[@]}" -gt 0 ] || die "the document declares no protected operation"
-"$schemathesis" --config-file "$root/scripts/schemathesis.toml" run "$base/api-docs/openapi.json" --url "$base" \
-  "${common[@]}" --max-examples 5 "${protected[@]}" \
+"${fuzz[@]}" --max-examples 5 "${protected[@]}" \
   --phases examples,coverage,fuzzing \
   --report junit,har --report-dir "$report_dir/unauthenticated"
+
+# 3. Forbidden: the admin operations with an ordinary user's token. Every
+#    answer must be a documented 403 problem (or a 4xx the document lists
+#    for input that is rejected before the permission check).
+if grep -q '"/api/v1/admin/' "$tmp/openapi.json"; then
+  log "schemathesis: admin operations with a non-admin token"
+  env "${hooks[@]}" SECURETODO_FUZZ_ADMIN_PATHS_AS=user "${fuzz[@]}" \
+    --max-examples 5 --include-path-regex '^/api/v1/admin/' \
+    --phases examples,coverage,fuzzing \
+    --report junit,har --report-dir "$report_dir/forbidden"
+fi
 
 # --- Postman collection -------------------------------------------------------
 log "newman: openapi/securetodo.postman_collection.json"

@@ -14,20 +14,23 @@ Identities come from the environment (set by contract-tests.sh):
   SECURETODO_FUZZ_USER_EMAIL/_PASSWORD    an ordinary user
   SECURETODO_FUZZ_ADMIN_EMAIL/_PASSWORD   an admin (for /api/v1/admin/*)
   SECURETODO_BIN, DATABASE_URL, BCRYPT_COST   to re-run `create-admin`
+  SECURETODO_FUZZ_ADMIN_PATHS_AS=user    use the user's token on /api/v1/admin/*
 
-Fuzzed admin calls may delete, disable or demote these accounts. The
+Fuzzed admin calls may delete, disable, demote or promote these accounts. The
 passwords are random and unknown to the fuzzer, so it can never change or
 guess them; when a login fails anyway the account is restored the way an
 operator would: the user is registered again, the admin is re-created or
 re-promoted (and re-enabled) with `securetodo create-admin`. If that still
-does not give a working login, a new identity is made.
+does not give a working login with the expected role (say the user was
+disabled, or promoted to admin), a new identity with a random suffix is made.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
+import secrets
 import subprocess
+import sys
 import threading
 
 import requests
@@ -36,7 +39,6 @@ import schemathesis
 BASE_URL = os.environ["SECURETODO_FUZZ_BASE_URL"].rstrip("/")
 TIMEOUT = 10
 _lock = threading.Lock()
-_serial = itertools.count(1)
 
 
 def _login(email: str, password: str) -> dict | None:
@@ -78,6 +80,7 @@ class _Identity:
         self.password = os.environ[f"{prefix}_PASSWORD"]
 
     def _restore(self) -> None:
+        print(f"[hooks] restoring the fuzzing {self.role} {self.email}", file=sys.stderr)
         if self.role == "admin":
             _create_admin(self.email, self.password)
         else:
@@ -86,7 +89,7 @@ class _Identity:
     def _fits(self, pair: dict | None) -> bool:
         if pair is None:
             return False
-        return self.role != "admin" or pair["user"]["role"] == "admin"
+        return pair["user"]["role"] == self.role
 
     def token(self) -> str:
         with _lock:
@@ -96,7 +99,7 @@ class _Identity:
                 pair = _login(self.email, self.password)
             if not self._fits(pair):
                 local, domain = self.email.split("@", 1)
-                self.email = f"{local.split('+')[0]}+{next(_serial)}@{domain}"
+                self.email = f"{local.split('+')[0]}+{secrets.token_hex(4)}@{domain}"
                 self._restore()
                 pair = _login(self.email, self.password)
             if not self._fits(pair):
@@ -106,6 +109,9 @@ class _Identity:
 
 _USER = _Identity("user")
 _ADMIN = _Identity("admin")
+# SECURETODO_FUZZ_ADMIN_PATHS_AS=user: call the admin operations with the
+# ordinary user's token (every answer must then be a documented 403).
+_ADMIN_PATHS_AS_USER = os.environ.get("SECURETODO_FUZZ_ADMIN_PATHS_AS") == "user"
 
 
 def _declares_bearer(operation) -> bool:
@@ -118,7 +124,8 @@ class FreshLoginPerCase:
     def get(self, case, ctx):
         if not _declares_bearer(ctx.operation):
             return None
-        identity = _ADMIN if ctx.operation.path.startswith("/api/v1/admin/") else _USER
+        admin_path = ctx.operation.path.startswith("/api/v1/admin/")
+        identity = _ADMIN if admin_path and not _ADMIN_PATHS_AS_USER else _USER
         return identity.token()
 
     def set(self, case, data, ctx):
