@@ -5,3 +5,4 @@ mod auth;
 mod cli;
 mod foundation;
 mod helpers;
+mod todos;
