@@ -1383,3 +1383,24 @@ async fn cursors_cannot_be_forged_or_reused_with_another_query_or_user() {
         .await;
     assert_eq!(resized["items"].as_array().unwrap().len(), 3);
 }
+
+#[actix_web::test]
+async fn cursors_carry_the_longest_titles() {
+    let app = spawn_app().await;
+    let user = app.signed_up_user().await;
+    let longest = [
+        "😀".repeat(200),
+        "\u{1}".repeat(200),
+        "İ".repeat(200),
+        "\"\\".repeat(100),
+    ];
+    for title in &longest {
+        app.create_todo(&user, json!({"title": title})).await;
+        app.create_todo(&user, json!({"title": title})).await;
+    }
+    for sort in ["title", "-title"] {
+        let (items, pages) = app.walk(&user, &[("sort", sort), ("limit", "1")]).await;
+        assert_eq!(items.len(), 8, "{sort}");
+        assert_eq!(pages, 8, "{sort}");
+    }
+}
