@@ -24,17 +24,23 @@ CREATE TABLE todos (
     -- its own never-NULL key: '~' sorts after every date, '' before every
     -- date (so last when read backwards).
     due_sort_asc TEXT GENERATED ALWAYS AS (coalesce(due_date, '~')) VIRTUAL NOT NULL,
-    due_sort_desc TEXT GENERATED ALWAYS AS (coalesce(due_date, '')) VIRTUAL NOT NULL
+    due_sort_desc TEXT GENERATED ALWAYS AS (coalesce(due_date, '')) VIRTUAL NOT NULL,
+    -- The id again, as an ordinary column: SQLite cannot seek on the rowid
+    -- (`id`) inside a row value, so `(priority, id) > (?, ?)` would seek to
+    -- the priority and then read every tied row; `(priority, id_key)` seeks
+    -- to the exact position.
+    id_key INTEGER GENERATED ALWAYS AS (id) VIRTUAL NOT NULL
 );
 
 -- One index per sort order, each led by the owner and ending in the id
 -- tie-breaker, so that a page of one user's list never touches other users'
--- rows, needs no sort, and a keyset page seeks straight to its position:
--- `(key, id) > (?, ?)` reading forwards, `< (?, ?)` reading backwards.
-CREATE INDEX todos_user_created ON todos (user_id, created_at, id);
-CREATE INDEX todos_user_due_asc ON todos (user_id, due_sort_asc, id);
-CREATE INDEX todos_user_due_desc ON todos (user_id, due_sort_desc, id);
-CREATE INDEX todos_user_priority ON todos (user_id, priority, id);
-CREATE INDEX todos_user_title ON todos (user_id, title_sort, id);
+-- rows, needs no sort, and a keyset page seeks straight to its position,
+-- however many todos share its sort value: `(key, id_key) > (?, ?)` reading
+-- forwards, `< (?, ?)` reading backwards.
+CREATE INDEX todos_user_created ON todos (user_id, created_at, id_key);
+CREATE INDEX todos_user_due_asc ON todos (user_id, due_sort_asc, id_key);
+CREATE INDEX todos_user_due_desc ON todos (user_id, due_sort_desc, id_key);
+CREATE INDEX todos_user_priority ON todos (user_id, priority, id_key);
+CREATE INDEX todos_user_title ON todos (user_id, title_sort, id_key);
 -- The SPA's everyday list (open todos, newest first) and clear-completed.
-CREATE INDEX todos_user_completed ON todos (user_id, completed, created_at, id);
+CREATE INDEX todos_user_completed ON todos (user_id, completed, created_at, id_key);

@@ -55,6 +55,7 @@ diesel::table! {
         version -> BigInt,
         due_sort_asc -> Text,
         due_sort_desc -> Text,
+        id_key -> BigInt,
     }
 }
 

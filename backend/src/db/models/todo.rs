@@ -158,16 +158,18 @@ type BoxedTodos<'a> =
     todos::BoxedQuery<'a, Sqlite, diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Todo, Sqlite>>>;
 
 /// Orders by `$column, id` in the sort's direction and, after a cursor,
-/// keeps only rows past `(value, id)`. The row-value comparison is what lets
-/// SQLite seek straight into the `(user_id, key, id)` index instead of
-/// reading every row before the position.
+/// keeps only rows past `(value, id)`. The row-value comparison on
+/// `id_key` (the id as an ordinary column; SQLite cannot seek on the rowid
+/// inside a row value) is what lets SQLite seek straight into the
+/// `(user_id, key, id_key)` index instead of reading every row before the
+/// position, or every row tied with it.
 macro_rules! keyset {
     ($query:expr, $column:expr, $name:literal, $sql_type:ty, $after:expr, $desc:expr) => {{
         let mut query = $query;
         if let Some((value, id)) = $after {
             let op = if $desc { "<" } else { ">" };
             query = query.filter(
-                sql::<Bool>(concat!("(todos.", $name, ", todos.id) "))
+                sql::<Bool>(concat!("(todos.", $name, ", todos.id_key) "))
                     .sql(op)
                     .sql(" (")
                     .bind::<$sql_type, _>(value)
@@ -177,9 +179,9 @@ macro_rules! keyset {
             );
         }
         if $desc {
-            query.order_by(($column.desc(), todos::id.desc()))
+            query.order_by(($column.desc(), todos::id_key.desc()))
         } else {
-            query.order_by(($column.asc(), todos::id.asc()))
+            query.order_by(($column.asc(), todos::id_key.asc()))
         }
     }};
 }
@@ -258,11 +260,11 @@ pub fn list_query<'a>(
             // way SQLite seeks within `(user_id, priority, id)` instead of
             // reading the rank's rows from the start.
             (Some((_, id)), Some(_)) if desc => query
-                .filter(todos::id.lt(id))
-                .order_by((todos::priority.desc(), todos::id.desc())),
+                .filter(todos::id_key.lt(id))
+                .order_by((todos::priority.desc(), todos::id_key.desc())),
             (Some((_, id)), Some(_)) => query
-                .filter(todos::id.gt(id))
-                .order_by((todos::priority.asc(), todos::id.asc())),
+                .filter(todos::id_key.gt(id))
+                .order_by((todos::priority.asc(), todos::id_key.asc())),
             (after, _) => keyset!(query, todos::priority, "priority", Integer, after, desc),
         },
         (SortKey::Title, _) => {
@@ -399,10 +401,12 @@ mod tests {
                     assert!(!plan.contains("TEMP B-TREE"), "{context}");
                     assert!(!plan.contains("SCAN"), "{context}");
                     if after.is_some() {
-                        // The position is part of the index search (a seek),
-                        // not a filter applied to rows read from the start.
-                        let op = if sort.descending() { "<?" } else { ">?" };
-                        assert!(plan.contains(op), "{context}");
+                        // The whole position, sort value and id, is part of
+                        // the index search (a seek), not a filter applied to
+                        // rows read from the start or from the first tie.
+                        let op = if sort.descending() { "<" } else { ">" };
+                        let seek = [format!(",id_key){op}(?,?)"), format!("id_key{op}?")];
+                        assert!(seek.iter().any(|s| plan.contains(s)), "{context}");
                     }
                 }
             }
