@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod todos;
 pub mod users;
 
 use actix_web::{web, HttpResponse, Resource};
@@ -65,6 +66,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
             .service(resource("/users/me/sessions").route(web::get().to(users::list_sessions)))
             .service(
                 resource("/users/me/sessions/{id}").route(web::delete().to(users::delete_session)),
+            )
+            .service(
+                resource("/todos")
+                    .route(web::get().to(todos::list_todos))
+                    .route(web::post().to(todos::create_todo))
+                    .route(web::delete().to(todos::clear_completed_todos)),
+            )
+            .service(
+                resource("/todos/{id}")
+                    .route(web::get().to(todos::get_todo))
+                    .route(web::patch().to(todos::update_todo))
+                    .route(web::delete().to(todos::delete_todo)),
             )
             .service(resource("/admin/users").route(web::get().to(admin::list_users)))
             .service(

@@ -1,5 +1,6 @@
 //! Database access: the connection pool, its pragmas, migrations and models.
 
+pub mod functions;
 pub mod models;
 pub mod schema;
 
@@ -19,8 +20,9 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 pub type DbPool = Pool<ConnectionManager<SqliteConnection>>;
 pub type DbConn = PooledConnection<ConnectionManager<SqliteConnection>>;
 
-/// Applied to every new pooled connection. `batch_execute` runs all four
-/// statements (a `sql_query` would run only the first).
+/// Applied to every new pooled connection: the pragmas (`batch_execute`
+/// runs them all; a `sql_query` would run only the first) and our SQL
+/// functions.
 #[derive(Debug, Clone, Copy)]
 struct Pragmas;
 
@@ -34,6 +36,7 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -8000;",
         )
+        .and_then(|()| functions::register(conn))
         .map_err(diesel::r2d2::Error::QueryError)
     }
 }

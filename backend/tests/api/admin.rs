@@ -44,8 +44,8 @@ fn active_admins(app: &TestApp) -> i64 {
 fn insert_todos(app: &TestApp, user_id: i64, n: usize) {
     for i in 0..n {
         app.sql(&format!(
-            "INSERT INTO todos (user_id, title, description, completed, priority, created_at, updated_at, version) \
-             VALUES ({user_id}, 'todo {i}', '', 0, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1)"
+            "INSERT INTO todos (user_id, title, title_sort, description, completed, priority, created_at, updated_at, version) \
+             VALUES ({user_id}, 'todo {i}', 'todo {i}', '', 0, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1)"
         ));
     }
 }

@@ -7,3 +7,4 @@ mod cli;
 mod foundation;
 mod helpers;
 mod openapi;
+mod todos;
