@@ -174,7 +174,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                                             | "package.json"
                                             | "package-lock.json"
                                     )
-                                ) || c.as_os_str().to_str().is_some_and(|s| s.starts_with('.'))
+                                ) || c
+                                    .as_os_str()
+                                    .to_str()
+                                    .is_some_and(|s| s.starts_with('.') || s.ends_with(".md"))
                             })
                         })
                         .default_handler(fn_service(move |req: ServiceRequest| {

@@ -371,7 +371,7 @@ async fn graceful_stop_finishes_and_refuses_new_connections() {
 #[actix_web::test]
 async fn test_tooling_beside_the_spa_is_not_served() {
     let app = spawn_app().await;
-    for path in ["/node_modules/pkg/index.js", "/package.json"] {
+    for path in ["/node_modules/pkg/index.js", "/package.json", "/README.md"] {
         problem(app.get(path).await, 404, "not_found").await;
     }
 }

@@ -89,6 +89,11 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
     )
     .unwrap();
+    // Test tooling and notes that live beside a real SPA; never served.
+    std::fs::create_dir_all(frontend_dir.join("node_modules/pkg")).unwrap();
+    std::fs::write(frontend_dir.join("node_modules/pkg/index.js"), "tooling").unwrap();
+    std::fs::write(frontend_dir.join("package.json"), "{}").unwrap();
+    std::fs::write(frontend_dir.join("README.md"), "# notes").unwrap();
 
     let mut vars: HashMap<String, String> = [
         ("HOST", "127.0.0.1".to_owned()),
