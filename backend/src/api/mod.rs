@@ -7,8 +7,10 @@ pub mod todos;
 pub mod users;
 
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse, Resource, ResponseError};
 
+use crate::auth::extract::require_admin;
 use crate::auth::rate_limit::limiter;
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -83,19 +85,28 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
                     .route(web::patch().to(todos::update_todo))
                     .route(web::delete().to(todos::delete_todo)),
             )
-            .service(resource("/admin/users", "GET").route(web::get().to(admin::list_users)))
+            // The gate answers 401/403 before any parameter or body is
+            // read, so a non-admin learns nothing from validation errors.
+            .service(
+                resource("/admin/users", "GET")
+                    .route(web::get().to(admin::list_users))
+                    .wrap(from_fn(require_admin)),
+            )
             .service(
                 resource("/admin/users/{id}", "PATCH, DELETE")
                     .route(web::patch().to(admin::update_user))
-                    .route(web::delete().to(admin::delete_user)),
+                    .route(web::delete().to(admin::delete_user))
+                    .wrap(from_fn(require_admin)),
             )
             .service(
                 resource("/admin/users/{id}/sessions", "DELETE")
-                    .route(web::delete().to(admin::revoke_user_sessions)),
+                    .route(web::delete().to(admin::revoke_user_sessions))
+                    .wrap(from_fn(require_admin)),
             )
             .service(
                 resource("/admin/audit-events", "GET")
-                    .route(web::get().to(admin::list_audit_events)),
+                    .route(web::get().to(admin::list_audit_events))
+                    .wrap(from_fn(require_admin)),
             )
             .default_service(web::to(not_found)),
     )

@@ -1337,3 +1337,34 @@ async fn a_cursor_only_continues_the_list_and_filters_it_was_issued_for() {
         .await;
     problem(response, 422, "validation_failed").await;
 }
+
+#[actix_web::test]
+async fn non_admins_get_403_before_any_input_is_validated() {
+    let app = spawn_app().await;
+    let user = app.signed_up_user().await;
+    let cases: Vec<(Method, &str, Option<Value>)> = vec![
+        (
+            Method::GET,
+            "/api/v1/admin/users?limit=0&role=root&bogus=1",
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/audit-events?cursor=forged",
+            None,
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/admin/users/abc",
+            Some(json!({"role": "emperor"})),
+        ),
+        (Method::DELETE, "/api/v1/admin/users/not-a-number", None),
+        (Method::DELETE, "/api/v1/admin/users/x/sessions", None),
+    ];
+    for (method, path, body) in cases {
+        let response = send(&app, method.clone(), path, Some(&user.token), body.clone()).await;
+        problem(response, 403, "forbidden").await;
+        let anonymous = send(&app, method.clone(), path, None, body).await;
+        problem(anonymous, 401, "unauthorized").await;
+    }
+}
