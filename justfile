@@ -35,8 +35,9 @@ audit db="../shared/advisory-db":
 deny *checks="licenses bans sources":
     cargo deny check {{checks}}
 
-# Schema fuzzing and the Postman collection against a running server.
+# Schema fuzzing and the Postman collection against a fresh server.
 contract:
+    cargo build --locked --bin securetodo
     ./scripts/contract-tests.sh
 
 # Browser end-to-end tests in headless Chromium.

@@ -113,14 +113,26 @@ pub fn create_admin(settings: &Settings, email: &str, password: String) -> anyho
                     dsl::updated_at.eq(user::now()),
                 ))
                 .execute(conn)?;
-            audit::record(
-                conn,
-                audit::kind::ROLE_CHANGED,
-                None,
-                Some(existing.id),
-                None,
-                serde_json::json!({"from": existing.role, "to": "admin", "via": "cli"}),
-            )?;
+            if existing.role != Role::Admin.as_str() {
+                audit::record(
+                    conn,
+                    audit::kind::ROLE_CHANGED,
+                    None,
+                    Some(existing.id),
+                    None,
+                    serde_json::json!({"from": existing.role, "to": "admin", "via": "cli"}),
+                )?;
+            }
+            if existing.disabled {
+                audit::record(
+                    conn,
+                    audit::kind::USER_ENABLED,
+                    None,
+                    Some(existing.id),
+                    None,
+                    serde_json::json!({"via": "cli"}),
+                )?;
+            }
             Ok(())
         })?;
         return Ok(format!(

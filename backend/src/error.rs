@@ -339,4 +339,90 @@ mod tests {
             assert!(!problem.detail.contains("secret SQL"));
         }
     }
+
+    #[test]
+    fn framework_statuses_map_to_problems() {
+        let cases = [
+            (400, "validation_failed"),
+            (401, "unauthorized"),
+            (403, "forbidden"),
+            (404, "not_found"),
+            (405, "method_not_allowed"),
+            (413, "payload_too_large"),
+            (415, "unsupported_media_type"),
+            (500, "internal"),
+            (502, "internal"),
+        ];
+        for (status, code) in cases {
+            let error = problem_for_status(StatusCode::from_u16(status).unwrap()).unwrap();
+            assert_eq!(error.code(), code);
+        }
+        assert!(problem_for_status(StatusCode::IM_A_TEAPOT).is_none());
+    }
+
+    #[test]
+    fn responses_carry_the_protocol_headers_and_a_fixed_5xx_body() {
+        let unauthorized = ApiError::Unauthorized.error_response();
+        assert_eq!(
+            unauthorized
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .unwrap(),
+            "Bearer"
+        );
+        let expired = ApiError::TokenExpired.error_response();
+        assert!(expired
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("invalid_token"));
+        let limited = ApiError::RateLimited {
+            retry_after_secs: 7,
+        }
+        .error_response();
+        assert_eq!(limited.headers().get(header::RETRY_AFTER).unwrap(), "7");
+        let internal =
+            ApiError::Internal(anyhow::anyhow!("/etc/secret path and SELECT * FROM users"));
+        let problem = serde_json::to_string(&internal.problem()).unwrap();
+        assert!(
+            !problem.contains("secret") && !problem.contains("SELECT"),
+            "{problem}"
+        );
+        assert_eq!(
+            internal
+                .error_response()
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .unwrap(),
+            PROBLEM_JSON
+        );
+    }
+
+    #[test]
+    fn library_errors_convert_without_leaking() {
+        assert!(matches!(
+            ApiError::from(diesel::result::Error::NotFound),
+            ApiError::NotFound
+        ));
+        assert!(matches!(
+            ApiError::from(diesel::result::Error::RollbackTransaction),
+            ApiError::Internal(_)
+        ));
+        assert!(matches!(
+            ApiError::from(anyhow::anyhow!("x")),
+            ApiError::Internal(_)
+        ));
+        assert_eq!(
+            ApiError::Conflict("The todo changed.").problem().detail,
+            "The todo changed."
+        );
+        assert_eq!(
+            ApiError::ServiceUnavailable(anyhow::anyhow!("db down"))
+                .problem()
+                .status,
+            503
+        );
+    }
 }

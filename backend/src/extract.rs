@@ -80,6 +80,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         if inner.is_data() {
             ApiError::Validation(vec![describe(&path, &inner.to_string())])
+        } else if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+            // Valid JSON that serde_json reports as a syntax error: a number
+            // or other non-string where an enum is expected (`"role": 1`).
+            ApiError::Validation(vec![describe(&path, "invalid type, expected a string")])
         } else {
             ApiError::MalformedJson
         }
@@ -182,7 +186,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
             if !is_json(&req) {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            if bytes.iter().all(u8::is_ascii_whitespace) {
+            if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
                 return Ok(OptionalJson(None));
             }
             parse_json(&bytes).map(|v| OptionalJson(Some(v)))
@@ -255,6 +259,31 @@ mod tests {
     }
 
     #[test]
+    fn a_non_string_where_an_enum_is_expected_is_422() {
+        #[derive(Debug, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum Kind {
+            Low,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct WithEnum {
+            kind: Kind,
+        }
+        for body in [r#"{"kind":1}"#, r#"{"kind":true}"#, r#"{"kind":[]}"#] {
+            let Err(ApiError::Validation(errors)) = parse_json::<WithEnum>(body.as_bytes()) else {
+                panic!("expected 422 for {body}");
+            };
+            assert_eq!(errors[0].field, "kind", "{body}");
+        }
+        assert!(parse_json::<WithEnum>(br#"{"kind":"low"}"#).is_ok());
+        assert!(matches!(
+            parse_json::<WithEnum>(br#"{"kind":1"#),
+            Err(ApiError::MalformedJson)
+        ));
+    }
+
+    #[test]
     fn malformed_json_is_400() {
         for body in ["", "{", "{\"title\":", "nope", "{\"title\":\"a\"} trailing"] {
             assert!(
@@ -265,6 +294,69 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn enum_values_and_custom_messages_are_described_without_input() {
+        #[derive(Debug, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        #[allow(dead_code)]
+        enum Level {
+            Low,
+            High,
+        }
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct WithEnum {
+            level: Level,
+            count: Option<u8>,
+        }
+        let Err(ApiError::Validation(errors)) =
+            parse_json::<WithEnum>(br#"{"level":"sneaky-value"}"#)
+        else {
+            panic!("expected 422");
+        };
+        assert_eq!(errors[0].field, "level");
+        assert_eq!(errors[0].message, "must be one of low or high");
+        assert!(!errors[0].message.contains("sneaky"));
+        let Err(ApiError::Validation(errors)) =
+            parse_json::<WithEnum>(br#"{"level":"low","count":300}"#)
+        else {
+            panic!("expected 422");
+        };
+        assert_eq!(errors[0].field, "count");
+        assert!(!errors[0].message.contains("300"), "{}", errors[0].message);
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Q {
+            limit: Option<i64>,
+            completed: Option<bool>,
+        }
+        let cases = [
+            ("limit=abc", "limit", "must be a whole number"),
+            (
+                "limit=99999999999999999999",
+                "limit",
+                "must be a whole number",
+            ),
+            ("completed=yes", "completed", "must be `true` or `false`"),
+            ("limt=5", "limt", "is not an accepted field"),
+        ];
+        for (query, field, message) in cases {
+            let Err(ApiError::Validation(errors)) = parse_query::<Q>(query) else {
+                panic!("expected 422 for {query}");
+            };
+            assert_eq!(errors[0].field, field, "{query}");
+            assert_eq!(errors[0].message, message, "{query}");
+        }
+        assert!(parse_query::<Q>("limit=5&completed=true").is_ok());
+        assert!(parse_query::<Q>("").is_ok());
     }
 
     #[test]

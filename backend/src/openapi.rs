@@ -25,6 +25,17 @@ use crate::error::{FieldError, Problem};
         api::users::delete_me,
         api::users::list_sessions,
         api::users::delete_session,
+        api::todos::list_todos,
+        api::todos::create_todo,
+        api::todos::clear_completed_todos,
+        api::todos::get_todo,
+        api::todos::update_todo,
+        api::todos::delete_todo,
+        api::admin::list_users,
+        api::admin::update_user,
+        api::admin::delete_user,
+        api::admin::revoke_user_sessions,
+        api::admin::list_audit_events,
         api::health::live,
         api::health::ready,
     ),
@@ -33,6 +44,8 @@ use crate::error::{FieldError, Problem};
     tags(
         (name = "auth", description = "Registration, login, token refresh and logout"),
         (name = "users", description = "The caller's own account and sessions"),
+        (name = "todos", description = "The caller's todos: lists with filters, search, sorting and cursor pages; create, read, update with `If-Match`, delete"),
+        (name = "admin", description = "User management and the audit log (role `admin` only)"),
         (name = "health", description = "Liveness and readiness probes")
     )
 )]

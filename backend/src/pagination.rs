@@ -17,7 +17,10 @@ use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
-const MAX_CURSOR_CHARS: usize = 1024;
+/// Room for the longest sort key a list resumes after: a todo title's sort
+/// key is up to 200 characters, which JSON may spell in up to 1,200 bytes
+/// (control characters become `\u00XX`), about 1,750 characters encoded.
+const MAX_CURSOR_CHARS: usize = 4096;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -107,7 +110,7 @@ mod tests {
             "abc".into(),
             "a.b".into(),
             String::new(),
-            "x".repeat(2000),
+            "x".repeat(5000),
         ] {
             assert!(
                 matches!(key.decode::<IdPosition>(&bad), Err(ApiError::Validation(_))),

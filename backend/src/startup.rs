@@ -158,7 +158,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .app_data(web::PayloadConfig::new(crate::extract::MAX_BODY_BYTES))
             .wrap(cors(settings))
             // `%U` is the path without the query string; no headers, no cookies.
-            .wrap(Logger::new(r#"%a "%m %U" %s %b %Dms"#))
+            .wrap(
+                Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
+                    .custom_request_replace("METHOD", |req| req.method().to_string()),
+            )
             .wrap(from_fn(middleware::security_headers))
             .configure(|cfg| api::configure(cfg, &state))
             .service(web::resource("/swagger-ui").route(web::get().to(|| async {
@@ -189,7 +192,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                                             | "package.json"
                                             | "package-lock.json"
                                     )
-                                ) || c.as_os_str().to_str().is_some_and(|s| s.starts_with('.'))
+                                ) || c
+                                    .as_os_str()
+                                    .to_str()
+                                    .is_some_and(|s| s.starts_with('.') || s.ends_with(".md"))
                             })
                         })
                         .default_handler(fn_service(move |req: ServiceRequest| {

@@ -48,7 +48,7 @@ if [ -z "${E2E_BASE_URL:-}" ]; then
   fi
   WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/securetodo-e2e.XXXXXX")"
   PORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});')"
-  ADMIN_PASSWORD="e2e-admin-$(node -e 'console.log(require("crypto").randomBytes(12).toString("hex"))')"
+  ADMIN_PASSWORD="e2e-steward-$(node -e 'console.log(require("crypto").randomBytes(12).toString("hex"))')"
 
   export HOST=127.0.0.1
   export PORT

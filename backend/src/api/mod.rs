@@ -1,11 +1,16 @@
 //! HTTP routes: one module per resource; `configure` is the whole router.
 
+pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod todos;
 pub mod users;
 
-use actix_web::{web, HttpResponse, Resource};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::from_fn;
+use actix_web::{web, HttpResponse, Resource, ResponseError};
 
+use crate::auth::extract::require_admin;
 use crate::auth::rate_limit::limiter;
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -21,48 +26,87 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     let refresh = || limiter(&state.rate_limits, "refresh", per_minute, trust);
 
     cfg.service(
-        resource("/health/live")
+        resource("/health/live", "GET, HEAD")
             .route(web::get().to(health::live))
             .route(web::head().to(health::live)),
     )
     .service(
-        resource("/health/ready")
+        resource("/health/ready", "GET, HEAD")
             .route(web::get().to(health::ready))
             .route(web::head().to(health::ready)),
     )
     .service(
         web::scope("/api/v1")
             .service(
-                resource("/auth/register")
+                resource("/auth/register", "POST")
                     .route(web::post().to(auth::register))
                     .wrap(credentials()),
             )
             .service(
-                resource("/auth/login")
+                resource("/auth/login", "POST")
                     .route(web::post().to(auth::login))
                     .wrap(credentials()),
             )
             .service(
-                resource("/auth/refresh")
+                resource("/auth/refresh", "POST")
                     .route(web::post().to(auth::refresh))
                     .wrap(refresh()),
             )
-            .service(resource("/auth/logout").route(web::post().to(auth::logout)))
-            .service(resource("/auth/logout-all").route(web::post().to(auth::logout_all)))
+            .service(resource("/auth/logout", "POST").route(web::post().to(auth::logout)))
+            .service(resource("/auth/logout-all", "POST").route(web::post().to(auth::logout_all)))
             .service(
-                resource("/users/me")
+                // Only DELETE checks a password; reading the account is not
+                // a credential attempt and must not spend that budget.
+                resource("/users/me", "GET, DELETE")
                     .route(web::get().to(users::get_me))
-                    .route(web::delete().to(users::delete_me))
-                    .wrap(credentials()),
+                    .route(web::delete().to(users::delete_me).wrap(credentials())),
             )
             .service(
-                resource("/users/me/password")
+                resource("/users/me/password", "PUT")
                     .route(web::put().to(users::change_password))
                     .wrap(credentials()),
             )
-            .service(resource("/users/me/sessions").route(web::get().to(users::list_sessions)))
             .service(
-                resource("/users/me/sessions/{id}").route(web::delete().to(users::delete_session)),
+                resource("/users/me/sessions", "GET").route(web::get().to(users::list_sessions)),
+            )
+            .service(
+                resource("/users/me/sessions/{id}", "DELETE")
+                    .route(web::delete().to(users::delete_session)),
+            )
+            .service(
+                resource("/todos", "GET, POST, DELETE")
+                    .route(web::get().to(todos::list_todos))
+                    .route(web::post().to(todos::create_todo))
+                    .route(web::delete().to(todos::clear_completed_todos)),
+            )
+            .service(
+                resource("/todos/{id}", "GET, PATCH, DELETE")
+                    .route(web::get().to(todos::get_todo))
+                    .route(web::patch().to(todos::update_todo))
+                    .route(web::delete().to(todos::delete_todo)),
+            )
+            // The gate answers 401/403 before any parameter or body is
+            // read, so a non-admin learns nothing from validation errors.
+            .service(
+                resource("/admin/users", "GET")
+                    .route(web::get().to(admin::list_users))
+                    .wrap(from_fn(require_admin)),
+            )
+            .service(
+                resource("/admin/users/{id}", "PATCH, DELETE")
+                    .route(web::patch().to(admin::update_user))
+                    .route(web::delete().to(admin::delete_user))
+                    .wrap(from_fn(require_admin)),
+            )
+            .service(
+                resource("/admin/users/{id}/sessions", "DELETE")
+                    .route(web::delete().to(admin::revoke_user_sessions))
+                    .wrap(from_fn(require_admin)),
+            )
+            .service(
+                resource("/admin/audit-events", "GET")
+                    .route(web::get().to(admin::list_audit_events))
+                    .wrap(from_fn(require_admin)),
             )
             .default_service(web::to(not_found)),
     )
@@ -73,11 +117,17 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// 405 problem+json with the `Allow` header that RFC 9110 requires.
+pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut response = ApiError::MethodNotAllowed.error_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
 }
 
-/// A resource whose unmatched methods answer 405 problem+json.
-pub fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A resource whose unmatched methods answer 405 problem+json; `allow`
+/// lists the methods routed on it (a test checks it against the document).
+pub fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move { method_not_allowed(allow) }))
 }

@@ -11,7 +11,7 @@ use crate::auth::AuthUser;
 use crate::db::models::audit::{self, kind};
 use crate::db::models::session;
 use crate::db::models::user::{self, now};
-use crate::domain::{Email, Password, Role};
+use crate::domain::{Email, Password};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::Json;
 use crate::startup::AppState;
@@ -187,10 +187,7 @@ pub async fn delete_me(
             // Read the role inside the write transaction: two admins deleting
             // themselves at once cannot both pass this check.
             let current = user::find(conn, user.user_id)?.ok_or(ApiError::Unauthorized)?;
-            if current.role() == Role::Admin
-                && !current.disabled
-                && user::count_active_admins(conn)? <= 1
-            {
+            if user::is_last_active_admin(conn, &current)? {
                 return Err(ApiError::LastAdmin);
             }
             user::delete(conn, user.user_id)?;

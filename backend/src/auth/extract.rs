@@ -123,3 +123,31 @@ impl FromRequest for AdminUser {
         })
     }
 }
+
+/// Middleware for admin resources: authenticates and checks the role before
+/// the handler's other extractors run. (Actix polls a handler's extractors
+/// together, so a ready validation error would otherwise overtake the
+/// pending session lookup and answer 422 to a non-admin.) Methods the
+/// resource does not serve pass through to its 405.
+pub async fn require_admin(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::http::Method;
+    use actix_web::ResponseError;
+    let guarded = matches!(
+        *req.method(),
+        Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    if guarded {
+        let denied = match authenticate(req.request()).await {
+            Ok(user) if user.is_admin() => None,
+            Ok(_) => Some(ApiError::Forbidden),
+            Err(e) => Some(e),
+        };
+        if let Some(error) = denied {
+            return Ok(req.into_response(error.error_response()));
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}

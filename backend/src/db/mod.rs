@@ -1,5 +1,6 @@
 //! Database access: the connection pool, its pragmas, migrations and models.
 
+pub mod functions;
 pub mod models;
 pub mod schema;
 
@@ -19,8 +20,9 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 pub type DbPool = Pool<ConnectionManager<SqliteConnection>>;
 pub type DbConn = PooledConnection<ConnectionManager<SqliteConnection>>;
 
-/// Applied to every new pooled connection. `batch_execute` runs all four
-/// statements (a `sql_query` would run only the first).
+/// Applied to every new pooled connection: the pragmas (`batch_execute`
+/// runs them all; a `sql_query` would run only the first) and our SQL
+/// functions.
 #[derive(Debug, Clone, Copy)]
 struct Pragmas;
 
@@ -34,6 +36,7 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -8000;",
         )
+        .and_then(|()| functions::register(conn))
         .map_err(diesel::r2d2::Error::QueryError)
     }
 }
@@ -90,4 +93,60 @@ pub fn run_migrations(pool: &DbPool) -> anyhow::Result<usize> {
 pub fn ping(conn: &mut SqliteConnection) -> anyhow::Result<()> {
     conn.batch_execute("SELECT version FROM __diesel_schema_migrations LIMIT 1")
         .context("pinging the database")
+}
+
+/// A `LIKE` pattern matching `needle` as a literal substring: `%`, `_` and
+/// the escape character itself are escaped. Use with `.escape('\\')`.
+pub fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// `EXPLAIN QUERY PLAN` of a query on a fresh, migrated in-memory database,
+/// one line per step (tests check that lists seek indexes and never sort).
+#[cfg(test)]
+pub fn query_plan<Q>(query: &Q) -> Vec<String>
+where
+    Q: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
+{
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+
+    #[derive(QueryableByName)]
+    struct Step {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap_or_else(|e| panic!("{e:#}"));
+    let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+    let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(query).to_string();
+    // Parameters stay unbound (NULL): the plan does not depend on them.
+    let sql = sql.split(" -- binds: ").next().unwrap_or_default();
+    diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+        .load::<Step>(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}: {sql}"))
+        .into_iter()
+        .map(|s| s.detail)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn contains_pattern_escapes_wildcards_and_the_escape_character() {
+        assert_eq!(contains_pattern(""), "%%");
+        assert_eq!(contains_pattern("abc"), "%abc%");
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
 }

@@ -44,6 +44,7 @@ diesel::table! {
         id -> BigInt,
         user_id -> BigInt,
         title -> Text,
+        title_sort -> Text,
         description -> Text,
         completed -> Bool,
         priority -> Integer,
@@ -52,6 +53,9 @@ diesel::table! {
         updated_at -> Timestamp,
         completed_at -> Nullable<Timestamp>,
         version -> BigInt,
+        due_sort_asc -> Text,
+        due_sort_desc -> Text,
+        id_key -> BigInt,
     }
 }
 

@@ -3,7 +3,9 @@
 mod email;
 mod password;
 mod role;
+mod todo;
 
 pub use email::Email;
 pub use password::Password;
 pub use role::Role;
+pub use todo::{DueDate, Priority, SortKey, TodoDescription, TodoSort, TodoTitle, TITLE_PATTERN};

@@ -1059,6 +1059,35 @@ async fn too_many_credential_attempts_from_one_client_get_429_with_retry_after()
 }
 
 #[actix_web::test]
+async fn reading_the_account_does_not_spend_the_credential_budget() {
+    // Sign-up and login spend 2 of 3; GET /users/me is not a credential
+    // attempt (its documented responses have no 429), DELETE /users/me is.
+    let app = spawn_app_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "3")]).await;
+    let user = app.signed_up_user().await;
+    for _ in 0..5 {
+        assert_eq!(me_status(&app, &user.token).await, 200);
+    }
+    let delete = |password: &'static str| {
+        app.request(Method::DELETE, "/api/v1/users/me")
+            .bearer_auth(&user.token)
+            .json(&json!({ "password": password }))
+            .send()
+    };
+    problem(
+        delete("wrong-password-1").await.unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
+    problem(
+        delete("wrong-password-2").await.unwrap(),
+        429,
+        "rate_limited",
+    )
+    .await;
+}
+
+#[actix_web::test]
 async fn forwarded_for_is_ignored_unless_proxy_headers_are_trusted() {
     let untrusted = spawn_app_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "2")]).await;
     for i in 0..3 {
@@ -1119,4 +1148,63 @@ async fn passwords_and_tokens_never_reach_the_logs() {
     ] {
         assert!(!logs.contains(secret), "secret in logs");
     }
+}
+
+#[actix_web::test]
+async fn a_session_in_use_records_when_it_was_last_used() {
+    let app = spawn_app().await;
+    let user = app.signed_up_user().await;
+    app.sql(&format!(
+        "UPDATE sessions SET last_used_at = '2001-01-01 00:00:00' WHERE user_id = {};",
+        user.id
+    ));
+    assert_eq!(me_status(&app, &user.token).await, 200);
+    let list: Value = app
+        .get_auth("/api/v1/users/me/sessions", &user.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last_used = list["items"][0]["last_used_at"].as_str().unwrap();
+    assert!(!last_used.starts_with("2001"), "{last_used}");
+}
+
+#[actix_web::test]
+async fn refresh_and_logout_bodies_follow_the_json_rules() {
+    let app = spawn_app().await;
+    let user = app.signed_up_user().await;
+    let cookie = format!("securetodo_refresh={}", user.refresh_token);
+    let text = app
+        .request(Method::POST, "/api/v1/auth/refresh")
+        .header("Cookie", &cookie)
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    problem(text, 415, "unsupported_media_type").await;
+    let unknown = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": user.refresh_token, "extra": 1}),
+        )
+        .await;
+    problem(unknown, 422, "validation_failed").await;
+    let null_body = app
+        .request(Method::POST, "/api/v1/auth/refresh")
+        .header("Cookie", &cookie)
+        .header("content-type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(null_body.status(), 200);
+    let broken = app
+        .request(Method::POST, "/api/v1/auth/logout")
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    problem(broken, 400, "validation_failed").await;
 }

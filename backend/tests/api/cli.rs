@@ -9,15 +9,17 @@ use crate::helpers::{spawn_app_with, TEST_JWT_SECRET};
 
 fn securetodo(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_securetodo"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "info")
-        .env("BCRYPT_COST", "4")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/data/cli.db", dir.display()),
-        );
+    cmd.current_dir(dir).env_clear();
+    // Keep what coverage instrumentation needs to record this process.
+    for (key, value) in std::env::vars() {
+        if key.starts_with("LLVM_PROFILE") || key.starts_with("CARGO_LLVM_COV") || key == "PATH" {
+            cmd.env(key, value);
+        }
+    }
+    cmd.env("RUST_LOG", "info").env("BCRYPT_COST", "4").env(
+        "DATABASE_URL",
+        format!("sqlite://{}/data/cli.db", dir.display()),
+    );
     cmd
 }
 
@@ -186,6 +188,7 @@ async fn create_admin_reads_the_password_from_env_or_stdin_and_promotes() {
     // Promote an existing user: their password stays theirs.
     app.register("member@example.com", "Orchid-Passphrase-33")
         .await;
+    app.sql("UPDATE users SET disabled = 1 WHERE email = 'member@example.com';");
     let output = securetodo(dir.path())
         .args(["create-admin", "--email", "member@example.com"])
         .env("SECURETODO_ADMIN_PASSWORD", "Ignored-For-Existing-44")
@@ -196,6 +199,16 @@ async fn create_admin_reads_the_password_from_env_or_stdin_and_promotes() {
         .login("member@example.com", "Orchid-Passphrase-33")
         .await;
     assert_eq!(pair["user"]["role"], "admin");
+    assert_eq!(pair["user"]["disabled"], false);
+    let types = app.audit_types();
+    assert!(
+        types.contains(&"admin.role_changed".to_owned()),
+        "{types:?}"
+    );
+    assert!(
+        types.contains(&"admin.user_enabled".to_owned()),
+        "{types:?}"
+    );
 }
 
 #[test]

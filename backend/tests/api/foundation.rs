@@ -98,7 +98,44 @@ async fn wrong_method_is_405_problem() {
         .await
         .unwrap();
     assert_security_headers(&response);
+    assert_eq!(response.headers()["allow"], "GET, HEAD");
     problem(response, 405, "method_not_allowed").await;
+}
+
+#[actix_web::test]
+async fn every_405_lists_exactly_the_documented_methods_in_allow() {
+    // RFC 9110 (15.5.6): a 405 must carry `Allow`. The lists are written
+    // by hand in api/mod.rs; the document is the reference (HEAD is routed
+    // on the health probes only, and is not an OpenAPI operation there).
+    let app = spawn_app().await;
+    let doc: serde_json::Value =
+        serde_json::from_str(&securetodo::openapi::document_json().unwrap()).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let mut expected: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
+        if path.starts_with("/health/") {
+            expected.push("HEAD".into());
+        }
+        expected.sort();
+        let response = app
+            .request(Method::TRACE, &path.replace("{id}", "1"))
+            .send()
+            .await
+            .unwrap();
+        let allow = response
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let mut listed: Vec<String> = allow.split(", ").map(str::to_owned).collect();
+        listed.sort();
+        assert_eq!(listed, expected, "Allow on {path}");
+        problem(response, 405, "method_not_allowed").await;
+    }
 }
 
 #[actix_web::test]
@@ -309,7 +346,10 @@ async fn access_log_never_records_query_strings_or_authorization() {
         .await
         .unwrap();
     let logs = captured_logs();
-    assert!(logs.contains("/health/live"), "the request was not logged");
+    assert!(
+        logs.contains("\"GET /health/live\""),
+        "the request was not logged: {logs}"
+    );
     for secret in [
         "query-secret-4242",
         "header-secret-4242",
@@ -331,7 +371,7 @@ async fn graceful_stop_finishes_and_refuses_new_connections() {
 #[actix_web::test]
 async fn test_tooling_beside_the_spa_is_not_served() {
     let app = spawn_app().await;
-    for path in ["/node_modules/pkg/index.js", "/package.json"] {
+    for path in ["/node_modules/pkg/index.js", "/package.json", "/README.md"] {
         problem(app.get(path).await, 404, "not_found").await;
     }
 }

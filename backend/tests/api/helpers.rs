@@ -89,6 +89,11 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
     )
     .unwrap();
+    // Test tooling and notes that live beside a real SPA; never served.
+    std::fs::create_dir_all(frontend_dir.join("node_modules/pkg")).unwrap();
+    std::fs::write(frontend_dir.join("node_modules/pkg/index.js"), "tooling").unwrap();
+    std::fs::write(frontend_dir.join("package.json"), "{}").unwrap();
+    std::fs::write(frontend_dir.join("README.md"), "# notes").unwrap();
 
     let mut vars: HashMap<String, String> = [
         ("HOST", "127.0.0.1".to_owned()),
@@ -105,6 +110,11 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     for (k, v) in overrides {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
+    // `db_path` is the file the app really uses, for tests that inspect it.
+    let db_path = vars["DATABASE_URL"]
+        .strip_prefix("sqlite://")
+        .map(PathBuf::from)
+        .unwrap_or(db_path);
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings");
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();

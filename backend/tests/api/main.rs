@@ -1,7 +1,10 @@
 //! Black-box HTTP tests: the real server on port 0, one fresh SQLite file each.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod auth;
 mod cli;
 mod foundation;
 mod helpers;
+mod openapi;
+mod todos;

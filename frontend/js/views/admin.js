@@ -2,7 +2,7 @@
 import { h, icon, replace } from '../dom.js';
 import * as api from '../api.js';
 import {
-  alertBox, busy, confirmDialog, debounce, errorMessage, field, formatDateTime, isSilent, pageHeading,
+  alertBox, busy, confirmDialog, debounce, errorMessage, field, formatShortDateTime, isSilent, pageHeading,
   relativeTime, timeEl, toast,
 } from './ui.js';
 
@@ -208,19 +208,26 @@ export function adminView({ user, navigate, signal }) {
     return email ? h('span', { title: `User #${id}` }, email) : h('span', { class: 'muted' }, `User #${id}`);
   }
 
-  function detailText(detail) {
-    if (detail === null || detail === undefined || detail === '') return '—';
-    return typeof detail === 'string' ? detail : JSON.stringify(detail);
+  // Event details are small JSON objects ({"from": "user", "to": "admin"}): show them as
+  // key/value pairs rather than raw JSON.
+  function detailNode(detail) {
+    if (detail === null || detail === undefined || detail === '') return h('span', { class: 'muted' }, '—');
+    if (typeof detail !== 'object') return String(detail);
+    const entries = Object.entries(detail);
+    if (!entries.length) return h('span', { class: 'muted' }, '—');
+    return h('dl', { class: 'kv' }, entries.map(([key, value]) => h('div', {},
+      h('dt', {}, key.replace(/_/g, ' ')),
+      h('dd', {}, typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)))));
   }
 
   function renderAudit() {
     replace(auditBody, audit.items.map((e) => h('tr', {},
-      h('td', { class: 'cell-muted', 'data-label': 'Time' }, timeEl(e.created_at, formatDateTime(e.created_at))),
+      h('td', { class: 'cell-muted', 'data-label': 'Time' }, timeEl(e.created_at, formatShortDateTime(e.created_at))),
       h('td', { 'data-label': 'Event', class: 'cell-primary' }, h('span', { class: `badge event-badge ${/fail|reuse|lock|denied/.test(e.type) ? 'badge--danger' : 'badge--muted'}` }, e.type)),
       h('td', { 'data-label': 'Actor' }, who(e.actor_user_id)),
       h('td', { 'data-label': 'Target' }, who(e.target_user_id)),
-      h('td', { class: 'mono', 'data-label': 'IP address' }, e.ip ?? '—'),
-      h('td', { class: 'audit-detail', 'data-label': 'Details' }, detailText(e.detail)))));
+      h('td', { class: 'mono', 'data-label': 'IP address' }, e.ip || '—'),
+      h('td', { class: 'audit-detail', 'data-label': 'Details' }, detailNode(e.detail)))));
     auditMore.hidden = !audit.nextCursor;
     if (!audit.items.length) replace(auditStatus, h('div', { class: 'empty' }, icon('activity', 'empty__icon'), h('p', { class: 'empty__title' }, 'No events'), h('p', {}, audit.type ? 'No events of this type.' : 'Security events will appear here.')));
     else auditStatus.replaceChildren();

@@ -280,6 +280,15 @@ export function formatDateTime(value) {
   return Number.isNaN(d.getTime()) ? '—' : dateTimeFmt.format(d);
 }
 
+const shortDateTimeFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+
+/** "Nov 26, 08:20": for dense tables; the full date is in the tooltip. */
+export function formatShortDateTime(value) {
+  if (!value) return '—';
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? '—' : shortDateTimeFmt.format(d);
+}
+
 export function formatDate(value) {
   if (!value) return '—';
   const d = new Date(value);

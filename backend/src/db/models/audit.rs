@@ -1,7 +1,9 @@
 //! The `audit_events` table: security events, never secrets.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::AsSelect;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 
 use crate::db::schema::audit_events;
 
@@ -68,4 +70,62 @@ pub fn record(
         })
         .execute(conn)
         .map(|_| ())
+}
+
+/// The statement behind [`page`].
+fn page_query(
+    event_type: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> audit_events::BoxedQuery<'static, Sqlite, AsSelect<AuditEvent, Sqlite>> {
+    let mut query = audit_events::table
+        .select(AuditEvent::as_select())
+        .order(audit_events::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(event_type) = event_type {
+        query = query.filter(audit_events::event_type.eq(event_type.to_owned()));
+    }
+    if let Some(before) = before {
+        query = query.filter(audit_events::id.lt(before));
+    }
+    query
+}
+
+/// A page of events, newest first (id descending), optionally of one type,
+/// starting after `before`. Served by the primary key, or by
+/// `audit_events_type_id` when filtering by type; never sorted.
+pub fn page(
+    conn: &mut SqliteConnection,
+    event_type: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    page_query(event_type, before, limit).load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::query_plan;
+
+    #[test]
+    fn audit_pages_walk_an_index_and_never_sort() {
+        for event_type in [None, Some("auth.login_failed")] {
+            for before in [None, Some(100)] {
+                let plan = query_plan(&page_query(event_type, before, 21));
+                assert!(
+                    !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                    "{plan:?}"
+                );
+                if event_type.is_some() {
+                    assert!(
+                        plan.iter()
+                            .any(|step| step.contains("INDEX audit_events_type_id")),
+                        "{plan:?}"
+                    );
+                }
+            }
+        }
+    }
 }

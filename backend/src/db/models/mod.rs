@@ -2,4 +2,5 @@
 
 pub mod audit;
 pub mod session;
+pub mod todo;
 pub mod user;

@@ -3,7 +3,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::users;
+use diesel::dsl::{count, IntoBoxed};
+use diesel::sqlite::Sqlite;
+
+use crate::db::schema::{todos, users};
 use crate::domain::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -26,6 +29,11 @@ pub struct User {
 impl User {
     pub fn role(&self) -> Role {
         Role::from_db(&self.role)
+    }
+
+    /// An admin who is not disabled: the kind the last-admin rule protects.
+    pub fn is_active_admin(&self) -> bool {
+        self.role() == Role::Admin && !self.disabled
     }
 }
 
@@ -84,6 +92,14 @@ pub fn count_active_admins(conn: &mut SqliteConnection) -> QueryResult<i64> {
         .get_result(conn)
 }
 
+/// The last-admin rule: true when `target` is an active admin and no other
+/// active admin exists, so it must not be demoted, disabled or deleted.
+/// Call it inside the `immediate_transaction` that makes the change, so that
+/// two concurrent changes cannot both see another admin remaining.
+pub fn is_last_active_admin(conn: &mut SqliteConnection, target: &User) -> QueryResult<bool> {
+    Ok(target.is_active_admin() && count_active_admins(conn)? <= 1)
+}
+
 /// A successful login: clears the failure count and the lock.
 pub fn record_login(conn: &mut SqliteConnection, id: i64, at: NaiveDateTime) -> QueryResult<()> {
     diesel::update(users::table.find(id))
@@ -125,4 +141,143 @@ pub fn set_password_hash(conn: &mut SqliteConnection, id: i64, hash: &str) -> Qu
 
 pub fn delete(conn: &mut SqliteConnection, id: i64) -> QueryResult<usize> {
     diesel::delete(users::table.find(id)).execute(conn)
+}
+
+/// One row of the admin user list, with figures computed in the same query.
+#[derive(Debug, Clone, Queryable)]
+pub struct UserSummary {
+    pub id: i64,
+    pub email: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    pub last_login_at: Option<NaiveDateTime>,
+    pub todo_count: i64,
+}
+
+impl UserSummary {
+    pub fn role(&self) -> Role {
+        Role::from_db(&self.role)
+    }
+}
+
+/// Filters of the admin user list.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// A literal, already lower-cased substring of the email.
+    pub email_contains: Option<String>,
+    pub role: Option<Role>,
+}
+
+/// Every user with their todo count, newest first: users LEFT JOIN todos
+/// grouped by user id.
+#[diesel::dsl::auto_type]
+fn user_summaries() -> _ {
+    users::table
+        .left_join(todos::table)
+        .group_by(users::id)
+        .select((
+            users::id,
+            users::email,
+            users::role,
+            users::disabled,
+            users::created_at,
+            users::last_login_at,
+            count(todos::id.nullable()),
+        ))
+        .order(users::id.desc())
+}
+
+/// The statement behind [`list_page`].
+fn list_page_query(
+    filter: &UserFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> IntoBoxed<'static, user_summaries, Sqlite> {
+    let mut query = user_summaries().limit(limit).into_boxed();
+    if let Some(needle) = &filter.email_contains {
+        query = query.filter(
+            users::email
+                .like(crate::db::contains_pattern(needle))
+                .escape('\\'),
+        );
+    }
+    if let Some(role) = filter.role {
+        query = query.filter(users::role.eq(role.as_str()));
+    }
+    if let Some(before) = before {
+        query = query.filter(users::id.lt(before));
+    }
+    query
+}
+
+/// A page of users, newest first (id descending), starting after `before`.
+///
+/// One statement. SQLite walks `users` by rowid (or `users_role_id` when
+/// filtering by role) in id order, so it stops after `limit` groups, and
+/// counts each user's todos from an index led by `todos.user_id`: the cost
+/// of a page does not grow with the offset or with other users' todos (the
+/// unit test below checks the plan).
+pub fn list_page(
+    conn: &mut SqliteConnection,
+    filter: &UserFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<UserSummary>> {
+    list_page_query(filter, before, limit).load(conn)
+}
+
+/// Applies an admin's change of role and/or disabled flag.
+pub fn set_role_and_disabled(
+    conn: &mut SqliteConnection,
+    id: i64,
+    role: Role,
+    disabled: bool,
+    at: NaiveDateTime,
+) -> QueryResult<User> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::role.eq(role.as_str()),
+            users::disabled.eq(disabled),
+            users::updated_at.eq(at),
+        ))
+        .returning(User::as_returning())
+        .get_result(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::query_plan;
+
+    #[test]
+    fn the_user_list_seeks_todos_by_owner_and_never_sorts() {
+        let filters = [
+            UserFilter::default(),
+            UserFilter {
+                email_contains: Some("a%b".into()),
+                role: None,
+            },
+            UserFilter {
+                email_contains: None,
+                role: Some(Role::Admin),
+            },
+        ];
+        for filter in &filters {
+            for before in [None, Some(100)] {
+                let plan = query_plan(&list_page_query(filter, before, 21));
+                assert!(
+                    plan.iter()
+                        .any(|step| step.contains("todos USING COVERING INDEX todos_user_")),
+                    "{filter:?}: {plan:?}"
+                );
+                assert!(
+                    !plan
+                        .iter()
+                        .any(|step| step.contains("SCAN todos") || step.contains("TEMP B-TREE")),
+                    "{filter:?}: {plan:?}"
+                );
+            }
+        }
+    }
 }

@@ -1,0 +1,549 @@
+//! Administration: user management, roles, disable, sessions, audit log.
+//!
+//! Every handler takes `AdminUser` first. Every write runs in one
+//! `BEGIN IMMEDIATE` transaction that re-reads the target, applies the
+//! last-admin rule and re-checks that the caller is still an active admin,
+//! so concurrent requests cannot together break the rule.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use diesel::SqliteConnection;
+use serde::{Deserialize, Deserializer, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::auth::UserResponse;
+use crate::auth::extract::client_ip;
+use crate::auth::AdminUser;
+use crate::db::models::audit::{self, kind, AuditEvent};
+use crate::db::models::session;
+use crate::db::models::user::{self, now, User, UserFilter, UserSummary};
+use crate::domain::Role;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{Json, PathId, Query};
+use crate::pagination::{limit, IdPosition};
+use crate::startup::AppState;
+
+/// Longest accepted `q` (the longest possible email).
+const MAX_Q_CHARS: usize = 254;
+/// Longest accepted audit `type` filter.
+const MAX_TYPE_CHARS: usize = 64;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListUsersQuery {
+    /// Case-insensitive literal substring of the email (`%` and `_` are
+    /// plain characters). Empty matches every user.
+    #[param(max_length = 254, example = "example.com")]
+    pub q: Option<String>,
+    /// Only users with this role.
+    #[param(inline)]
+    pub role: Option<Role>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100, example = 20)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page, with the same `q` and `role`.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListAuditEventsQuery {
+    /// Only events of exactly this type, e.g. `admin.role_changed`.
+    #[serde(rename = "type")]
+    #[param(
+        rename = "type",
+        min_length = 1,
+        max_length = 64,
+        example = "auth.login_failed"
+    )]
+    pub event_type: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100, example = 20)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page, with the same `type`.
+    pub cursor: Option<String>,
+}
+
+/// A user as the admin list shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserResponse {
+    #[schema(example = 1)]
+    pub id: i64,
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+    pub role: Role,
+    #[schema(example = false)]
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    /// How many todos the user has.
+    #[schema(example = 3)]
+    pub todo_count: i64,
+    /// The last successful login; null if the user never logged in.
+    #[schema(required = true)]
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl From<UserSummary> for AdminUserResponse {
+    fn from(u: UserSummary) -> Self {
+        Self {
+            id: u.id,
+            role: u.role(),
+            email: u.email,
+            disabled: u.disabled,
+            created_at: u.created_at.and_utc(),
+            todo_count: u.todo_count,
+            last_login_at: u.last_login_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+/// A page of users, newest first (id descending).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserListResponse {
+    pub items: Vec<AdminUserResponse>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(value_type = Option<String>, required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// The changes to make; an absent field stays as it is.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// The new role.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub role: Option<Role>,
+    /// True disables the account and ends all its sessions; false enables it
+    /// again (ended sessions stay ended).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, example = true)]
+    pub disabled: Option<bool>,
+}
+
+/// A field that may be absent but, when present, must not be `null`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    match Option::<T>::deserialize(deserializer)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom("must not be null")),
+    }
+}
+
+/// One security event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventResponse {
+    #[schema(example = 42)]
+    pub id: i64,
+    /// The event type, e.g. `auth.login_failed` or `admin.role_changed`.
+    #[serde(rename = "type")]
+    #[schema(example = "admin.role_changed")]
+    pub event_type: String,
+    /// Who acted; null when anonymous (e.g. a failed login) or the CLI.
+    #[schema(example = 1, required = true)]
+    pub actor_user_id: Option<i64>,
+    /// Whom it concerned; may name a user that no longer exists.
+    #[schema(example = 7, required = true)]
+    pub target_user_id: Option<i64>,
+    /// The client address; null for the CLI.
+    #[schema(example = "203.0.113.9", required = true)]
+    pub ip: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// A small JSON object describing the event; never a password, hash or
+    /// token.
+    #[schema(example = json!({"from": "user", "to": "admin"}))]
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<AuditEvent> for AuditEventResponse {
+    fn from(e: AuditEvent) -> Self {
+        // Always written by `audit::record` as an object; anything else is
+        // shown as an empty object rather than failing the whole page.
+        let detail = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&e.detail)
+            .unwrap_or_default();
+        Self {
+            id: e.id,
+            event_type: e.event_type,
+            actor_user_id: e.actor_user_id,
+            target_user_id: e.target_user_id,
+            ip: e.ip,
+            created_at: e.created_at.and_utc(),
+            detail,
+        }
+    }
+}
+
+/// A page of security events, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventListResponse {
+    pub items: Vec<AuditEventResponse>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(value_type = Option<String>, required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// A short digest naming one list and its filters. A cursor carries it, so
+/// a cursor cannot be replayed against another list or other filters.
+fn filter_digest(list: &str, filters: &[Option<&str>]) -> ApiResult<String> {
+    let canonical =
+        serde_json::to_vec(&(list, filters)).map_err(|e| ApiError::Internal(e.into()))?;
+    let digest = Sha256::digest(canonical);
+    Ok(URL_SAFE_NO_PAD.encode(&digest[..16]))
+}
+
+/// The id to continue after, from a cursor issued for the same filters.
+fn cursor_position(state: &AppState, cursor: Option<&str>, digest: &str) -> ApiResult<Option<i64>> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    let position: IdPosition = state.cursor_key.decode(cursor)?;
+    if position.q != digest {
+        return Err(ApiError::validation(
+            "cursor",
+            "was issued for another list or other filters",
+        ));
+    }
+    Ok(Some(position.id))
+}
+
+/// Splits `limit + 1` loaded rows into the page and the next cursor.
+fn paginate<T>(
+    state: &AppState,
+    mut rows: Vec<T>,
+    limit: i64,
+    digest: String,
+    id_of: impl Fn(&T) -> i64,
+) -> ApiResult<(Vec<T>, Option<String>)> {
+    let page_len = usize::try_from(limit).map_err(|e| ApiError::Internal(e.into()))?;
+    if rows.len() <= page_len {
+        return Ok((rows, None));
+    }
+    rows.truncate(page_len);
+    let next = match rows.last() {
+        Some(last) => Some(state.cursor_key.encode(&IdPosition {
+            q: digest,
+            id: id_of(last),
+        })?),
+        None => None,
+    };
+    Ok((rows, next))
+}
+
+/// Inside the write transaction: the caller must still be an active admin
+/// (a request that raced with the caller's own demotion or disable is 403).
+fn ensure_still_admin(conn: &mut SqliteConnection, actor: i64) -> ApiResult<()> {
+    match user::find(conn, actor)? {
+        Some(u) if u.is_active_admin() => Ok(()),
+        _ => Err(ApiError::Forbidden),
+    }
+}
+
+/// The last-admin rule for a change after which `target` is (or is not)
+/// still an active admin. Runs inside the write transaction.
+fn ensure_not_last_admin(
+    conn: &mut SqliteConnection,
+    target: &User,
+    still_active_admin_after: bool,
+) -> ApiResult<()> {
+    if !still_active_admin_after && user::is_last_active_admin(conn, target)? {
+        return Err(ApiError::LastAdmin);
+    }
+    Ok(())
+}
+
+/// List users with their todo count and last login, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(ListUsersQuery),
+    responses(
+        (status = 200, description = "A page of users, newest first (id descending)", body = AdminUserListResponse),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `q`, `role`, `limit` or `cursor`, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_users(
+    _admin: AdminUser,
+    state: web::Data<AppState>,
+    query: Query<ListUsersQuery>,
+) -> ApiResult<web::Json<AdminUserListResponse>> {
+    let ListUsersQuery {
+        q,
+        role,
+        limit: requested,
+        cursor,
+    } = query.0;
+    let limit = limit(requested)?;
+    if q.as_ref().is_some_and(|q| q.chars().count() > MAX_Q_CHARS) {
+        return Err(ApiError::validation("q", "must be at most 254 characters"));
+    }
+    // Emails are stored lower-cased, so a lower-cased needle is a
+    // case-insensitive match (LIKE alone folds ASCII only).
+    let q = q.map(|q| q.to_lowercase()).filter(|q| !q.is_empty());
+    let digest = filter_digest("admin.users", &[q.as_deref(), role.map(Role::as_str)])?;
+    let before = cursor_position(&state, cursor.as_deref(), &digest)?;
+    let filter = UserFilter {
+        email_contains: q,
+        role,
+    };
+    let pool = state.pool.clone();
+    let rows = web::block(move || -> ApiResult<_> {
+        let mut conn = pool.get()?;
+        Ok(user::list_page(&mut conn, &filter, before, limit + 1)?)
+    })
+    .await??;
+    let (rows, next_cursor) = paginate(&state, rows, limit, digest, |u| u.id)?;
+    Ok(web::Json(AdminUserListResponse {
+        items: rows.into_iter().map(AdminUserResponse::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Change a user's role and/or disabled flag.
+///
+/// Disabling ends every session of the user at once; enabling does not bring
+/// them back. The last active admin cannot be demoted or disabled (409
+/// `last_admin`), also not by themselves. A request that changes nothing
+/// records no audit event.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/users/{id}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The user after the change", body = UserResponse),
+        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The user is the last active admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid role or flag, an unknown field, or an id that is not an integer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_user(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: PathId,
+    body: Json<UpdateUserRequest>,
+) -> ApiResult<web::Json<UserResponse>> {
+    let actor = admin.0.user_id;
+    let target_id = path.0;
+    let UpdateUserRequest { role, disabled } = body.0;
+    let ip = client_ip(&req, state.settings.trust_proxy_headers);
+    let pool = state.pool.clone();
+    let updated = web::block(move || -> ApiResult<User> {
+        let mut conn = pool.get()?;
+        conn.immediate_transaction(|conn| {
+            let target = user::find(conn, target_id)?.ok_or(ApiError::NotFound)?;
+            let new_role = role.unwrap_or(target.role());
+            let new_disabled = disabled.unwrap_or(target.disabled);
+            ensure_not_last_admin(conn, &target, new_role == Role::Admin && !new_disabled)?;
+            ensure_still_admin(conn, actor)?;
+            if new_role == target.role() && new_disabled == target.disabled {
+                return Ok(target);
+            }
+            let at = now();
+            let updated = user::set_role_and_disabled(conn, target.id, new_role, new_disabled, at)?;
+            let ip = ip.as_deref();
+            if new_role != target.role() {
+                audit::record(
+                    conn,
+                    kind::ROLE_CHANGED,
+                    Some(actor),
+                    Some(target.id),
+                    ip,
+                    serde_json::json!({"from": target.role().as_str(), "to": new_role.as_str()}),
+                )?;
+            }
+            if new_disabled && !target.disabled {
+                let ended = session::revoke_all(conn, target.id, None, at)?;
+                audit::record(
+                    conn,
+                    kind::USER_DISABLED,
+                    Some(actor),
+                    Some(target.id),
+                    ip,
+                    serde_json::json!({"disabled": true, "sessions_ended": ended}),
+                )?;
+            } else if !new_disabled && target.disabled {
+                audit::record(
+                    conn,
+                    kind::USER_ENABLED,
+                    Some(actor),
+                    Some(target.id),
+                    ip,
+                    serde_json::json!({"disabled": false}),
+                )?;
+            }
+            Ok(updated)
+        })
+    })
+    .await??;
+    Ok(web::Json(UserResponse::from(&updated)))
+}
+
+/// Delete a user with their todos and sessions.
+///
+/// The last active admin cannot be deleted (409 `last_admin`).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/users/{id}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 204, description = "User, todos and sessions deleted"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The user is the last active admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The id is not an integer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_user(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: PathId,
+) -> ApiResult<HttpResponse> {
+    let actor = admin.0.user_id;
+    let target_id = path.0;
+    let ip = client_ip(&req, state.settings.trust_proxy_headers);
+    let pool = state.pool.clone();
+    web::block(move || -> ApiResult<()> {
+        let mut conn = pool.get()?;
+        conn.immediate_transaction(|conn| {
+            let target = user::find(conn, target_id)?.ok_or(ApiError::NotFound)?;
+            ensure_not_last_admin(conn, &target, false)?;
+            ensure_still_admin(conn, actor)?;
+            // Todos, sessions and retired refresh tokens go by FK cascade.
+            user::delete(conn, target.id)?;
+            // The email is kept: the target id alone would name nobody once
+            // the account is gone, and only admins read the audit log.
+            audit::record(
+                conn,
+                kind::USER_DELETED,
+                Some(actor),
+                Some(target.id),
+                ip.as_deref(),
+                serde_json::json!({"email": target.email, "role": target.role().as_str()}),
+            )?;
+            Ok(())
+        })
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// End every session of a user (on every device).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/users/{id}/sessions",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Every session of the user ended"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The id is not an integer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke_user_sessions(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: PathId,
+) -> ApiResult<HttpResponse> {
+    let actor = admin.0.user_id;
+    let target_id = path.0;
+    let ip = client_ip(&req, state.settings.trust_proxy_headers);
+    let pool = state.pool.clone();
+    web::block(move || -> ApiResult<()> {
+        let mut conn = pool.get()?;
+        conn.immediate_transaction(|conn| {
+            let target = user::find(conn, target_id)?.ok_or(ApiError::NotFound)?;
+            ensure_still_admin(conn, actor)?;
+            let ended = session::revoke_all(conn, target.id, None, now())?;
+            audit::record(
+                conn,
+                kind::SESSIONS_REVOKED,
+                Some(actor),
+                Some(target.id),
+                ip.as_deref(),
+                serde_json::json!({"sessions_ended": ended}),
+            )?;
+            Ok(())
+        })
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// List security events, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/audit-events",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(ListAuditEventsQuery),
+    responses(
+        (status = 200, description = "A page of events, newest first (id descending)", body = AuditEventListResponse),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `type`, `limit` or `cursor`, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_audit_events(
+    _admin: AdminUser,
+    state: web::Data<AppState>,
+    query: Query<ListAuditEventsQuery>,
+) -> ApiResult<web::Json<AuditEventListResponse>> {
+    let ListAuditEventsQuery {
+        event_type,
+        limit: requested,
+        cursor,
+    } = query.0;
+    let limit = limit(requested)?;
+    if event_type
+        .as_ref()
+        .is_some_and(|t| t.is_empty() || t.chars().count() > MAX_TYPE_CHARS)
+    {
+        return Err(ApiError::validation("type", "must be 1 to 64 characters"));
+    }
+    let digest = filter_digest("admin.audit_events", &[event_type.as_deref()])?;
+    let before = cursor_position(&state, cursor.as_deref(), &digest)?;
+    let pool = state.pool.clone();
+    let rows = web::block(move || -> ApiResult<_> {
+        let mut conn = pool.get()?;
+        Ok(audit::page(
+            &mut conn,
+            event_type.as_deref(),
+            before,
+            limit + 1,
+        )?)
+    })
+    .await??;
+    let (rows, next_cursor) = paginate(&state, rows, limit, digest, |e| e.id)?;
+    Ok(web::Json(AuditEventListResponse {
+        items: rows.into_iter().map(AuditEventResponse::from).collect(),
+        next_cursor,
+    }))
+}

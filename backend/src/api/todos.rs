@@ -1,0 +1,705 @@
+//! The caller's todos: keyset-paged lists with filters, search and eight
+//! orders; create, read, update (with `If-Match`), delete, clear completed.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::AuthUser;
+use crate::db::models::todo::{self, ListFilter, NewTodo, SortValue, Todo, TodoChangeset};
+use crate::db::models::user::now;
+use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::extract::{Json, PathId, Query};
+use crate::pagination;
+use crate::startup::AppState;
+
+/// Longest accepted search string, in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
+
+/// A todo as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TodoResponse {
+    #[schema(example = 42)]
+    pub id: i64,
+    /// Trimmed, 1 to 200 characters.
+    #[schema(example = "Buy milk")]
+    pub title: String,
+    /// Up to 10,000 characters, exactly as written (possibly empty).
+    #[schema(example = "Two litres, semi-skimmed")]
+    pub description: String,
+    #[schema(example = false)]
+    pub completed: bool,
+    pub priority: Priority,
+    /// The day it is due, or null.
+    #[schema(required = true, example = "2026-12-24")]
+    pub due_date: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    /// When the todo last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it was completed; null while it is open.
+    #[schema(required = true)]
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Todo> for TodoResponse {
+    fn from(t: &Todo) -> Self {
+        Self {
+            id: t.id,
+            title: t.title.clone(),
+            description: t.description.clone(),
+            completed: t.completed,
+            priority: Priority::from_rank(t.priority),
+            due_date: t.due_date,
+            created_at: t.created_at.and_utc(),
+            updated_at: t.updated_at.and_utc(),
+            completed_at: t.completed_at.map(|at| at.and_utc()),
+        }
+    }
+}
+
+/// One page of todos.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TodoListResponse {
+    pub items: Vec<TodoResponse>,
+    /// Pass as `cursor` (with the same `sort` and filters) for the next
+    /// page; null on the last page.
+    #[schema(required = true, value_type = Option<String>, example = "eyJzIjoi...")]
+    pub next_cursor: Option<String>,
+}
+
+/// How many todos `DELETE /api/v1/todos?completed=true` removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClearCompletedResponse {
+    #[schema(example = 3)]
+    pub deleted: i64,
+}
+
+/// A field that may be absent but, when present, must not be null.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    match Option::<T>::deserialize(deserializer)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom("must not be null")),
+    }
+}
+
+/// A nullable field whose absence differs from null: absent is `None`,
+/// null is `Some(None)`.
+fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A new todo. Only `title` is required; no other field may be sent (ids,
+/// owners and timestamps are the server's).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTodoRequest {
+    /// 1 to 200 characters once surrounding whitespace is trimmed (it is
+    /// stored trimmed). Markup and quotes are kept verbatim.
+    #[schema(
+        example = "Buy milk",
+        pattern = r"^[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[\s\S]{0,198}[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
+    pub title: String,
+    /// Up to 10,000 characters, stored verbatim. Defaults to empty.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, nullable = false, max_length = 10000, example = "Two litres, semi-skimmed")]
+    pub description: Option<String>,
+    /// Defaults to `normal`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Priority, nullable = false)]
+    pub priority: Option<Priority>,
+    /// A calendar date `YYYY-MM-DD`; null or absent for none.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-12-24")]
+    pub due_date: Option<String>,
+    /// Defaults to false; true also sets `completed_at`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool, nullable = false, example = false)]
+    pub completed: Option<bool>,
+}
+
+/// Any subset of a todo's writable fields. An absent field stays as it is;
+/// `due_date: null` removes the due date. Other fields may not be null.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTodoRequest {
+    /// 1 to 200 characters once surrounding whitespace is trimmed.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(
+        value_type = String,
+        nullable = false,
+        example = "Buy oat milk",
+        pattern = r"^[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[\s\S]{0,198}[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
+    pub title: Option<String>,
+    /// Up to 10,000 characters, stored verbatim.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, nullable = false, max_length = 10000)]
+    pub description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Priority, nullable = false)]
+    pub priority: Option<Priority>,
+    /// A calendar date `YYYY-MM-DD`, or null to remove the due date.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-12-31")]
+    pub due_date: Option<Option<String>>,
+    /// True sets `completed_at` (when the todo was open); false clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool, nullable = false, example = true)]
+    pub completed: Option<bool>,
+}
+
+/// Filters, order and page of `GET /api/v1/todos`. Unknown parameters and
+/// invalid values are 422 naming the parameter; nothing is silently ignored.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListTodosQuery {
+    /// Only completed (`true`) or only open (`false`) todos.
+    pub completed: Option<bool>,
+    /// Only todos of this priority.
+    #[param(inline)]
+    pub priority: Option<Priority>,
+    /// A case-insensitive literal substring of the title or description, up
+    /// to 200 characters. `%`, `_` and `\` are ordinary characters. Case is
+    /// folded with Unicode lower-casing (`Ä` finds `ä`), one character at a
+    /// time (so `ß` does not find `SS`). Empty matches everything.
+    #[param(max_length = 200, example = "milk")]
+    pub q: Option<String>,
+    /// The order; ties are broken by `id` in the same direction. Todos
+    /// without a due date come last in both `due_date` orders. Default
+    /// `-created_at` (newest first).
+    #[param(inline)]
+    pub sort: Option<TodoSort>,
+    /// Page size, 1 to 100.
+    #[param(minimum = 1, maximum = 100, default = 20, example = 20)]
+    pub limit: Option<i64>,
+    /// `next_cursor` from the previous page, used with the same `sort` and
+    /// filters.
+    pub cursor: Option<String>,
+}
+
+/// `DELETE /api/v1/todos` must say `completed=true`, so that a bare DELETE
+/// of the collection can never remove everything by accident.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClearCompletedQuery {
+    pub completed: bool,
+}
+
+/// Written by hand: the derive cannot say "required, and only `true`".
+impl IntoParams for ClearCompletedQuery {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{ObjectBuilder, Required};
+        let only_true = ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Boolean)
+            .enum_values(Some([true]));
+        vec![ParameterBuilder::new()
+            .name("completed")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::True)
+            .description(Some("Must be `true`: only completed todos are removed."))
+            .schema(Some(only_true))
+            .build()]
+    }
+}
+
+/// What a cursor remembers: where the last page ended, and the query it
+/// belongs to, so that it cannot be replayed against another order or filter.
+#[derive(Debug, Serialize, Deserialize)]
+struct TodoCursor {
+    #[serde(rename = "s")]
+    sort: TodoSort,
+    /// Digest of the owner and filters.
+    #[serde(rename = "f")]
+    filters: String,
+    #[serde(rename = "v")]
+    value: SortValue,
+    id: i64,
+}
+
+fn filter_digest(owner: i64, filter: &ListFilter) -> String {
+    let canonical = serde_json::json!([owner, filter.completed, filter.priority, filter.search]);
+    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// The strong entity tag of a todo's current version.
+fn etag(todo: &Todo) -> String {
+    format!("\"{}-{}\"", todo.id, todo.version)
+}
+
+/// The entity tags of an `If-Match` header; `None` when it was not sent.
+/// A value that is not visible ASCII is kept as a tag that matches nothing.
+fn if_match(req: &HttpRequest) -> Option<Vec<String>> {
+    let mut values = req.headers().get_all(header::IF_MATCH).peekable();
+    values.peek()?;
+    Some(
+        values
+            .flat_map(|value| {
+                value
+                    .to_str()
+                    .unwrap_or("\"unreadable\"")
+                    .split(',')
+                    .map(|tag| tag.trim().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+    )
+}
+
+/// Whether a change to `todo` may proceed under `If-Match`: no header, `*`,
+/// or one of the listed tags equal to its current strong tag (strong
+/// comparison, so a weak `W/` tag never matches).
+fn precondition_holds(tags: Option<&[String]>, todo: &Todo) -> bool {
+    let Some(tags) = tags else {
+        return true;
+    };
+    let current = etag(todo);
+    tags.iter().any(|tag| tag == "*" || *tag == current)
+}
+
+fn tagged(mut response: actix_web::HttpResponseBuilder, todo: &Todo) -> HttpResponse {
+    response
+        .insert_header((header::ETAG, etag(todo)))
+        .json(TodoResponse::from(todo))
+}
+
+fn field<T>(errors: &mut Vec<FieldError>, name: &str, parsed: Result<T, &str>) -> Option<T> {
+    parsed
+        .map_err(|m| errors.push(FieldError::new(name, m)))
+        .ok()
+}
+
+/// List the caller's todos, one page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/todos",
+    tag = "todos",
+    security(("bearer" = [])),
+    params(ListTodosQuery),
+    responses(
+        (status = 200, description = "A page of the caller's todos", body = TodoListResponse),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid or unknown parameter, or a cursor that is unreadable or belongs to another sort or filter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_todos(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    query: Query<ListTodosQuery>,
+) -> ApiResult<web::Json<TodoListResponse>> {
+    let query = query.0;
+    let limit = pagination::limit(query.limit)?;
+    let search = match query.q {
+        Some(q) if q.chars().count() > MAX_QUERY_CHARS => {
+            return Err(ApiError::validation("q", "must be at most 200 characters"));
+        }
+        Some(q) if !q.is_empty() => Some(q.to_lowercase()),
+        _ => None,
+    };
+    let filter = ListFilter {
+        completed: query.completed,
+        priority: query.priority.map(Priority::rank),
+        search,
+    };
+    let sort = query.sort.unwrap_or_default();
+    let digest = filter_digest(user.user_id, &filter);
+    let after = match &query.cursor {
+        None => None,
+        Some(raw) => {
+            let cursor: TodoCursor = state.cursor_key.decode(raw)?;
+            if cursor.sort != sort || cursor.filters != digest {
+                return Err(ApiError::validation(
+                    "cursor",
+                    "belongs to another sort or filter; start again without it",
+                ));
+            }
+            Some((cursor.value, cursor.id))
+        }
+    };
+
+    let pool = state.pool.clone();
+    let owner = user.user_id;
+    let mut rows = web::block(move || -> ApiResult<Vec<Todo>> {
+        let position = after.as_ref().map(|(value, id)| (value, *id));
+        let query = todo::list_query(owner, &filter, sort, position, limit + 1)
+            .map_err(|_| ApiError::validation("cursor", "does not fit the sort"))?;
+        let mut conn = pool.get()?;
+        Ok(todo::list(&mut conn, query)?)
+    })
+    .await??;
+
+    let has_more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = match rows.last() {
+        Some(last) if has_more => Some(state.cursor_key.encode(&TodoCursor {
+            sort,
+            filters: digest,
+            value: last.sort_value(sort),
+            id: last.id,
+        })?),
+        _ => None,
+    };
+    Ok(web::Json(TodoListResponse {
+        items: rows.iter().map(TodoResponse::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Create a todo.
+#[utoipa::path(
+    post,
+    path = "/api/v1/todos",
+    tag = "todos",
+    security(("bearer" = [])),
+    request_body = CreateTodoRequest,
+    responses(
+        (status = 201, description = "Created; `Location` names it and `ETag` tags its version", body = TodoResponse,
+            headers(
+                ("Location" = String, description = "`/api/v1/todos/{id}`"),
+                ("ETag" = String, description = "Strong entity tag of this version"),
+            )),
+        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule, is null, or is not accepted", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_todo(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: Json<CreateTodoRequest>,
+) -> ApiResult<HttpResponse> {
+    let CreateTodoRequest {
+        title,
+        description,
+        priority,
+        due_date,
+        completed,
+    } = body.0;
+    let mut errors = Vec::new();
+    let title = field(&mut errors, "title", TodoTitle::parse(&title));
+    let description = field(
+        &mut errors,
+        "description",
+        TodoDescription::parse(description.unwrap_or_default()),
+    );
+    let due_date = match due_date {
+        Some(raw) => field(&mut errors, "due_date", DueDate::parse(&raw).map(Some)),
+        None => Some(None),
+    };
+    let (Some(title), Some(description), Some(due_date)) = (title, description, due_date) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let completed = completed.unwrap_or(false);
+    let priority = priority.unwrap_or_default();
+
+    let pool = state.pool.clone();
+    let owner = user.user_id;
+    let created = web::block(move || -> ApiResult<Todo> {
+        let mut conn = pool.get()?;
+        let now = now();
+        let description = description.into_inner();
+        let sort_key = title.sort_key();
+        let new = NewTodo {
+            user_id: owner,
+            title: title.as_str(),
+            title_sort: &sort_key,
+            description: &description,
+            completed,
+            priority: priority.rank(),
+            due_date: due_date.map(DueDate::date),
+            created_at: now,
+            updated_at: now,
+            completed_at: completed.then_some(now),
+        };
+        conn.immediate_transaction(|conn| Ok(todo::insert(conn, &new)?))
+    })
+    .await??;
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, format!("/api/v1/todos/{}", created.id)));
+    Ok(tagged(response, &created))
+}
+
+/// Read one of the caller's todos.
+#[utoipa::path(
+    get,
+    path = "/api/v1/todos/{id}",
+    tag = "todos",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Todo id")),
+    responses(
+        (status = 200, description = "The todo; `ETag` tags its version for `If-Match`", body = TodoResponse,
+            headers(("ETag" = String, description = "Strong entity tag of this version"))),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such todo of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The id is not an integer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_todo(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: PathId,
+) -> ApiResult<HttpResponse> {
+    let pool = state.pool.clone();
+    let (owner, id) = (user.user_id, path.0);
+    let found = web::block(move || -> ApiResult<Option<Todo>> {
+        let mut conn = pool.get()?;
+        Ok(todo::find_owned(&mut conn, owner, id)?)
+    })
+    .await??
+    .ok_or(ApiError::NotFound)?;
+    Ok(tagged(HttpResponse::Ok(), &found))
+}
+
+/// The checked content of a PATCH body.
+struct Changes {
+    title: Option<TodoTitle>,
+    description: Option<String>,
+    priority: Option<Priority>,
+    due_date: Option<Option<DueDate>>,
+    completed: Option<bool>,
+}
+
+impl Changes {
+    fn parse(body: UpdateTodoRequest) -> ApiResult<Self> {
+        let mut errors = Vec::new();
+        let title = body
+            .title
+            .map(|t| field(&mut errors, "title", TodoTitle::parse(&t)));
+        let description = body.description.map(|d| {
+            field(&mut errors, "description", TodoDescription::parse(d))
+                .map(TodoDescription::into_inner)
+        });
+        let due_date = body.due_date.map(|d| match d {
+            Some(raw) => field(&mut errors, "due_date", DueDate::parse(&raw)).map(Some),
+            None => Some(None),
+        });
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        Ok(Self {
+            title: title.flatten(),
+            description: description.flatten(),
+            priority: body.priority,
+            due_date: due_date.flatten(),
+            completed: body.completed,
+        })
+    }
+
+    /// The changeset that brings `current` to the requested state, or `None`
+    /// when nothing would change (then neither `version` nor `updated_at`
+    /// moves, so other clients' ETags stay valid).
+    fn changeset(self, current: &Todo) -> Option<TodoChangeset> {
+        let now = now();
+        let mut set = TodoChangeset::default();
+        if let Some(title) = self.title.filter(|t| t.as_str() != current.title) {
+            set.title_sort = Some(title.sort_key());
+            set.title = Some(title.as_str().to_owned());
+        }
+        set.description = self.description.filter(|d| *d != current.description);
+        set.priority = self
+            .priority
+            .map(Priority::rank)
+            .filter(|p| *p != current.priority);
+        set.due_date = self
+            .due_date
+            .map(|d| d.map(DueDate::date))
+            .filter(|d| *d != current.due_date);
+        if let Some(completed) = self.completed.filter(|c| *c != current.completed) {
+            set.completed = Some(completed);
+            // Only a change of state moves the timestamp.
+            set.completed_at = Some(completed.then_some(now));
+        }
+        let unchanged = set.title.is_none()
+            && set.description.is_none()
+            && set.priority.is_none()
+            && set.due_date.is_none()
+            && set.completed.is_none();
+        if unchanged {
+            return None;
+        }
+        set.updated_at = Some(now);
+        set.version = Some(current.version + 1);
+        Some(set)
+    }
+}
+
+/// Change any subset of a todo's fields.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/todos/{id}",
+    tag = "todos",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Todo id"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Apply only if the todo is still at this version: the `ETag` you read, or `*` for any version"),
+    ),
+    request_body = UpdateTodoRequest,
+    responses(
+        (status = 200, description = "The todo after the change (unchanged when nothing differs); `ETag` tags the new version", body = TodoResponse,
+            headers(("ETag" = String, description = "Strong entity tag of the new version"))),
+        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such todo of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version (`precondition_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The id is not an integer, or a field breaks a rule, is wrongly null, or is not accepted", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_todo(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: PathId,
+    body: Json<UpdateTodoRequest>,
+) -> ApiResult<HttpResponse> {
+    let changes = Changes::parse(body.0)?;
+    let tags = if_match(&req);
+    let pool = state.pool.clone();
+    let (owner, id) = (user.user_id, path.0);
+    let updated = web::block(move || -> ApiResult<Todo> {
+        let mut conn = pool.get()?;
+        // The write lock is taken before the read, so the version checked
+        // is the version replaced.
+        conn.immediate_transaction(|conn| {
+            let current = todo::find_owned(conn, owner, id)?.ok_or(ApiError::NotFound)?;
+            if !precondition_holds(tags.as_deref(), &current) {
+                return Err(ApiError::PreconditionFailed);
+            }
+            match changes.changeset(&current) {
+                None => Ok(current),
+                Some(set) => todo::update_owned(conn, owner, id, &set)?.ok_or(ApiError::NotFound),
+            }
+        })
+    })
+    .await??;
+    Ok(tagged(HttpResponse::Ok(), &updated))
+}
+
+/// Delete one of the caller's todos.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/todos/{id}",
+    tag = "todos",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Todo id"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Delete only if the todo is still at this version: the `ETag` you read, or `*`"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such todo of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version (`precondition_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The id is not an integer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_todo(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: PathId,
+) -> ApiResult<HttpResponse> {
+    let tags = if_match(&req);
+    let pool = state.pool.clone();
+    let (owner, id) = (user.user_id, path.0);
+    web::block(move || -> ApiResult<()> {
+        let mut conn = pool.get()?;
+        conn.immediate_transaction(|conn| {
+            let current = todo::find_owned(conn, owner, id)?.ok_or(ApiError::NotFound)?;
+            if !precondition_holds(tags.as_deref(), &current) {
+                return Err(ApiError::PreconditionFailed);
+            }
+            todo::delete_owned(conn, owner, id)?;
+            Ok(())
+        })
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Delete all of the caller's completed todos.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/todos",
+    tag = "todos",
+    security(("bearer" = [])),
+    params(ClearCompletedQuery),
+    responses(
+        (status = 200, description = "How many completed todos were deleted", body = ClearCompletedResponse),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`completed=true` is missing or false, or another parameter was sent", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn clear_completed_todos(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    query: Query<ClearCompletedQuery>,
+) -> ApiResult<web::Json<ClearCompletedResponse>> {
+    if !query.0.completed {
+        return Err(ApiError::validation(
+            "completed",
+            "must be `true`: only completed todos can be deleted together",
+        ));
+    }
+    let pool = state.pool.clone();
+    let owner = user.user_id;
+    let deleted = web::block(move || -> ApiResult<usize> {
+        let mut conn = pool.get()?;
+        conn.immediate_transaction(|conn| Ok(todo::delete_completed(conn, owner)?))
+    })
+    .await??;
+    Ok(web::Json(ClearCompletedResponse {
+        deleted: i64::try_from(deleted).unwrap_or(i64::MAX),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TITLE_PATTERN;
+    use crate::openapi::ApiDoc;
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_documented_title_pattern_is_the_domain_rule() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        for schema in ["CreateTodoRequest", "UpdateTodoRequest"] {
+            let pattern = &doc["components"]["schemas"][schema]["properties"]["title"]["pattern"];
+            assert_eq!(pattern, TITLE_PATTERN, "{schema}");
+        }
+    }
+
+    #[test]
+    fn filter_digests_differ_per_owner_and_filter() {
+        let base = ListFilter::default();
+        let searched = ListFilter {
+            search: Some("x".into()),
+            ..ListFilter::default()
+        };
+        assert_eq!(filter_digest(1, &base), filter_digest(1, &base));
+        assert_ne!(filter_digest(1, &base), filter_digest(2, &base));
+        assert_ne!(filter_digest(1, &base), filter_digest(1, &searched));
+    }
+}
