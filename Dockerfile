@@ -23,9 +23,13 @@ ARG DEBIAN_SUITE=bookworm
 # ---------------------------------------------------------------- builder ---
 FROM rust:${RUST_VERSION}-${DEBIAN_SUITE} AS builder
 WORKDIR /src
+# LIBSQLITE3_FLAGS mirrors .cargo/config.toml (not copied into the build
+# context): SQLite's query-planner stability guarantee, without which every
+# statement with a bound LIMIT is re-prepared on each execution.
 ENV CARGO_TERM_COLOR=never \
     CARGO_INCREMENTAL=0 \
-    CARGO_NET_RETRY=5
+    CARGO_NET_RETRY=5 \
+    LIBSQLITE3_FLAGS="-DSQLITE_ENABLE_QPSG -DSQLITE_DEFAULT_MEMSTATUS=0"
 
 # The health probe: one file, no dependencies.
 COPY deploy/healthcheck/healthcheck.rs /src/healthcheck.rs
