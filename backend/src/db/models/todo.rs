@@ -401,10 +401,9 @@ mod tests {
         for sort in TodoSort::ALL {
             let value = sample_value(sort);
             let query = list_query(1, &filter, sort, Some((&value, 7)), 21).unwrap();
-            assert!(
-                query.is_safe_to_cache_prepared(&Sqlite).unwrap(),
-                "{sort:?}"
-            );
+            let cacheable =
+                QueryFragment::<Sqlite>::is_safe_to_cache_prepared(&query, &Sqlite).unwrap();
+            assert!(cacheable, "{sort:?}");
         }
     }
 
