@@ -389,8 +389,7 @@ def main():
                          "(e.g. -10, needs root): on a shared host this gives the measured processes CPU "
                          "priority over unrelated work such as compiles, equally for both apps")
     ap.add_argument("--budget", type=int, default=570, help="seconds; later runs are skipped past this")
-    ap.add_argument("--publish", action="store_true", help="also write docs/performance-chart.svg and "
-                                                          "docs/performance-results.md")
+    ap.add_argument("--publish", action="store_true", help="also write the chart to docs/performance-chart.svg")
     a = ap.parse_args()
     a.securetodo_bin = os.path.abspath(a.securetodo_bin)
     a.peer_dir = os.path.abspath(a.peer_dir)
@@ -443,8 +442,6 @@ def main():
     if a.publish:
         with open(os.path.join(ROOT, "docs", "performance-chart.svg"), "w") as f:
             f.write(svg)
-        with open(os.path.join(ROOT, "docs", "performance-results.md"), "w") as f:
-            f.write(md)
     print()
     print(text)
     print(f"[bench] {rundir}/results.json, results.md, chart.svg ({b.info['elapsed_s']} s)")

@@ -3,7 +3,7 @@
 #
 #   ./bench/run.sh                     # build the release binary, run everything (< 10 min of load)
 #   SECURETODO_BIN=/path/to/securetodo ./bench/run.sh     # skip the build
-#   ./bench/run.sh --publish           # also write docs/performance-chart.svg and docs/performance-results.md
+#   ./bench/run.sh --publish           # also write the chart to docs/performance-chart.svg
 #   ./bench/run.sh --scenarios list20,create --duration 3  # a subset (see bench/bench.py --help)
 #
 # Needs: wrk (installed from Debian when missing), python3 with venv (stdlib only for the

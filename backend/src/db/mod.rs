@@ -34,7 +34,7 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -8000;",
+             PRAGMA cache_size = -2000;",
         )
         .and_then(|()| functions::register(conn))
         .map_err(diesel::r2d2::Error::QueryError)
