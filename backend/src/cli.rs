@@ -1,15 +1,14 @@
 //! The `securetodo` command line: serve, migrate, create-admin, openapi.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use diesel::Connection;
 
+use crate::app::accounts::{self, CreateAdminOutcome};
 use crate::auth::password::hash_blocking;
 use crate::config::Settings;
-use crate::db::models::{audit, user};
-use crate::domain::{Email, Password, Role};
+use crate::domain::{Email, Password};
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -29,11 +28,19 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Create an admin, or promote an existing user. The password comes from
-    /// SECURETODO_ADMIN_PASSWORD or standard input, never from an argument.
+    /// Create an admin account. The password comes from
+    /// SECURETODO_ADMIN_PASSWORD or standard input (not echoed on a
+    /// terminal), never from an argument.
     CreateAdmin {
-        #[arg(long)]
+        /// The admin's email address (the registration rules apply).
+        #[arg(long, value_name = "EMAIL")]
         email: String,
+        /// If an account with this email exists (someone may have registered
+        /// it first), make it an enabled admin with the given password, clear
+        /// its lock and end its sessions. Without it, an existing account is
+        /// refused and nothing changes.
+        #[arg(long)]
+        promote_existing: bool,
     },
     /// Print the OpenAPI document (JSON) to standard output.
     Openapi,
@@ -69,106 +76,71 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             log::info!("migrations are up to date");
             Ok(())
         }
-        Command::CreateAdmin { email } => {
+        Command::CreateAdmin {
+            email,
+            promote_existing,
+        } => {
             let settings = Settings::from_env()?;
+            // Check the email before asking for a password.
+            let email = Email::parse(&email).map_err(|m| anyhow::anyhow!("email {m}"))?;
             let password = match std::env::var("SECURETODO_ADMIN_PASSWORD") {
                 Ok(p) if !p.is_empty() => p,
-                _ => read_password_from_stdin()?,
+                _ => read_password()?,
             };
-            let outcome = create_admin(&settings, &email, password)?;
+            let outcome = create_admin(&settings, &email, password, promote_existing)?;
             log::info!("{outcome}");
             Ok(())
         }
     }
 }
 
-fn read_password_from_stdin() -> anyhow::Result<String> {
+/// Reads the password: without echo from a terminal, or one line from
+/// piped standard input.
+fn read_password() -> anyhow::Result<String> {
     let mut stderr = std::io::stderr();
     // A prompt on stderr so that stdout stays clean for scripts.
     let _ = write!(stderr, "Admin password: ");
     let _ = stderr.flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("reading the password from standard input")?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    let password = if std::io::stdin().is_terminal() {
+        rpassword::read_password().context("reading the password from the terminal")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.is_empty() {
+        anyhow::bail!("no password given (set SECURETODO_ADMIN_PASSWORD or type one)");
+    }
+    Ok(password)
 }
 
-/// Creates the admin or promotes the existing account with that email,
-/// applying the registration rules. Returns a sentence for the log.
-pub fn create_admin(settings: &Settings, email: &str, password: String) -> anyhow::Result<String> {
-    let email = Email::parse(email).map_err(|m| anyhow::anyhow!("email {m}"))?;
+/// Creates the admin, or with `promote_existing` promotes the existing
+/// account with that email (`app::accounts::create_admin`), applying the
+/// registration rules to the password. Returns a sentence for the log.
+pub fn create_admin(
+    settings: &Settings,
+    email: &Email,
+    password: String,
+    promote_existing: bool,
+) -> anyhow::Result<String> {
+    let password = Password::parse(password, email).map_err(|m| anyhow::anyhow!("password {m}"))?;
     let pool = crate::db::build_pool(&settings.database, 1)?;
     let mut conn = pool.get()?;
-    if let Some(existing) = user::find_by_email(&mut conn, email.as_str())? {
-        // Promotion keeps the user's own password: never overwrite it here.
-        use crate::db::schema::users::dsl;
-        use diesel::prelude::*;
-        conn.transaction(|conn| -> anyhow::Result<()> {
-            diesel::update(dsl::users.find(existing.id))
-                .set((
-                    dsl::role.eq(Role::Admin.as_str()),
-                    dsl::disabled.eq(false),
-                    dsl::updated_at.eq(user::now()),
-                ))
-                .execute(conn)?;
-            if existing.role != Role::Admin.as_str() {
-                audit::record(
-                    conn,
-                    audit::kind::ROLE_CHANGED,
-                    None,
-                    Some(existing.id),
-                    None,
-                    serde_json::json!({"from": existing.role, "to": "admin", "via": "cli"}),
-                )?;
-            }
-            if existing.disabled {
-                audit::record(
-                    conn,
-                    audit::kind::USER_ENABLED,
-                    None,
-                    Some(existing.id),
-                    None,
-                    serde_json::json!({"via": "cli"}),
-                )?;
-            }
-            Ok(())
-        })?;
-        return Ok(format!(
-            "promoted existing user {} (id {}) to admin",
-            email.as_str(),
-            existing.id
-        ));
-    }
-    let password =
-        Password::parse(password, &email).map_err(|m| anyhow::anyhow!("password {m}"))?;
     let hash = hash_blocking(password.expose(), settings.bcrypt_cost)?;
-    let now = user::now();
-    let created = conn.transaction(|conn| -> anyhow::Result<user::User> {
-        let created = user::insert(
-            conn,
-            &user::NewUser {
-                email: email.as_str(),
-                password_hash: &hash,
-                role: Role::Admin.as_str(),
-                created_at: now,
-                updated_at: now,
-            },
-        )?
-        .context("the email was registered concurrently; run the command again")?;
-        audit::record(
-            conn,
-            audit::kind::ADMIN_CREATED,
-            None,
-            Some(created.id),
-            None,
-            serde_json::json!({"via": "cli"}),
-        )?;
-        Ok(created)
+    let outcome = conn.immediate_transaction(|conn| {
+        accounts::create_admin(conn, email, &hash, promote_existing)
     })?;
-    Ok(format!(
-        "created admin {} (id {})",
-        created.email, created.id
-    ))
+    Ok(match outcome {
+        CreateAdminOutcome::Created { id } => {
+            format!("created admin {} (id {id})", email.as_str())
+        }
+        CreateAdminOutcome::Promoted { id, sessions_ended } => format!(
+            "promoted existing user {} (id {id}) to admin with the given password; \
+             {sessions_ended} session(s) ended",
+            email.as_str()
+        ),
+    })
 }

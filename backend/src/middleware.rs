@@ -28,9 +28,19 @@ pub async fn security_headers(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let path = req.path().to_owned();
-    let trust_proxy = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|state| state.settings.trust_proxy_headers);
+    let state = req.app_data::<web::Data<AppState>>();
+    let trust_proxy = state.is_some_and(|state| state.settings.trust_proxy_headers);
+    // actix-cors still adds `Allow-Credentials` and `Expose-Headers` for an
+    // origin it refuses; such an origin must get no CORS headers at all.
+    let refused_origin = req.headers().get(header::ORIGIN).is_some_and(|origin| {
+        !state.is_some_and(|state| {
+            state
+                .settings
+                .cors_allowed_origins
+                .iter()
+                .any(|allowed| allowed.as_bytes() == origin.as_bytes())
+        })
+    });
     let preflight = req.method() == actix_web::http::Method::OPTIONS
         && req
             .headers()
@@ -56,6 +66,9 @@ pub async fn security_headers(
                 res = res.into_response(problem);
             }
             harden(res.headers_mut(), &path, https);
+            if refused_origin {
+                strip_cors(res.headers_mut());
+            }
             Ok(res)
         }
         Err(err) => {
@@ -68,6 +81,9 @@ pub async fn security_headers(
                 response = problem;
             }
             harden(response.headers_mut(), &path, https);
+            if refused_origin {
+                strip_cors(response.headers_mut());
+            }
             Err(actix_web::error::InternalError::from_response(err, response).into())
         }
     }
@@ -86,6 +102,17 @@ fn replacement_problem<B>(
         return problem_for_status(status).map(|problem| problem.error_response());
     }
     None
+}
+
+fn strip_cors(headers: &mut actix_web::http::header::HeaderMap) {
+    let names: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in names {
+        headers.remove(name);
+    }
 }
 
 fn harden(headers: &mut actix_web::http::header::HeaderMap, path: &str, https: bool) {

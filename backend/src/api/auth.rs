@@ -7,10 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::extract::{authenticate, client_ip};
+use crate::app::lockout::{self, Budget};
+use crate::auth::extract::{authenticate, client_ip, client_key};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::auth::AuthUser;
 use crate::db::models::audit::{self, kind};
+use crate::db::models::device;
 use crate::db::models::session::{self, NewSession};
 use crate::db::models::user::{self, now, NewUser, User};
 use crate::domain::{Email, Password, Role};
@@ -20,11 +22,10 @@ use crate::startup::AppState;
 
 pub const REFRESH_COOKIE: &str = "securetodo_refresh";
 pub const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
-/// Failed logins before the account is locked.
-pub const MAX_FAILED_LOGINS: i32 = 5;
-/// The first lock lasts this long; each further lock doubles it.
-const BASE_LOCK_SECS: i64 = 60;
-const MAX_LOCK_SECS: i64 = 3600;
+/// The device cookie (OWASP's device-cookie pattern, `app::lockout`).
+pub const DEVICE_COOKIE: &str = "securetodo_device";
+pub const DEVICE_COOKIE_PATH: &str = "/api/v1/auth/login";
+const DEVICE_COOKIE_DAYS: i64 = 180;
 const MAX_USER_AGENT_CHARS: usize = 256;
 
 /// Email and password, for registration and login.
@@ -171,7 +172,10 @@ pub async fn register(
         .ok();
     let placeholder = Email::parse("placeholder@invalid.invalid")
         .map_err(|_| anyhow::anyhow!("placeholder email"))?;
-    let password = Password::parse(password, email.as_ref().unwrap_or(&placeholder))
+    let password = state
+        .hasher
+        .check_new(password, email.clone().unwrap_or(placeholder))
+        .await?
         .map_err(|m| errors.push(FieldError::new("password", m)))
         .ok();
     let (Some(email), Some(password)) = (email, password) else {
@@ -243,8 +247,11 @@ pub async fn login(
     let email = Email::parse(&email).map_err(|m| ApiError::validation("email", m))?;
     let password =
         Password::for_verification(password).map_err(|m| ApiError::validation("password", m))?;
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
+    let trust = state.settings.trust_proxy_headers;
+    let ip = client_ip(&req, trust);
+    let client = client_key(&req, trust).unwrap_or_else(|| "unknown".to_owned());
     let agent = user_agent(&req);
+    let device_hash = presented_device_token(&req).map(|t| hash_refresh_token(&t));
 
     let pool = state.pool.clone();
     let lookup_email = email.as_str().to_owned();
@@ -254,51 +261,66 @@ pub async fn login(
     })
     .await??;
     // Exactly one bcrypt verification on every path, real or dummy.
+    let verified_hash = found.as_ref().map(|u| u.password_hash.clone());
     let verified = state
         .hasher
-        .verify(&password, found.as_ref().map(|u| u.password_hash.clone()))
+        .verify(&password, verified_hash.clone())
         .await?;
 
     let refresh = new_refresh_token();
+    let new_device = new_refresh_token();
     let ttl = state.settings.refresh_token_ttl_secs;
     let pool = state.pool.clone();
-    let outcome = web::block(move || -> ApiResult<Option<(User, i64)>> {
+    let outcome = web::block(move || -> ApiResult<Option<LoginSuccess>> {
         let mut conn = pool.get()?;
         conn.immediate_transaction(|conn| {
             let now = now();
             let Some(found) = found else {
-                audit::record(
-                    conn,
-                    kind::LOGIN_FAILED,
-                    None,
-                    None,
-                    ip.as_deref(),
-                    serde_json::json!({"reason": "unknown_email"}),
-                )?;
+                audit::record_anonymous_login_failure(conn, &client, now)?;
                 return Ok(None);
             };
             // Re-read inside the write transaction so concurrent failures count.
             let Some(current) = user::find(conn, found.id)? else {
                 return Ok(None);
             };
-            let locked = current.locked_until.is_some_and(|until| until > now);
-            if locked || current.disabled {
-                let reason = if locked { "locked" } else { "disabled" };
+            let budget = Budget::of(conn, current.id, device_hash.as_deref(), now)?;
+            if let Some(reason) = budget.refusal(&current, now) {
                 audit::record(
                     conn,
                     kind::LOGIN_FAILED,
                     None,
                     Some(current.id),
                     ip.as_deref(),
-                    serde_json::json!({"reason": reason}),
+                    serde_json::json!({"reason": reason, "known_device": budget.is_known_device()}),
                 )?;
                 return Ok(None);
             }
             if !verified {
-                record_failure(conn, &current, now, ip.as_deref())?;
+                lockout::record_failure(conn, &budget, &current, now, ip.as_deref(), "bad_password")?;
                 return Ok(None);
             }
-            user::record_login(conn, current.id, now)?;
+            // The password changed while this login was verifying the old
+            // one: a session opened now would outlive the password it was
+            // opened with, which the change has already signed out.
+            if verified_hash.as_deref() != Some(current.password_hash.as_str()) {
+                audit::record(
+                    conn,
+                    kind::LOGIN_FAILED,
+                    None,
+                    Some(current.id),
+                    ip.as_deref(),
+                    serde_json::json!({"reason": "password_changed"}),
+                )?;
+                return Ok(None);
+            }
+            lockout::record_success(conn, &budget, current.id, now)?;
+            let device_token = match &budget {
+                Budget::Device(_) => None,
+                Budget::Untrusted => {
+                    device::insert(conn, current.id, &new_device.hash, now)?;
+                    Some(new_device.token.clone())
+                }
+            };
             let session = session::insert(
                 conn,
                 &NewSession {
@@ -317,49 +339,51 @@ pub async fn login(
                 Some(current.id),
                 Some(current.id),
                 ip.as_deref(),
-                serde_json::json!({"session_id": session.id}),
+                serde_json::json!({"session_id": session.id, "known_device": budget.is_known_device()}),
             )?;
-            Ok(Some((current, session.id)))
+            Ok(Some(LoginSuccess {
+                user: current,
+                session_id: session.id,
+                new_device_token: device_token,
+            }))
         })
     })
     .await??;
-    let (user, session_id) = outcome.ok_or(ApiError::InvalidCredentials)?;
-    token_pair(&state, &user, session_id, refresh.token)
+    let success = outcome.ok_or(ApiError::InvalidCredentials)?;
+    let mut response = token_pair(&state, &success.user, success.session_id, refresh.token)?;
+    match success.new_device_token {
+        Some(token) => response.add_cookie(&device_cookie(&token)),
+        // A known device keeps its cookie (rolled forward below).
+        None => presented_device_token(&req)
+            .map_or(Ok(()), |token| response.add_cookie(&device_cookie(&token))),
+    }
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("setting the device cookie: {e}")))?;
+    Ok(response)
 }
 
-/// Counts a failed password; the fifth in a row locks the account for a
-/// period that doubles with each lock. The response never says so.
-fn record_failure(
-    conn: &mut diesel::SqliteConnection,
-    current: &User,
-    now: chrono::NaiveDateTime,
-    ip: Option<&str>,
-) -> ApiResult<()> {
-    audit::record(
-        conn,
-        kind::LOGIN_FAILED,
-        None,
-        Some(current.id),
-        ip,
-        serde_json::json!({"reason": "bad_password"}),
-    )?;
-    let failures = current.failed_logins + 1;
-    if failures >= MAX_FAILED_LOGINS {
-        let exponent = u32::try_from(current.lockouts.clamp(0, 6)).unwrap_or(6);
-        let secs = (BASE_LOCK_SECS * 2i64.pow(exponent)).min(MAX_LOCK_SECS);
-        user::lock(conn, current.id, now + chrono::Duration::seconds(secs))?;
-        audit::record(
-            conn,
-            kind::LOCKED_OUT,
-            None,
-            Some(current.id),
-            ip,
-            serde_json::json!({"seconds": secs}),
-        )?;
-    } else {
-        user::set_failed_logins(conn, current.id, failures)?;
-    }
-    Ok(())
+struct LoginSuccess {
+    user: User,
+    session_id: i64,
+    /// A device cookie to set when this client was not a known device.
+    new_device_token: Option<String>,
+}
+
+/// The device cookie's token, if the client sent a plausible one.
+fn presented_device_token(req: &HttpRequest) -> Option<String> {
+    req.cookie(DEVICE_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+}
+
+/// OWASP's device cookie: only the login endpoint ever sees it.
+fn device_cookie(token: &str) -> Cookie<'static> {
+    Cookie::build(DEVICE_COOKIE, token.to_owned())
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .path(DEVICE_COOKIE_PATH)
+        .max_age(CookieDuration::days(DEVICE_COOKIE_DAYS))
+        .finish()
 }
 
 fn presented_refresh_token(req: &HttpRequest, body: Option<RefreshRequest>) -> Option<String> {

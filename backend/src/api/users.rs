@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::auth::{removal_cookie, UserResponse};
+use crate::app::lockout::MAX_FAILED_LOGINS;
 use crate::auth::extract::client_ip;
 use crate::auth::AuthUser;
 use crate::db::models::audit::{self, kind};
@@ -72,9 +73,13 @@ pub async fn get_me(user: AuthUser) -> ApiResult<web::Json<UserResponse>> {
 }
 
 /// Verifies the caller's password; a wrong one is a 422 on `field`, not a
-/// 401, so that a typo does not look like an ended session.
+/// 401, so that a typo does not look like an ended session. Wrong passwords
+/// count as failed sign-ins against the session's own budget: the fifth
+/// ends the session, so a stolen token cannot be used to guess the password
+/// (and strangers' failures never block the owner here).
 async fn confirm_password(
     state: &AppState,
+    req: &HttpRequest,
     user: &AuthUser,
     raw: String,
     field: &'static str,
@@ -87,10 +92,41 @@ async fn confirm_password(
         Ok(user::find(&mut conn, id)?.map(|u| u.password_hash))
     })
     .await??;
-    if !state.hasher.verify(&password, stored).await? {
-        return Err(ApiError::validation(field, "is incorrect"));
+    if state.hasher.verify(&password, stored).await? {
+        return Ok(());
     }
-    Ok(())
+    let ip = client_ip(req, state.settings.trust_proxy_headers);
+    let pool = state.pool.clone();
+    let (user_id, session_id) = (user.user_id, user.session_id);
+    web::block(move || -> ApiResult<()> {
+        let mut conn = pool.get()?;
+        conn.immediate_transaction(|conn| {
+            let now = now();
+            let failures = session::add_password_failure(conn, session_id)?;
+            audit::record(
+                conn,
+                kind::LOGIN_FAILED,
+                Some(user_id),
+                Some(user_id),
+                ip.as_deref(),
+                serde_json::json!({"reason": "bad_current_password", "session_id": session_id}),
+            )?;
+            if failures >= MAX_FAILED_LOGINS {
+                session::revoke(conn, session_id, now)?;
+                audit::record(
+                    conn,
+                    kind::LOCKED_OUT,
+                    Some(user_id),
+                    Some(user_id),
+                    ip.as_deref(),
+                    serde_json::json!({"scope": "session", "session_id": session_id}),
+                )?;
+            }
+            Ok(())
+        })
+    })
+    .await??;
+    Err(ApiError::validation(field, "is incorrect"))
 }
 
 /// Change the password. Every other session ends; this one continues.
@@ -128,9 +164,12 @@ pub async fn change_password(
             "must differ from the current password",
         ));
     }
-    let new_password = Password::parse(new_password, &email)
+    let new_password = state
+        .hasher
+        .check_new(new_password, email)
+        .await?
         .map_err(|m| ApiError::validation("new_password", m))?;
-    confirm_password(&state, &user, current_password, "current_password").await?;
+    confirm_password(&state, &req, &user, current_password, "current_password").await?;
     let hash = state.hasher.hash(&new_password).await?;
     let ip = client_ip(&req, state.settings.trust_proxy_headers);
     let pool = state.pool.clone();
@@ -178,7 +217,7 @@ pub async fn delete_me(
     req: HttpRequest,
     body: Json<DeleteAccountRequest>,
 ) -> ApiResult<HttpResponse> {
-    confirm_password(&state, &user, body.0.password, "password").await?;
+    confirm_password(&state, &req, &user, body.0.password, "password").await?;
     let ip = client_ip(&req, state.settings.trust_proxy_headers);
     let pool = state.pool.clone();
     web::block(move || -> ApiResult<()> {

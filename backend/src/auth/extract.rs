@@ -1,6 +1,7 @@
 //! `AuthUser` and `AdminUser`: the permission check as a handler argument.
 
 use std::future::Future;
+use std::net::{IpAddr, Ipv6Addr};
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -51,6 +52,32 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
 /// our proxy appended last to `X-Forwarded-For` (earlier entries are
 /// client-supplied and can be forged).
 pub fn client_ip(req: &HttpRequest, trust_proxy_headers: bool) -> Option<String> {
+    client_addr(req, trust_proxy_headers).map(|ip| ip.to_string())
+}
+
+/// The key that rate limits count a client under: its IPv4 address, or for
+/// IPv6 its /64 network (one subscriber usually holds a whole /64, so
+/// per-address keys would give it 2^64 budgets). IPv4-mapped IPv6
+/// addresses count as the IPv4 address they carry.
+pub fn client_key(req: &HttpRequest, trust_proxy_headers: bool) -> Option<String> {
+    client_addr(req, trust_proxy_headers).map(network_key)
+}
+
+pub fn network_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let network = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{network}/64")
+            }
+        },
+    }
+}
+
+fn client_addr(req: &HttpRequest, trust_proxy_headers: bool) -> Option<IpAddr> {
     if trust_proxy_headers {
         let forwarded = req
             .headers()
@@ -60,12 +87,12 @@ pub fn client_ip(req: &HttpRequest, trust_proxy_headers: bool) -> Option<String>
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .last()
-            .and_then(|v| v.parse::<std::net::IpAddr>().ok());
+            .and_then(|v| v.parse::<IpAddr>().ok());
         if let Some(ip) = forwarded {
-            return Some(ip.to_string());
+            return Some(ip);
         }
     }
-    req.peer_addr().map(|addr| addr.ip().to_string())
+    req.peer_addr().map(|addr| addr.ip())
 }
 
 pub async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
@@ -150,4 +177,19 @@ pub async fn require_admin(
         }
     }
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_network() {
+        let key = |s: &str| network_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+    }
 }

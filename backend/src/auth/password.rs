@@ -9,7 +9,7 @@ use base64::Engine;
 use sha2::{Digest, Sha384};
 use tokio::sync::Semaphore;
 
-use crate::domain::Password;
+use crate::domain::{Email, Password};
 
 /// Runs bcrypt off the async workers with at most one hash per core at a
 /// time, so a login flood queues here instead of starving other requests.
@@ -47,8 +47,17 @@ impl PasswordHasher {
         })
     }
 
-    pub fn cost(&self) -> u32 {
-        self.cost
+    /// Checks a new password for the account with `email` (length, common
+    /// passwords) on the blocking pool, behind the same permits as hashing:
+    /// the check is CPU work a client chooses the input of, so it never runs
+    /// on the request workers.
+    pub async fn check_new(
+        &self,
+        raw: String,
+        email: Email,
+    ) -> anyhow::Result<Result<Password, &'static str>> {
+        let _permit = self.permits.acquire().await.context("hasher closed")?;
+        Ok(actix_web::web::block(move || Password::parse(raw, &email)).await?)
     }
 
     pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {

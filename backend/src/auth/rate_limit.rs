@@ -1,4 +1,5 @@
-//! Per-client-IP limits on the endpoints that take credentials.
+//! Per-client limits on the endpoints that take credentials. A client is
+//! its IPv4 address or its IPv6 /64 network ([`client_key`]).
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use actix_extensible_rate_limit::{HeaderCompatibleOutput, RateLimiter};
 use actix_web::dev::ServiceRequest;
 use actix_web::ResponseError;
 
-use crate::auth::extract::client_ip;
+use crate::auth::extract::client_key;
 use crate::error::ApiError;
 
 /// Builds a limiter of `per_minute` requests per client IP for `bucket`
@@ -30,7 +31,7 @@ pub fn limiter(
     let input = SimpleInputFunctionBuilder::new(Duration::from_secs(60), u64::from(per_minute))
         .custom_key(bucket)
         .custom_fn(move |req| {
-            Ok(client_ip(req.request(), trust_proxy_headers).unwrap_or_else(|| "unknown".into()))
+            Ok(client_key(req.request(), trust_proxy_headers).unwrap_or_else(|| "unknown".into()))
         })
         .build();
     RateLimiter::builder(backend.clone(), input)

@@ -18,6 +18,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_devices (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        failed_logins -> Integer,
+        lockouts -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     retired_refresh_tokens (token_hash) {
         token_hash -> Text,
         session_id -> BigInt,
@@ -36,6 +49,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         ip -> Nullable<Text>,
         revoked_at -> Nullable<Timestamp>,
+        failed_password_checks -> Integer,
     }
 }
 
@@ -75,12 +89,14 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(login_devices -> users (user_id));
 diesel::joinable!(retired_refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(todos -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    login_devices,
     retired_refresh_tokens,
     sessions,
     todos,

@@ -184,30 +184,116 @@ async fn create_admin_reads_the_password_from_env_or_stdin_and_promotes() {
     let app = spawn_app_with(&[("DATABASE_URL", db.as_str())]).await;
     let pair = app.login("ROOT@example.com", password).await;
     assert_eq!(pair["user"]["role"], "admin");
+}
 
-    // Promote an existing user: their password stays theirs.
-    app.register("member@example.com", "Orchid-Passphrase-33")
-        .await;
-    app.sql("UPDATE users SET disabled = 1 WHERE email = 'member@example.com';");
+/// Abuse case 4: `create-admin` promoted an account someone else had
+/// registered first, kept that person's password and sessions, and
+/// ignored the password it was given.
+#[actix_web::test]
+async fn create_admin_refuses_an_existing_account_unless_told_to_promote_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/data/cli.db", dir.path().display());
+    let app = spawn_app_with(&[("DATABASE_URL", db.as_str())]).await;
+    // An attacker registers the address the operator is about to use.
+    let squatter_password = "Squatter-Passphrase-33";
+    app.register("boss@example.com", squatter_password).await;
+    let squatter = app.login("boss@example.com", squatter_password).await;
+    let squatter_token = squatter["access_token"].as_str().unwrap().to_owned();
+
     let output = securetodo(dir.path())
-        .args(["create-admin", "--email", "member@example.com"])
-        .env("SECURETODO_ADMIN_PASSWORD", "Ignored-For-Existing-44")
+        .args(["create-admin", "--email", "BOSS@example.com"])
+        .env("SECURETODO_ADMIN_PASSWORD", "Operator-Passphrase-71")
         .output()
         .unwrap();
-    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("--promote-existing"), "{stderr}");
+    // Nothing changed: still a user, still the squatter's password.
+    let pair = app.login("boss@example.com", squatter_password).await;
+    assert_eq!(pair["user"]["role"], "user");
+    assert!(!app.audit_types().contains(&"admin.role_changed".to_owned()));
+
+    // With --promote-existing the account becomes the operator's: the
+    // given password, enabled, unlocked, and no session of the squatter.
+    app.sql(
+        "UPDATE users SET disabled = 1, locked_until = '2999-01-01 00:00:00', lockouts = 3 \
+         WHERE email = 'boss@example.com';",
+    );
+    let output = securetodo(dir.path())
+        .args([
+            "create-admin",
+            "--email",
+            "boss@example.com",
+            "--promote-existing",
+        ])
+        .env("SECURETODO_ADMIN_PASSWORD", "Operator-Passphrase-71")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("Operator-Passphrase-71"), "{stderr}");
+    assert_eq!(
+        app.get_auth("/api/v1/users/me", &squatter_token)
+            .await
+            .status(),
+        401
+    );
+    let refresh = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            &serde_json::json!({"refresh_token": squatter["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(refresh.status(), 401);
+    let login = app
+        .post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"email": "boss@example.com", "password": squatter_password}),
+        )
+        .await;
+    assert_eq!(login.status(), 401);
     let pair = app
-        .login("member@example.com", "Orchid-Passphrase-33")
+        .login("boss@example.com", "Operator-Passphrase-71")
         .await;
     assert_eq!(pair["user"]["role"], "admin");
     assert_eq!(pair["user"]["disabled"], false);
     let types = app.audit_types();
+    for expected in [
+        "admin.role_changed",
+        "admin.user_enabled",
+        "user.password_changed",
+    ] {
+        assert!(types.contains(&expected.to_owned()), "{types:?}");
+    }
+}
+
+#[test]
+fn create_admin_checks_the_email_before_asking_for_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = securetodo(dir.path())
+        .args(["create-admin", "--email", "not-an-email"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("email"), "{stderr}");
+    assert!(!stderr.contains("Admin password:"), "{stderr}");
+    // An empty answer is refused, not taken as a password.
+    let output = securetodo(dir.path())
+        .args(["create-admin", "--email", "empty@example.com"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let help = securetodo(dir.path())
+        .args(["create-admin", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
     assert!(
-        types.contains(&"admin.role_changed".to_owned()),
-        "{types:?}"
-    );
-    assert!(
-        types.contains(&"admin.user_enabled".to_owned()),
-        "{types:?}"
+        help.contains("--promote-existing") && help.contains("registered"),
+        "{help}"
     );
 }
 

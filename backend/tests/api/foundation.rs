@@ -260,6 +260,63 @@ async fn cors_refuses_other_origins_and_never_sends_a_wildcard() {
     );
 }
 
+/// Abuse case 8: a refused origin got `Access-Control-Allow-Credentials` and
+/// `Expose-Headers` (without `Allow-Origin`). It must get no CORS header.
+#[actix_web::test]
+async fn a_refused_origin_gets_no_cors_headers_at_all() {
+    let app = spawn_app_with(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]).await;
+    let cors_headers = |response: &reqwest::Response| -> Vec<String> {
+        response
+            .headers()
+            .keys()
+            .map(|name| name.as_str().to_owned())
+            .filter(|name| name.starts_with("access-control-"))
+            .collect()
+    };
+    for (method, path) in [
+        (Method::GET, "/health/live"),
+        (Method::GET, "/api/v1/users/me"),
+        (Method::POST, "/api/v1/auth/login"),
+    ] {
+        let response = app
+            .request(method.clone(), path)
+            .header("Origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            cors_headers(&response),
+            Vec::<String>::new(),
+            "{method} {path}"
+        );
+        assert_security_headers(&response);
+    }
+    let preflight = app
+        .request(Method::OPTIONS, "/api/v1/todos")
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cors_headers(&preflight), Vec::<String>::new());
+
+    let allowed = app
+        .request(Method::GET, "/health/live")
+        .header("Origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    let headers = cors_headers(&allowed);
+    assert!(
+        headers.contains(&"access-control-allow-origin".to_owned()),
+        "{headers:?}"
+    );
+    assert!(
+        headers.contains(&"access-control-allow-credentials".to_owned()),
+        "{headers:?}"
+    );
+}
+
 #[actix_web::test]
 async fn no_cors_headers_without_configured_origins() {
     let app = spawn_app().await;

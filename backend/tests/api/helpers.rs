@@ -223,8 +223,34 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Takes SQLite's write lock (`BEGIN IMMEDIATE`) on the app's database,
+    /// as a request in the middle of a write transaction holds it, so a test
+    /// can place a change between two steps of a request deterministically.
+    pub fn hold_write_lock(&self) -> WriteLock {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let mut conn = diesel::SqliteConnection::establish(self.db_path.to_str().unwrap()).unwrap();
+        conn.batch_execute("PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE;")
+            .unwrap();
+        WriteLock(conn)
+    }
+
     pub async fn stop(&self) {
         self.handle.stop(true).await;
+    }
+}
+
+/// An open write transaction on the app's database; see
+/// [`TestApp::hold_write_lock`].
+pub struct WriteLock(diesel::SqliteConnection);
+
+impl WriteLock {
+    /// Runs `statements` inside the held transaction and commits it.
+    pub fn commit_with(mut self, statements: &str) {
+        use diesel::connection::SimpleConnection;
+        self.0
+            .batch_execute(&format!("{statements} COMMIT;"))
+            .unwrap();
     }
 }
 

@@ -72,6 +72,47 @@ pub fn record(
         .map(|_| ())
 }
 
+/// Records a failed login for an unknown email. These cost an attacker
+/// nothing, so they are coalesced: one row per client (IPv4 address or
+/// IPv6 /64, [`crate::auth::extract::client_key`]) and minute, counting the
+/// attempts, so they can never grow the table faster than one row per
+/// client and minute, well under the credential rate limit.
+pub fn record_anonymous_login_failure(
+    conn: &mut SqliteConnection,
+    client_key: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let recent: Option<(i64, String)> = audit_events::table
+        .filter(audit_events::ip.eq(client_key))
+        .filter(audit_events::created_at.ge(now - chrono::Duration::seconds(60)))
+        .filter(audit_events::event_type.eq(kind::LOGIN_FAILED))
+        .filter(audit_events::target_user_id.is_null())
+        .order(audit_events::id.desc())
+        .select((audit_events::id, audit_events::detail))
+        .first(conn)
+        .optional()?;
+    let Some((id, detail)) = recent else {
+        return record(
+            conn,
+            kind::LOGIN_FAILED,
+            None,
+            None,
+            Some(client_key),
+            serde_json::json!({"reason": "unknown_email", "attempts": 1}),
+        );
+    };
+    let attempts = serde_json::from_str::<serde_json::Value>(&detail)
+        .ok()
+        .and_then(|d| d["attempts"].as_i64())
+        .unwrap_or(1);
+    diesel::update(audit_events::table.find(id))
+        .set(audit_events::detail.eq(
+            serde_json::json!({"reason": "unknown_email", "attempts": attempts + 1}).to_string(),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// The statement behind [`page`].
 fn page_query(
     event_type: Option<&str>,

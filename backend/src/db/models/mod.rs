@@ -1,6 +1,7 @@
 //! Diesel models: read, insert and changeset structs with their queries.
 
 pub mod audit;
+pub mod device;
 pub mod session;
 pub mod todo;
 pub mod user;

@@ -221,3 +221,11 @@ pub fn find_owner(conn: &mut SqliteConnection, session_id: i64) -> QueryResult<O
         .first(conn)
         .optional()
 }
+
+/// Counts a wrong password given inside the session; returns the count.
+pub fn add_password_failure(conn: &mut SqliteConnection, session_id: i64) -> QueryResult<i32> {
+    diesel::update(sessions::table.find(session_id))
+        .set(sessions::failed_password_checks.eq(sessions::failed_password_checks + 1))
+        .returning(sessions::failed_password_checks)
+        .get_result(conn)
+}

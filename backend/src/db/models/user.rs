@@ -100,24 +100,39 @@ pub fn is_last_active_admin(conn: &mut SqliteConnection, target: &User) -> Query
     Ok(target.is_active_admin() && count_active_admins(conn)? <= 1)
 }
 
-/// A successful login: clears the failure count and the lock.
-pub fn record_login(conn: &mut SqliteConnection, id: i64, at: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(users::table.find(id))
-        .set((
-            users::failed_logins.eq(0),
-            users::lockouts.eq(0),
-            users::locked_until.eq(None::<NaiveDateTime>),
-            users::last_login_at.eq(Some(at)),
-        ))
-        .execute(conn)
-        .map(|_| ())
+/// A successful login. With `clear_untrusted`, the untrusted clients'
+/// failure count and lock are cleared too.
+pub fn record_login(
+    conn: &mut SqliteConnection,
+    id: i64,
+    at: NaiveDateTime,
+    clear_untrusted: bool,
+) -> QueryResult<()> {
+    let target = users::table.find(id);
+    if clear_untrusted {
+        diesel::update(target)
+            .set((
+                users::failed_logins.eq(0),
+                users::lockouts.eq(0),
+                users::locked_until.eq(None::<NaiveDateTime>),
+                users::last_login_at.eq(Some(at)),
+            ))
+            .execute(conn)
+    } else {
+        diesel::update(target)
+            .set(users::last_login_at.eq(Some(at)))
+            .execute(conn)
+    }
+    .map(|_| ())
 }
 
-pub fn set_failed_logins(conn: &mut SqliteConnection, id: i64, failures: i32) -> QueryResult<()> {
+/// Counts one untrusted failure (the increment happens in SQL, so
+/// concurrent failures all count). Returns the failures so far.
+pub fn add_failure(conn: &mut SqliteConnection, id: i64) -> QueryResult<i32> {
     diesel::update(users::table.find(id))
-        .set(users::failed_logins.eq(failures))
-        .execute(conn)
-        .map(|_| ())
+        .set(users::failed_logins.eq(users::failed_logins + 1))
+        .returning(users::failed_logins)
+        .get_result(conn)
 }
 
 /// Locks the account until `until`; the next lock will last longer.
