@@ -8,7 +8,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 
 use crate::error::{problem_for_status, ApiError, PROBLEM_JSON};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The app's policy: no inline script or style, nothing from other origins.
 pub const APP_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \

@@ -17,23 +17,12 @@ use actix_extensible_rate_limit::backend::memory::InMemoryBackend;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
 use crate::config::Settings;
-use crate::db::{self, DbPool};
+use crate::db::{self, Db, DbPool};
 use crate::error::ApiError;
 use crate::pagination::CursorKey;
+use crate::state::AppState;
 use crate::{api, middleware, openapi};
 use secrecy::ExposeSecret;
-
-/// Shared, read-only state handed to every handler.
-pub struct AppState {
-    pub pool: DbPool,
-    pub settings: Arc<Settings>,
-    pub jwt: JwtKeys,
-    pub hasher: PasswordHasher,
-    /// Shared by every worker, so a client's budget is per process.
-    pub rate_limits: InMemoryBackend,
-    /// Signs list cursors.
-    pub cursor_key: CursorKey,
-}
 
 pub struct Application {
     port: u16,
@@ -58,7 +47,7 @@ impl Application {
             web::block(move || PasswordHasher::new(cost)).await??
         };
         let state = web::Data::new(AppState {
-            pool,
+            db: Db::new(pool),
             jwt: JwtKeys::new(&settings),
             hasher,
             rate_limits: InMemoryBackend::builder().build(),
@@ -150,7 +139,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
         exists
     });
     let document = openapi::ApiDoc::openapi();
-    let state_pool = state.pool.clone();
+    let state_pool = state.db.pool().clone();
     let server = HttpServer::new(move || {
         let settings = &state.settings;
         let app = App::new()

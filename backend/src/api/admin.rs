@@ -9,22 +9,21 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use diesel::SqliteConnection;
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::UserResponse;
+use crate::app::{admin, Actor};
 use crate::auth::extract::client_ip;
 use crate::auth::AdminUser;
-use crate::db::models::audit::{self, kind, AuditEvent};
-use crate::db::models::session;
-use crate::db::models::user::{self, now, User, UserFilter, UserSummary};
+use crate::db::models::audit::AuditEvent;
+use crate::db::models::user::{UserFilter, UserSummary};
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Json, PathId, Query};
 use crate::pagination::{limit, IdPosition};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Longest accepted `q` (the longest possible email).
 const MAX_Q_CHARS: usize = 254;
@@ -237,26 +236,11 @@ fn paginate<T>(
     Ok((rows, next))
 }
 
-/// Inside the write transaction: the caller must still be an active admin
-/// (a request that raced with the caller's own demotion or disable is 403).
-fn ensure_still_admin(conn: &mut SqliteConnection, actor: i64) -> ApiResult<()> {
-    match user::find(conn, actor)? {
-        Some(u) if u.is_active_admin() => Ok(()),
-        _ => Err(ApiError::Forbidden),
+fn actor(state: &AppState, req: &HttpRequest, caller: &AdminUser) -> Actor {
+    Actor {
+        user_id: caller.0.user_id,
+        ip: client_ip(req, state.settings.trust_proxy_headers),
     }
-}
-
-/// The last-admin rule for a change after which `target` is (or is not)
-/// still an active admin. Runs inside the write transaction.
-fn ensure_not_last_admin(
-    conn: &mut SqliteConnection,
-    target: &User,
-    still_active_admin_after: bool,
-) -> ApiResult<()> {
-    if !still_active_admin_after && user::is_last_active_admin(conn, target)? {
-        return Err(ApiError::LastAdmin);
-    }
-    Ok(())
 }
 
 /// List users with their todo count and last login, newest first.
@@ -297,12 +281,10 @@ pub async fn list_users(
         email_contains: q,
         role,
     };
-    let pool = state.pool.clone();
-    let rows = web::block(move || -> ApiResult<_> {
-        let mut conn = pool.get()?;
-        Ok(user::list_page(&mut conn, &filter, before, limit + 1)?)
-    })
-    .await??;
+    let rows = state
+        .db
+        .read(move |conn| admin::list_users(conn, &filter, before, limit))
+        .await?;
     let (rows, next_cursor) = paginate(&state, rows, limit, digest, |u| u.id)?;
     Ok(web::Json(AdminUserListResponse {
         items: rows.into_iter().map(AdminUserResponse::from).collect(),
@@ -336,65 +318,19 @@ pub async fn list_users(
     )
 )]
 pub async fn update_user(
-    admin: AdminUser,
+    caller: AdminUser,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: PathId,
     body: Json<UpdateUserRequest>,
 ) -> ApiResult<web::Json<UserResponse>> {
-    let actor = admin.0.user_id;
+    let actor = actor(&state, &req, &caller);
     let target_id = path.0;
     let UpdateUserRequest { role, disabled } = body.0;
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
-    let pool = state.pool.clone();
-    let updated = web::block(move || -> ApiResult<User> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            let target = user::find(conn, target_id)?.ok_or(ApiError::NotFound)?;
-            let new_role = role.unwrap_or(target.role());
-            let new_disabled = disabled.unwrap_or(target.disabled);
-            ensure_not_last_admin(conn, &target, new_role == Role::Admin && !new_disabled)?;
-            ensure_still_admin(conn, actor)?;
-            if new_role == target.role() && new_disabled == target.disabled {
-                return Ok(target);
-            }
-            let at = now();
-            let updated = user::set_role_and_disabled(conn, target.id, new_role, new_disabled, at)?;
-            let ip = ip.as_deref();
-            if new_role != target.role() {
-                audit::record(
-                    conn,
-                    kind::ROLE_CHANGED,
-                    Some(actor),
-                    Some(target.id),
-                    ip,
-                    serde_json::json!({"from": target.role().as_str(), "to": new_role.as_str()}),
-                )?;
-            }
-            if new_disabled && !target.disabled {
-                let ended = session::revoke_all(conn, target.id, None, at)?;
-                audit::record(
-                    conn,
-                    kind::USER_DISABLED,
-                    Some(actor),
-                    Some(target.id),
-                    ip,
-                    serde_json::json!({"disabled": true, "sessions_ended": ended}),
-                )?;
-            } else if !new_disabled && target.disabled {
-                audit::record(
-                    conn,
-                    kind::USER_ENABLED,
-                    Some(actor),
-                    Some(target.id),
-                    ip,
-                    serde_json::json!({"disabled": false}),
-                )?;
-            }
-            Ok(updated)
-        })
-    })
-    .await??;
+    let updated = state
+        .db
+        .write(move |tx| admin::update_user(tx, &actor, target_id, role, disabled))
+        .await?;
     Ok(web::Json(UserResponse::from(&updated)))
 }
 
@@ -417,37 +353,17 @@ pub async fn update_user(
     )
 )]
 pub async fn delete_user(
-    admin: AdminUser,
+    caller: AdminUser,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: PathId,
 ) -> ApiResult<HttpResponse> {
-    let actor = admin.0.user_id;
+    let actor = actor(&state, &req, &caller);
     let target_id = path.0;
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
-    let pool = state.pool.clone();
-    web::block(move || -> ApiResult<()> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            let target = user::find(conn, target_id)?.ok_or(ApiError::NotFound)?;
-            ensure_not_last_admin(conn, &target, false)?;
-            ensure_still_admin(conn, actor)?;
-            // Todos, sessions and retired refresh tokens go by FK cascade.
-            user::delete(conn, target.id)?;
-            // The email is kept: the target id alone would name nobody once
-            // the account is gone, and only admins read the audit log.
-            audit::record(
-                conn,
-                kind::USER_DELETED,
-                Some(actor),
-                Some(target.id),
-                ip.as_deref(),
-                serde_json::json!({"email": target.email, "role": target.role().as_str()}),
-            )?;
-            Ok(())
-        })
-    })
-    .await??;
+    state
+        .db
+        .write(move |tx| admin::delete_user(tx, &actor, target_id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -467,33 +383,17 @@ pub async fn delete_user(
     )
 )]
 pub async fn revoke_user_sessions(
-    admin: AdminUser,
+    caller: AdminUser,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: PathId,
 ) -> ApiResult<HttpResponse> {
-    let actor = admin.0.user_id;
+    let actor = actor(&state, &req, &caller);
     let target_id = path.0;
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
-    let pool = state.pool.clone();
-    web::block(move || -> ApiResult<()> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            let target = user::find(conn, target_id)?.ok_or(ApiError::NotFound)?;
-            ensure_still_admin(conn, actor)?;
-            let ended = session::revoke_all(conn, target.id, None, now())?;
-            audit::record(
-                conn,
-                kind::SESSIONS_REVOKED,
-                Some(actor),
-                Some(target.id),
-                ip.as_deref(),
-                serde_json::json!({"sessions_ended": ended}),
-            )?;
-            Ok(())
-        })
-    })
-    .await??;
+    state
+        .db
+        .write(move |tx| admin::revoke_user_sessions(tx, &actor, target_id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -530,17 +430,10 @@ pub async fn list_audit_events(
     }
     let digest = filter_digest("admin.audit_events", &[event_type.as_deref()])?;
     let before = cursor_position(&state, cursor.as_deref(), &digest)?;
-    let pool = state.pool.clone();
-    let rows = web::block(move || -> ApiResult<_> {
-        let mut conn = pool.get()?;
-        Ok(audit::page(
-            &mut conn,
-            event_type.as_deref(),
-            before,
-            limit + 1,
-        )?)
-    })
-    .await??;
+    let rows = state
+        .db
+        .read(move |conn| admin::list_audit_events(conn, event_type.as_deref(), before, limit))
+        .await?;
     let (rows, next_cursor) = paginate(&state, rows, limit, digest, |e| e.id)?;
     Ok(web::Json(AuditEventListResponse {
         items: rows.into_iter().map(AuditEventResponse::from).collect(),

@@ -7,18 +7,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::lockout::{self, Budget};
+use crate::app::accounts;
+use crate::app::sessions::{self, LoginAttempt, LoginOutcome, RefreshOutcome};
+use crate::app::Actor;
 use crate::auth::extract::{authenticate, client_ip, client_key};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::auth::AuthUser;
-use crate::db::models::audit::{self, kind};
-use crate::db::models::device;
-use crate::db::models::session::{self, NewSession};
-use crate::db::models::user::{self, now, NewUser, User};
+use crate::db::models::user::{self, User};
 use crate::domain::{Email, Password, Role};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{Json, OptionalJson};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const REFRESH_COOKIE: &str = "securetodo_refresh";
 pub const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
@@ -184,36 +183,10 @@ pub async fn register(
 
     let hash = state.hasher.hash(&password).await?;
     let ip = client_ip(&req, state.settings.trust_proxy_headers);
-    let pool = state.pool.clone();
-    let created = web::block(move || -> ApiResult<Option<User>> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            let now = now();
-            let created = user::insert(
-                conn,
-                &NewUser {
-                    email: email.as_str(),
-                    password_hash: &hash,
-                    role: Role::User.as_str(),
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
-            if let Some(u) = &created {
-                audit::record(
-                    conn,
-                    kind::REGISTERED,
-                    Some(u.id),
-                    Some(u.id),
-                    ip.as_deref(),
-                    serde_json::json!({}),
-                )?;
-            }
-            Ok(created)
-        })
-    })
-    .await??;
-    let created = created.ok_or(ApiError::EmailTaken)?;
+    let created = state
+        .db
+        .write(move |tx| accounts::register(tx, &email, &hash, ip.as_deref()))
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, "/api/v1/users/me"))
         .json(UserResponse::from(&created)))
@@ -253,119 +226,53 @@ pub async fn login(
     let agent = user_agent(&req);
     let device_hash = presented_device_token(&req).map(|t| hash_refresh_token(&t));
 
-    let pool = state.pool.clone();
     let lookup_email = email.as_str().to_owned();
-    let found = web::block(move || -> ApiResult<Option<User>> {
-        let mut conn = pool.get()?;
-        Ok(user::find_by_email(&mut conn, &lookup_email)?)
-    })
-    .await??;
-    // Exactly one bcrypt verification on every path, real or dummy.
-    let verified_hash = found.as_ref().map(|u| u.password_hash.clone());
-    let verified = state
-        .hasher
-        .verify(&password, verified_hash.clone())
+    let found = state
+        .db
+        .read(move |conn| Ok(user::find_by_email(conn, &lookup_email)?))
         .await?;
+    // Exactly one bcrypt verification on every path, real or dummy.
+    let hash = found.as_ref().map(|u| u.password_hash.clone());
+    let verified = state.hasher.verify(&password, hash).await?;
 
     let refresh = new_refresh_token();
-    let new_device = new_refresh_token();
-    let ttl = state.settings.refresh_token_ttl_secs;
-    let pool = state.pool.clone();
-    let outcome = web::block(move || -> ApiResult<Option<LoginSuccess>> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            let now = now();
-            let Some(found) = found else {
-                audit::record_anonymous_login_failure(conn, &client, now)?;
-                return Ok(None);
-            };
-            // Re-read inside the write transaction so concurrent failures count.
-            let Some(current) = user::find(conn, found.id)? else {
-                return Ok(None);
-            };
-            let budget = Budget::of(conn, current.id, device_hash.as_deref(), now)?;
-            if let Some(reason) = budget.refusal(&current, now) {
-                audit::record(
-                    conn,
-                    kind::LOGIN_FAILED,
-                    None,
-                    Some(current.id),
-                    ip.as_deref(),
-                    serde_json::json!({"reason": reason, "known_device": budget.is_known_device()}),
-                )?;
-                return Ok(None);
-            }
-            if !verified {
-                lockout::record_failure(conn, &budget, &current, now, ip.as_deref(), "bad_password")?;
-                return Ok(None);
-            }
-            // The password changed while this login was verifying the old
-            // one: a session opened now would outlive the password it was
-            // opened with, which the change has already signed out.
-            if verified_hash.as_deref() != Some(current.password_hash.as_str()) {
-                audit::record(
-                    conn,
-                    kind::LOGIN_FAILED,
-                    None,
-                    Some(current.id),
-                    ip.as_deref(),
-                    serde_json::json!({"reason": "password_changed"}),
-                )?;
-                return Ok(None);
-            }
-            lockout::record_success(conn, &budget, current.id, now)?;
-            let device_token = match &budget {
-                Budget::Device(_) => None,
-                Budget::Untrusted => {
-                    device::insert(conn, current.id, &new_device.hash, now)?;
-                    Some(new_device.token.clone())
-                }
-            };
-            let session = session::insert(
-                conn,
-                &NewSession {
-                    user_id: current.id,
-                    refresh_token_hash: &refresh.hash,
-                    created_at: now,
-                    last_used_at: now,
-                    expires_at: now + chrono::Duration::seconds(ttl),
-                    user_agent: agent.as_deref(),
-                    ip: ip.as_deref(),
-                },
-            )?;
-            audit::record(
-                conn,
-                kind::LOGIN_SUCCEEDED,
-                Some(current.id),
-                Some(current.id),
-                ip.as_deref(),
-                serde_json::json!({"session_id": session.id, "known_device": budget.is_known_device()}),
-            )?;
-            Ok(Some(LoginSuccess {
-                user: current,
-                session_id: session.id,
-                new_device_token: device_token,
-            }))
-        })
-    })
-    .await??;
-    let success = outcome.ok_or(ApiError::InvalidCredentials)?;
-    let mut response = token_pair(&state, &success.user, success.session_id, refresh.token)?;
-    match success.new_device_token {
-        Some(token) => response.add_cookie(&device_cookie(&token)),
-        // A known device keeps its cookie (rolled forward below).
-        None => presented_device_token(&req)
-            .map_or(Ok(()), |token| response.add_cookie(&device_cookie(&token))),
+    let device = new_refresh_token();
+    let attempt = LoginAttempt {
+        found,
+        verified,
+        device_hash,
+        client_key: client,
+        ip,
+        user_agent: agent,
+        refresh_hash: refresh.hash,
+        ttl_secs: state.settings.refresh_token_ttl_secs,
+        new_device_hash: device.hash,
+    };
+    let outcome = state
+        .db
+        .write(move |tx| sessions::login(tx, attempt))
+        .await?;
+    let LoginOutcome::SignedIn {
+        user,
+        session_id,
+        new_device,
+    } = outcome
+    else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    let mut response = token_pair(&state, &user, session_id, refresh.token)?;
+    // A new device gets its cookie; a known one keeps its own, rolled on.
+    let device_token = if new_device {
+        Some(device.token)
+    } else {
+        presented_device_token(&req)
+    };
+    if let Some(token) = device_token {
+        response
+            .add_cookie(&device_cookie(&token))
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("setting the device cookie: {e}")))?;
     }
-    .map_err(|e| ApiError::Internal(anyhow::anyhow!("setting the device cookie: {e}")))?;
     Ok(response)
-}
-
-struct LoginSuccess {
-    user: User,
-    session_id: i64,
-    /// A device cookie to set when this client was not a known device.
-    new_device_token: Option<String>,
 }
 
 /// The device cookie's token, if the client sent a plausible one.
@@ -391,12 +298,6 @@ fn presented_refresh_token(req: &HttpRequest, body: Option<RefreshRequest>) -> O
         .filter(|t| !t.is_empty())
         .or_else(|| req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()))
         .filter(|t| !t.is_empty() && t.len() <= 256)
-}
-
-enum RefreshOutcome {
-    Rotated(User, i64),
-    Reused,
-    Invalid,
 }
 
 /// Trade a refresh token (body or cookie) for a new pair. The old token
@@ -425,39 +326,11 @@ pub async fn refresh(
     let presented_hash = hash_refresh_token(&token);
     let next = new_refresh_token();
     let ip = client_ip(&req, state.settings.trust_proxy_headers);
-    let pool = state.pool.clone();
-    let outcome = web::block(move || -> ApiResult<RefreshOutcome> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            let now = now();
-            if let Some(current) = session::find_by_refresh_hash(conn, &presented_hash)? {
-                if current.revoked_at.is_some() || current.expires_at <= now {
-                    return Ok(RefreshOutcome::Invalid);
-                }
-                let Some(owner) = user::find(conn, current.user_id)?.filter(|u| !u.disabled) else {
-                    return Ok(RefreshOutcome::Invalid);
-                };
-                session::rotate(conn, &current, &next.hash, now)?;
-                return Ok(RefreshOutcome::Rotated(owner, current.id));
-            }
-            if let Some(session_id) = session::find_by_retired_hash(conn, &presented_hash)? {
-                // A used token came back: someone holds a copy. End the session.
-                let revoked = session::revoke(conn, session_id, now)?;
-                let owner = session::find_owner(conn, session_id)?;
-                audit::record(
-                    conn,
-                    kind::REFRESH_REUSE,
-                    None,
-                    owner,
-                    ip.as_deref(),
-                    serde_json::json!({"session_id": session_id, "revoked": revoked > 0}),
-                )?;
-                return Ok(RefreshOutcome::Reused);
-            }
-            Ok(RefreshOutcome::Invalid)
-        })
-    })
-    .await??;
+    let next_hash = next.hash.clone();
+    let outcome = state
+        .db
+        .write(move |tx| sessions::refresh(tx, &presented_hash, &next_hash, ip.as_deref()))
+        .await?;
     match outcome {
         RefreshOutcome::Rotated(user, session_id) => {
             token_pair(&state, &user, session_id, next.token)
@@ -501,34 +374,10 @@ pub async fn logout(
     if by_access.is_none() && refresh_hash.is_none() {
         return Err(ApiError::Unauthorized);
     }
-    let pool = state.pool.clone();
-    let ended = web::block(move || -> ApiResult<bool> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            let now = now();
-            let target = match (by_access, refresh_hash) {
-                (Some(found), _) => Some(found),
-                (None, Some(hash)) => session::find_by_refresh_hash(conn, &hash)?
-                    .filter(|s| s.revoked_at.is_none() && s.expires_at > now)
-                    .map(|s| (s.user_id, s.id)),
-                (None, None) => None,
-            };
-            let Some((user_id, session_id)) = target else {
-                return Ok(false);
-            };
-            session::revoke(conn, session_id, now)?;
-            audit::record(
-                conn,
-                kind::LOGOUT,
-                Some(user_id),
-                Some(user_id),
-                ip.as_deref(),
-                serde_json::json!({"session_id": session_id}),
-            )?;
-            Ok(true)
-        })
-    })
-    .await??;
+    let ended = state
+        .db
+        .write(move |tx| sessions::logout(tx, by_access, refresh_hash.as_deref(), ip.as_deref()))
+        .await?;
     if !ended {
         return Err(ApiError::Unauthorized);
     }
@@ -551,23 +400,13 @@ pub async fn logout_all(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
-    let pool = state.pool.clone();
-    web::block(move || -> ApiResult<()> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            let count = session::revoke_all(conn, user.user_id, None, now())?;
-            audit::record(
-                conn,
-                kind::LOGOUT_ALL,
-                Some(user.user_id),
-                Some(user.user_id),
-                ip.as_deref(),
-                serde_json::json!({"sessions": count}),
-            )?;
-            Ok(())
-        })
-    })
-    .await??;
+    let actor = Actor {
+        user_id: user.user_id,
+        ip: client_ip(&req, state.settings.trust_proxy_headers),
+    };
+    state
+        .db
+        .write(move |tx| sessions::logout_all(tx, &actor))
+        .await?;
     Ok(HttpResponse::NoContent().cookie(removal_cookie()).finish())
 }

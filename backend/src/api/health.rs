@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct HealthStatus {
@@ -36,12 +36,10 @@ pub async fn live() -> HttpResponse {
     )
 )]
 pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let pool = state.pool.clone();
-    web::block(move || -> anyhow::Result<()> {
-        let mut conn = pool.get_timeout(std::time::Duration::from_secs(2))?;
-        crate::db::ping(&mut conn)
-    })
-    .await?
-    .map_err(ApiError::ServiceUnavailable)?;
+    state
+        .db
+        .ping()
+        .await
+        .map_err(ApiError::ServiceUnavailable)?;
     Ok(HttpResponse::Ok().json(HealthStatus { status: "ok" }))
 }

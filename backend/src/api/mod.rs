@@ -13,7 +13,7 @@ use actix_web::{web, HttpResponse, Resource, ResponseError};
 use crate::auth::extract::require_admin;
 use crate::auth::rate_limit::limiter;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Registers every route. Each handler also carries `#[utoipa::path]` and is
 /// listed in `openapi::ApiDoc`; a test walks the document and checks that

@@ -10,14 +10,14 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::app::todos::{self, NewTodoInput, Precondition, TodoChange};
 use crate::auth::AuthUser;
-use crate::db::models::todo::{self, ListFilter, NewTodo, SortValue, Todo, TodoChangeset};
-use crate::db::models::user::now;
+use crate::db::models::todo::{ListFilter, SortValue, Todo};
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{Json, PathId, Query};
 use crate::pagination;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Longest accepted search string, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -241,17 +241,14 @@ fn filter_digest(owner: i64, filter: &ListFilter) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-/// The strong entity tag of a todo's current version.
-fn etag(todo: &Todo) -> String {
-    format!("\"{}-{}\"", todo.id, todo.version)
-}
-
-/// The entity tags of an `If-Match` header; `None` when it was not sent.
+/// The entity tags of an `If-Match` header (`None` when it was not sent).
 /// A value that is not visible ASCII is kept as a tag that matches nothing.
-fn if_match(req: &HttpRequest) -> Option<Vec<String>> {
+fn if_match(req: &HttpRequest) -> Precondition {
     let mut values = req.headers().get_all(header::IF_MATCH).peekable();
-    values.peek()?;
-    Some(
+    if values.peek().is_none() {
+        return Precondition(None);
+    }
+    Precondition(Some(
         values
             .flat_map(|value| {
                 value
@@ -262,23 +259,12 @@ fn if_match(req: &HttpRequest) -> Option<Vec<String>> {
                     .collect::<Vec<_>>()
             })
             .collect(),
-    )
-}
-
-/// Whether a change to `todo` may proceed under `If-Match`: no header, `*`,
-/// or one of the listed tags equal to its current strong tag (strong
-/// comparison, so a weak `W/` tag never matches).
-fn precondition_holds(tags: Option<&[String]>, todo: &Todo) -> bool {
-    let Some(tags) = tags else {
-        return true;
-    };
-    let current = etag(todo);
-    tags.iter().any(|tag| tag == "*" || *tag == current)
+    ))
 }
 
 fn tagged(mut response: actix_web::HttpResponseBuilder, todo: &Todo) -> HttpResponse {
     response
-        .insert_header((header::ETAG, etag(todo)))
+        .insert_header((header::ETAG, Precondition::etag(todo)))
         .json(TodoResponse::from(todo))
 }
 
@@ -336,16 +322,14 @@ pub async fn list_todos(
         }
     };
 
-    let pool = state.pool.clone();
     let owner = user.user_id;
-    let mut rows = web::block(move || -> ApiResult<Vec<Todo>> {
-        let position = after.as_ref().map(|(value, id)| (value, *id));
-        let query = todo::list_query(owner, &filter, sort, position, limit + 1)
-            .map_err(|_| ApiError::validation("cursor", "does not fit the sort"))?;
-        let mut conn = pool.get()?;
-        Ok(todo::list(&mut conn, query)?)
-    })
-    .await??;
+    let mut rows = state
+        .db
+        .read(move |conn| {
+            let position = after.as_ref().map(|(value, id)| (value, *id));
+            todos::list(conn, owner, &filter, sort, position, limit)
+        })
+        .await?;
 
     let has_more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -410,31 +394,18 @@ pub async fn create_todo(
     let (Some(title), Some(description), Some(due_date)) = (title, description, due_date) else {
         return Err(ApiError::Validation(errors));
     };
-    let completed = completed.unwrap_or(false);
-    let priority = priority.unwrap_or_default();
-
-    let pool = state.pool.clone();
+    let input = NewTodoInput {
+        title,
+        description,
+        priority: priority.unwrap_or_default(),
+        due_date,
+        completed: completed.unwrap_or(false),
+    };
     let owner = user.user_id;
-    let created = web::block(move || -> ApiResult<Todo> {
-        let mut conn = pool.get()?;
-        let now = now();
-        let description = description.into_inner();
-        let sort_key = title.sort_key();
-        let new = NewTodo {
-            user_id: owner,
-            title: title.as_str(),
-            title_sort: &sort_key,
-            description: &description,
-            completed,
-            priority: priority.rank(),
-            due_date: due_date.map(DueDate::date),
-            created_at: now,
-            updated_at: now,
-            completed_at: completed.then_some(now),
-        };
-        conn.immediate_transaction(|conn| Ok(todo::insert(conn, &new)?))
-    })
-    .await??;
+    let created = state
+        .db
+        .write(move |tx| todos::create(tx, owner, input))
+        .await?;
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, format!("/api/v1/todos/{}", created.id)));
     Ok(tagged(response, &created))
@@ -460,88 +431,38 @@ pub async fn get_todo(
     state: web::Data<AppState>,
     path: PathId,
 ) -> ApiResult<HttpResponse> {
-    let pool = state.pool.clone();
     let (owner, id) = (user.user_id, path.0);
-    let found = web::block(move || -> ApiResult<Option<Todo>> {
-        let mut conn = pool.get()?;
-        Ok(todo::find_owned(&mut conn, owner, id)?)
-    })
-    .await??
-    .ok_or(ApiError::NotFound)?;
+    let found = state
+        .db
+        .read(move |conn| todos::get(conn, owner, id))
+        .await?;
     Ok(tagged(HttpResponse::Ok(), &found))
 }
 
-/// The checked content of a PATCH body.
-struct Changes {
-    title: Option<TodoTitle>,
-    description: Option<String>,
-    priority: Option<Priority>,
-    due_date: Option<Option<DueDate>>,
-    completed: Option<bool>,
-}
-
-impl Changes {
-    fn parse(body: UpdateTodoRequest) -> ApiResult<Self> {
-        let mut errors = Vec::new();
-        let title = body
-            .title
-            .map(|t| field(&mut errors, "title", TodoTitle::parse(&t)));
-        let description = body.description.map(|d| {
-            field(&mut errors, "description", TodoDescription::parse(d))
-                .map(TodoDescription::into_inner)
-        });
-        let due_date = body.due_date.map(|d| match d {
-            Some(raw) => field(&mut errors, "due_date", DueDate::parse(&raw)).map(Some),
-            None => Some(None),
-        });
-        if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
-        }
-        Ok(Self {
-            title: title.flatten(),
-            description: description.flatten(),
-            priority: body.priority,
-            due_date: due_date.flatten(),
-            completed: body.completed,
-        })
+/// Checks a PATCH body into a [`TodoChange`].
+fn parse_change(body: UpdateTodoRequest) -> ApiResult<TodoChange> {
+    let mut errors = Vec::new();
+    let title = body
+        .title
+        .map(|t| field(&mut errors, "title", TodoTitle::parse(&t)));
+    let description = body.description.map(|d| {
+        field(&mut errors, "description", TodoDescription::parse(d))
+            .map(TodoDescription::into_inner)
+    });
+    let due_date = body.due_date.map(|d| match d {
+        Some(raw) => field(&mut errors, "due_date", DueDate::parse(&raw)).map(Some),
+        None => Some(None),
+    });
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
     }
-
-    /// The changeset that brings `current` to the requested state, or `None`
-    /// when nothing would change (then neither `version` nor `updated_at`
-    /// moves, so other clients' ETags stay valid).
-    fn changeset(self, current: &Todo) -> Option<TodoChangeset> {
-        let now = now();
-        let mut set = TodoChangeset::default();
-        if let Some(title) = self.title.filter(|t| t.as_str() != current.title) {
-            set.title_sort = Some(title.sort_key());
-            set.title = Some(title.as_str().to_owned());
-        }
-        set.description = self.description.filter(|d| *d != current.description);
-        set.priority = self
-            .priority
-            .map(Priority::rank)
-            .filter(|p| *p != current.priority);
-        set.due_date = self
-            .due_date
-            .map(|d| d.map(DueDate::date))
-            .filter(|d| *d != current.due_date);
-        if let Some(completed) = self.completed.filter(|c| *c != current.completed) {
-            set.completed = Some(completed);
-            // Only a change of state moves the timestamp.
-            set.completed_at = Some(completed.then_some(now));
-        }
-        let unchanged = set.title.is_none()
-            && set.description.is_none()
-            && set.priority.is_none()
-            && set.due_date.is_none()
-            && set.completed.is_none();
-        if unchanged {
-            return None;
-        }
-        set.updated_at = Some(now);
-        set.version = Some(current.version + 1);
-        Some(set)
-    }
+    Ok(TodoChange {
+        title: title.flatten(),
+        description: description.flatten(),
+        priority: body.priority,
+        due_date: due_date.flatten(),
+        completed: body.completed,
+    })
 }
 
 /// Change any subset of a todo's fields.
@@ -574,26 +495,13 @@ pub async fn update_todo(
     path: PathId,
     body: Json<UpdateTodoRequest>,
 ) -> ApiResult<HttpResponse> {
-    let changes = Changes::parse(body.0)?;
-    let tags = if_match(&req);
-    let pool = state.pool.clone();
+    let change = parse_change(body.0)?;
+    let precondition = if_match(&req);
     let (owner, id) = (user.user_id, path.0);
-    let updated = web::block(move || -> ApiResult<Todo> {
-        let mut conn = pool.get()?;
-        // The write lock is taken before the read, so the version checked
-        // is the version replaced.
-        conn.immediate_transaction(|conn| {
-            let current = todo::find_owned(conn, owner, id)?.ok_or(ApiError::NotFound)?;
-            if !precondition_holds(tags.as_deref(), &current) {
-                return Err(ApiError::PreconditionFailed);
-            }
-            match changes.changeset(&current) {
-                None => Ok(current),
-                Some(set) => todo::update_owned(conn, owner, id, &set)?.ok_or(ApiError::NotFound),
-            }
-        })
-    })
-    .await??;
+    let updated = state
+        .db
+        .write(move |tx| todos::update(tx, owner, id, change, &precondition))
+        .await?;
     Ok(tagged(HttpResponse::Ok(), &updated))
 }
 
@@ -621,21 +529,12 @@ pub async fn delete_todo(
     req: HttpRequest,
     path: PathId,
 ) -> ApiResult<HttpResponse> {
-    let tags = if_match(&req);
-    let pool = state.pool.clone();
+    let precondition = if_match(&req);
     let (owner, id) = (user.user_id, path.0);
-    web::block(move || -> ApiResult<()> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            let current = todo::find_owned(conn, owner, id)?.ok_or(ApiError::NotFound)?;
-            if !precondition_holds(tags.as_deref(), &current) {
-                return Err(ApiError::PreconditionFailed);
-            }
-            todo::delete_owned(conn, owner, id)?;
-            Ok(())
-        })
-    })
-    .await??;
+    state
+        .db
+        .write(move |tx| todos::delete(tx, owner, id, &precondition))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -663,13 +562,11 @@ pub async fn clear_completed_todos(
             "must be `true`: only completed todos can be deleted together",
         ));
     }
-    let pool = state.pool.clone();
     let owner = user.user_id;
-    let deleted = web::block(move || -> ApiResult<usize> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| Ok(todo::delete_completed(conn, owner)?))
-    })
-    .await??;
+    let deleted = state
+        .db
+        .write(move |tx| todos::clear_completed(tx, owner))
+        .await?;
     Ok(web::Json(ClearCompletedResponse {
         deleted: i64::try_from(deleted).unwrap_or(i64::MAX),
     }))

@@ -6,16 +6,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::auth::{removal_cookie, UserResponse};
-use crate::app::lockout::MAX_FAILED_LOGINS;
+use crate::app::{accounts, sessions, Actor};
 use crate::auth::extract::client_ip;
 use crate::auth::AuthUser;
-use crate::db::models::audit::{self, kind};
-use crate::db::models::session;
-use crate::db::models::user::{self, now};
 use crate::domain::{Email, Password};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::Json;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -85,48 +82,28 @@ async fn confirm_password(
     field: &'static str,
 ) -> ApiResult<()> {
     let password = Password::for_verification(raw).map_err(|m| ApiError::validation(field, m))?;
-    let pool = state.pool.clone();
     let id = user.user_id;
-    let stored = web::block(move || -> ApiResult<Option<String>> {
-        let mut conn = pool.get()?;
-        Ok(user::find(&mut conn, id)?.map(|u| u.password_hash))
-    })
-    .await??;
+    let stored = state
+        .db
+        .read(move |conn| accounts::password_hash(conn, id))
+        .await?;
     if state.hasher.verify(&password, stored).await? {
         return Ok(());
     }
-    let ip = client_ip(req, state.settings.trust_proxy_headers);
-    let pool = state.pool.clone();
-    let (user_id, session_id) = (user.user_id, user.session_id);
-    web::block(move || -> ApiResult<()> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            let now = now();
-            let failures = session::add_password_failure(conn, session_id)?;
-            audit::record(
-                conn,
-                kind::LOGIN_FAILED,
-                Some(user_id),
-                Some(user_id),
-                ip.as_deref(),
-                serde_json::json!({"reason": "bad_current_password", "session_id": session_id}),
-            )?;
-            if failures >= MAX_FAILED_LOGINS {
-                session::revoke(conn, session_id, now)?;
-                audit::record(
-                    conn,
-                    kind::LOCKED_OUT,
-                    Some(user_id),
-                    Some(user_id),
-                    ip.as_deref(),
-                    serde_json::json!({"scope": "session", "session_id": session_id}),
-                )?;
-            }
-            Ok(())
-        })
-    })
-    .await??;
+    let actor = actor(state, req, user);
+    let session_id = user.session_id;
+    state
+        .db
+        .write(move |tx| accounts::record_wrong_password(tx, &actor, session_id))
+        .await?;
     Err(ApiError::validation(field, "is incorrect"))
+}
+
+fn actor(state: &AppState, req: &HttpRequest, user: &AuthUser) -> Actor {
+    Actor {
+        user_id: user.user_id,
+        ip: client_ip(req, state.settings.trust_proxy_headers),
+    }
 }
 
 /// Change the password. Every other session ends; this one continues.
@@ -171,25 +148,12 @@ pub async fn change_password(
         .map_err(|m| ApiError::validation("new_password", m))?;
     confirm_password(&state, &req, &user, current_password, "current_password").await?;
     let hash = state.hasher.hash(&new_password).await?;
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
-    let pool = state.pool.clone();
-    web::block(move || -> ApiResult<()> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            user::set_password_hash(conn, user.user_id, &hash)?;
-            let ended = session::revoke_all(conn, user.user_id, Some(user.session_id), now())?;
-            audit::record(
-                conn,
-                kind::PASSWORD_CHANGED,
-                Some(user.user_id),
-                Some(user.user_id),
-                ip.as_deref(),
-                serde_json::json!({"sessions_ended": ended}),
-            )?;
-            Ok(())
-        })
-    })
-    .await??;
+    let actor = actor(&state, &req, &user);
+    let keep = user.session_id;
+    state
+        .db
+        .write(move |tx| accounts::change_password(tx, &actor, keep, &hash))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -218,30 +182,11 @@ pub async fn delete_me(
     body: Json<DeleteAccountRequest>,
 ) -> ApiResult<HttpResponse> {
     confirm_password(&state, &req, &user, body.0.password, "password").await?;
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
-    let pool = state.pool.clone();
-    web::block(move || -> ApiResult<()> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            // Read the role inside the write transaction: two admins deleting
-            // themselves at once cannot both pass this check.
-            let current = user::find(conn, user.user_id)?.ok_or(ApiError::Unauthorized)?;
-            if user::is_last_active_admin(conn, &current)? {
-                return Err(ApiError::LastAdmin);
-            }
-            user::delete(conn, user.user_id)?;
-            audit::record(
-                conn,
-                kind::ACCOUNT_DELETED,
-                Some(user.user_id),
-                Some(user.user_id),
-                ip.as_deref(),
-                serde_json::json!({"email_domain": current.email.rsplit('@').next()}),
-            )?;
-            Ok(())
-        })
-    })
-    .await??;
+    let actor = actor(&state, &req, &user);
+    state
+        .db
+        .write(move |tx| accounts::delete_account(tx, &actor))
+        .await?;
     Ok(HttpResponse::NoContent().cookie(removal_cookie()).finish())
 }
 
@@ -260,13 +205,8 @@ pub async fn list_sessions(
     user: AuthUser,
     state: web::Data<AppState>,
 ) -> ApiResult<web::Json<SessionListResponse>> {
-    let pool = state.pool.clone();
     let id = user.user_id;
-    let sessions = web::block(move || -> ApiResult<_> {
-        let mut conn = pool.get()?;
-        Ok(session::list_live(&mut conn, id, now())?)
-    })
-    .await??;
+    let sessions = state.db.read(move |conn| sessions::list(conn, id)).await?;
     let items = sessions
         .into_iter()
         .map(|s| SessionResponse {
@@ -304,25 +244,10 @@ pub async fn delete_session(
     path: crate::extract::PathId,
 ) -> ApiResult<HttpResponse> {
     let session_id = path.0;
-    let ip = client_ip(&req, state.settings.trust_proxy_headers);
-    let pool = state.pool.clone();
-    web::block(move || -> ApiResult<()> {
-        let mut conn = pool.get()?;
-        conn.immediate_transaction(|conn| {
-            if session::revoke_owned(conn, user.user_id, session_id, now())? == 0 {
-                return Err(ApiError::NotFound);
-            }
-            audit::record(
-                conn,
-                kind::SESSION_REVOKED,
-                Some(user.user_id),
-                Some(user.user_id),
-                ip.as_deref(),
-                serde_json::json!({"session_id": session_id}),
-            )?;
-            Ok(())
-        })
-    })
-    .await??;
+    let actor = actor(&state, &req, &user);
+    state
+        .db
+        .write(move |tx| sessions::revoke(tx, &actor, session_id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,10 +3,13 @@
 use diesel::prelude::*;
 use diesel::SqliteConnection;
 
+use crate::app::lockout::MAX_FAILED_LOGINS;
+use crate::app::Actor;
 use crate::db::models::audit::{self, kind};
 use crate::db::models::{device, session, user};
 use crate::db::schema::users;
 use crate::domain::{Email, Role};
+use crate::error::{ApiError, ApiResult};
 
 /// What `create-admin` did.
 #[derive(Debug, PartialEq, Eq)]
@@ -47,7 +50,7 @@ pub fn create_admin(
     password_hash: &str,
     promote_existing: bool,
 ) -> Result<CreateAdminOutcome, CreateAdminError> {
-    let now = crate::db::models::user::now();
+    let now = crate::clock::now();
     let Some(existing) = user::find_by_email(conn, email.as_str())? else {
         let created = user::insert(
             conn,
@@ -118,4 +121,112 @@ pub fn create_admin(
         id: existing.id,
         sessions_ended,
     })
+}
+
+/// Creates an account with role `user`; `EmailTaken` when the address (in
+/// any spelling, `Email` normalises it) is registered.
+pub fn register(
+    conn: &mut SqliteConnection,
+    email: &Email,
+    password_hash: &str,
+    ip: Option<&str>,
+) -> ApiResult<user::User> {
+    let now = crate::clock::now();
+    let created = user::insert(
+        conn,
+        &user::NewUser {
+            email: email.as_str(),
+            password_hash,
+            role: Role::User.as_str(),
+            created_at: now,
+            updated_at: now,
+        },
+    )?
+    .ok_or(ApiError::EmailTaken)?;
+    audit::record(
+        conn,
+        kind::REGISTERED,
+        Some(created.id),
+        Some(created.id),
+        ip,
+        serde_json::json!({}),
+    )?;
+    Ok(created)
+}
+
+/// The stored password hash of the actor, to verify a confirmation against.
+pub fn password_hash(conn: &mut SqliteConnection, user_id: i64) -> ApiResult<Option<String>> {
+    Ok(user::find(conn, user_id)?.map(|u| u.password_hash))
+}
+
+/// A wrong current password given inside a session counts against that
+/// session's own budget: each is audited, and the fifth ends the session.
+pub fn record_wrong_password(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    session_id: i64,
+) -> ApiResult<()> {
+    let failures = session::add_password_failure(conn, session_id)?;
+    let ip = actor.ip.as_deref();
+    audit::record(
+        conn,
+        kind::LOGIN_FAILED,
+        Some(actor.user_id),
+        Some(actor.user_id),
+        ip,
+        serde_json::json!({"reason": "bad_current_password", "session_id": session_id}),
+    )?;
+    if failures >= MAX_FAILED_LOGINS {
+        session::revoke(conn, session_id, crate::clock::now())?;
+        audit::record(
+            conn,
+            kind::LOCKED_OUT,
+            Some(actor.user_id),
+            Some(actor.user_id),
+            ip,
+            serde_json::json!({"scope": "session", "session_id": session_id}),
+        )?;
+    }
+    Ok(())
+}
+
+/// Sets a new password; every other session of the actor ends, `keep`
+/// (the caller's own) continues.
+pub fn change_password(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    keep: i64,
+    new_hash: &str,
+) -> ApiResult<()> {
+    user::set_password_hash(conn, actor.user_id, new_hash)?;
+    let ended = session::revoke_all(conn, actor.user_id, Some(keep), crate::clock::now())?;
+    audit::record(
+        conn,
+        kind::PASSWORD_CHANGED,
+        Some(actor.user_id),
+        Some(actor.user_id),
+        actor.ip.as_deref(),
+        serde_json::json!({"sessions_ended": ended}),
+    )?;
+    Ok(())
+}
+
+/// Deletes the actor's own account with its todos and sessions. The last
+/// active admin cannot (read inside the write transaction: two admins
+/// deleting themselves at once cannot both pass).
+pub fn delete_account(conn: &mut SqliteConnection, actor: &Actor) -> ApiResult<()> {
+    let current = user::find(conn, actor.user_id)?.ok_or(ApiError::Unauthorized)?;
+    if user::is_last_active_admin(conn, &current)? {
+        return Err(ApiError::LastAdmin);
+    }
+    user::delete(conn, actor.user_id)?;
+    audit::record(
+        conn,
+        kind::ACCOUNT_DELETED,
+        Some(actor.user_id),
+        Some(actor.user_id),
+        actor.ip.as_deref(),
+        serde_json::json!({"email_domain": current.email.rsplit('@').next()}),
+    )?;
+    Ok(())
 }

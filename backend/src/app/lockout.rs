@@ -149,7 +149,7 @@ mod tests {
     fn arrange() -> (crate::db::DbPool, User, NaiveDateTime) {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
         let mut conn = pool.get().unwrap();
-        let now = user::now();
+        let now = crate::clock::now();
         let owner = user::insert(
             &mut conn,
             &user::NewUser {

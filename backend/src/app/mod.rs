@@ -2,4 +2,15 @@
 //! the transaction the caller opened. The API and the CLI both call them.
 
 pub mod accounts;
+pub mod admin;
 pub mod lockout;
+pub mod sessions;
+pub mod todos;
+
+/// Who acts, for the rules and the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: i64,
+    /// The client address as the audit log records it.
+    pub ip: Option<String>,
+}

@@ -6,17 +6,13 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::NaiveDateTime;
 
-use crate::db::models::session::{self, SessionUser};
-use crate::db::models::user::now;
+use crate::app::sessions;
 use crate::domain::Role;
 use crate::error::ApiError;
-use crate::startup::AppState;
-
-/// `last_used_at` is written at most this often, so reads stay reads.
-const TOUCH_INTERVAL_SECS: i64 = 60;
+use crate::state::AppState;
 
 /// An authenticated caller: a valid access token whose session is live and
 /// whose user is enabled, read from the database on every request so that
@@ -102,20 +98,11 @@ pub async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .clone();
     let token = bearer_token(req).ok_or(ApiError::Unauthorized)?;
     let (user_id, session_id) = state.jwt.verify(token)?;
-    let pool = state.pool.clone();
-    let found: Option<SessionUser> = web::block(move || -> Result<_, ApiError> {
-        let mut conn = pool.get()?;
-        let now = now();
-        let found = session::find_live(&mut conn, session_id, user_id, now)?;
-        if let Some(s) = &found {
-            if (now - s.last_used_at).num_seconds() >= TOUCH_INTERVAL_SECS {
-                session::touch(&mut conn, s.session_id, now)?;
-            }
-        }
-        Ok(found)
-    })
-    .await??;
-    let found = found.ok_or(ApiError::Unauthorized)?;
+    let found = state
+        .db
+        .read(move |conn| sessions::authenticate(conn, session_id, user_id))
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
     Ok(AuthUser {
         user_id: found.user_id,
         session_id: found.session_id,
@@ -135,13 +122,21 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// Reads the admin that [`require_admin`] authenticated for this request:
+/// an admin request looks the session up once. Without the gate (a route
+/// that forgot it) it authenticates itself, so a forgotten gate is never a
+/// hole.
 impl FromRequest for AdminUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let gated = req.extensions().get::<AdminUser>().cloned();
         let req = req.clone();
         Box::pin(async move {
+            if let Some(admin) = gated {
+                return Ok(admin);
+            }
             let user = authenticate(&req).await?;
             if !user.is_admin() {
                 return Err(ApiError::Forbidden);
@@ -168,7 +163,10 @@ pub async fn require_admin(
     );
     if guarded {
         let denied = match authenticate(req.request()).await {
-            Ok(user) if user.is_admin() => None,
+            Ok(user) if user.is_admin() => {
+                req.extensions_mut().insert(AdminUser(user));
+                None
+            }
             Ok(_) => Some(ApiError::Forbidden),
             Err(e) => Some(e),
         };

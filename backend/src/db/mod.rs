@@ -9,16 +9,76 @@ use std::time::Duration;
 
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::DatabaseUrl;
+use crate::error::ApiResult;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 pub type DbPool = Pool<ConnectionManager<SqliteConnection>>;
-pub type DbConn = PooledConnection<ConnectionManager<SqliteConnection>>;
+
+/// The database handle: runs a closure on the blocking pool with a pooled
+/// connection, either as it is (`read`) or inside a write transaction
+/// (`write`). The only place that knows how a transaction starts, so the
+/// use cases in `app/` stay plain synchronous functions over a connection.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+}
+
+impl Db {
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// Runs `f` on a pooled connection without a transaction: reads, and
+    /// single idempotent statements such as touching `last_used_at`.
+    pub async fn read<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> ApiResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Readiness: a connection within two seconds, and our schema answers.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get_timeout(Duration::from_secs(2))?;
+            ping(&mut conn)
+        })
+        .await?
+    }
+
+    /// Runs `f` inside one write transaction (SQLite `BEGIN IMMEDIATE`: the
+    /// database-wide write lock is taken up front, so a rule checked inside
+    /// `f` still holds when `f` writes). An error rolls everything back.
+    pub async fn write<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> ApiResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            conn.immediate_transaction(f)
+        })
+        .await?
+    }
+}
 
 /// Applied to every new pooled connection: the pragmas (`batch_execute`
 /// runs them all; a `sql_query` would run only the first) and our SQL

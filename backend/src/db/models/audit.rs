@@ -65,7 +65,7 @@ pub fn record(
             actor_user_id,
             target_user_id,
             ip,
-            created_at: super::user::now(),
+            created_at: crate::clock::now(),
             detail: detail.to_string(),
         })
         .execute(conn)

@@ -47,10 +47,6 @@ pub struct NewUser<'a> {
     pub updated_at: NaiveDateTime,
 }
 
-pub fn now() -> NaiveDateTime {
-    chrono::Utc::now().naive_utc()
-}
-
 pub fn find_by_email(conn: &mut SqliteConnection, email: &str) -> QueryResult<Option<User>> {
     users::table
         .filter(users::email.eq(email))
@@ -149,7 +145,10 @@ pub fn lock(conn: &mut SqliteConnection, id: i64, until: NaiveDateTime) -> Query
 
 pub fn set_password_hash(conn: &mut SqliteConnection, id: i64, hash: &str) -> QueryResult<()> {
     diesel::update(users::table.find(id))
-        .set((users::password_hash.eq(hash), users::updated_at.eq(now())))
+        .set((
+            users::password_hash.eq(hash),
+            users::updated_at.eq(crate::clock::now()),
+        ))
         .execute(conn)
         .map(|_| ())
 }

@@ -1,0 +1,311 @@
+//! Sign-in and sessions: login (with the lockout rules of `lockout`),
+//! refresh rotation with reuse detection, logout, the caller's sessions.
+
+use chrono::Duration;
+use diesel::SqliteConnection;
+
+use crate::app::lockout::{self, Budget};
+use crate::app::Actor;
+use crate::clock::now;
+use crate::db::models::audit::{self, kind};
+use crate::db::models::device;
+use crate::db::models::session::{self, NewSession, Session, SessionUser};
+use crate::db::models::user::{self, User};
+use crate::error::{ApiError, ApiResult};
+
+/// A login whose password was already checked against `found` (outside the
+/// transaction: bcrypt is slow).
+pub struct LoginAttempt {
+    /// The account of the email, as read before the password check.
+    pub found: Option<User>,
+    /// Whether the password matched `found`'s hash at that time.
+    pub verified: bool,
+    /// The hash of the device cookie's token, if one was sent.
+    pub device_hash: Option<String>,
+    /// The rate-limit key of the client (IPv4 address or IPv6 /64).
+    pub client_key: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The new session's refresh token hash and lifetime.
+    pub refresh_hash: String,
+    pub ttl_secs: i64,
+    /// A fresh device token hash, remembered if the client is not a known
+    /// device yet.
+    pub new_device_hash: String,
+}
+
+pub enum LoginOutcome {
+    /// Every refusal looks the same to the client.
+    Refused,
+    SignedIn {
+        user: User,
+        session_id: i64,
+        /// True when the client was not a known device and
+        /// `new_device_hash` was remembered: set its cookie.
+        new_device: bool,
+    },
+}
+
+/// The login's write transaction.
+pub fn login(conn: &mut SqliteConnection, attempt: LoginAttempt) -> ApiResult<LoginOutcome> {
+    let now = now();
+    let ip = attempt.ip.as_deref();
+    let Some(found) = attempt.found else {
+        audit::record_anonymous_login_failure(conn, &attempt.client_key, now)?;
+        return Ok(LoginOutcome::Refused);
+    };
+    // Re-read inside the write transaction so concurrent failures count.
+    let Some(current) = user::find(conn, found.id)? else {
+        return Ok(LoginOutcome::Refused);
+    };
+    let budget = Budget::of(conn, current.id, attempt.device_hash.as_deref(), now)?;
+    if let Some(reason) = budget.refusal(&current, now) {
+        audit::record(
+            conn,
+            kind::LOGIN_FAILED,
+            None,
+            Some(current.id),
+            ip,
+            serde_json::json!({"reason": reason, "known_device": budget.is_known_device()}),
+        )?;
+        return Ok(LoginOutcome::Refused);
+    }
+    if !attempt.verified {
+        lockout::record_failure(conn, &budget, &current, now, ip, "bad_password")?;
+        return Ok(LoginOutcome::Refused);
+    }
+    // The password changed while this login was verifying the old one: a
+    // session opened now would outlive the password it was opened with,
+    // which the change has already signed out everywhere.
+    if found.password_hash != current.password_hash {
+        audit::record(
+            conn,
+            kind::LOGIN_FAILED,
+            None,
+            Some(current.id),
+            ip,
+            serde_json::json!({"reason": "password_changed"}),
+        )?;
+        return Ok(LoginOutcome::Refused);
+    }
+    lockout::record_success(conn, &budget, current.id, now)?;
+    let new_device = !budget.is_known_device();
+    if new_device {
+        device::insert(conn, current.id, &attempt.new_device_hash, now)?;
+    }
+    let session = session::insert(
+        conn,
+        &NewSession {
+            user_id: current.id,
+            refresh_token_hash: &attempt.refresh_hash,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + Duration::seconds(attempt.ttl_secs),
+            user_agent: attempt.user_agent.as_deref(),
+            ip,
+        },
+    )?;
+    audit::record(
+        conn,
+        kind::LOGIN_SUCCEEDED,
+        Some(current.id),
+        Some(current.id),
+        ip,
+        serde_json::json!({"session_id": session.id, "known_device": budget.is_known_device()}),
+    )?;
+    Ok(LoginOutcome::SignedIn {
+        user: current,
+        session_id: session.id,
+        new_device,
+    })
+}
+
+pub enum RefreshOutcome {
+    Rotated(User, i64),
+    /// A used token came back: the session is over.
+    Reused,
+    Invalid,
+}
+
+/// Trades the refresh token hashing to `presented_hash` for `next_hash`.
+/// Single use: presenting a retired token again ends the whole session.
+pub fn refresh(
+    conn: &mut SqliteConnection,
+    presented_hash: &str,
+    next_hash: &str,
+    ip: Option<&str>,
+) -> ApiResult<RefreshOutcome> {
+    let now = now();
+    if let Some(current) = session::find_by_refresh_hash(conn, presented_hash)? {
+        if current.revoked_at.is_some() || current.expires_at <= now {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        let Some(owner) = user::find(conn, current.user_id)?.filter(|u| !u.disabled) else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        session::rotate(conn, &current, next_hash, now)?;
+        return Ok(RefreshOutcome::Rotated(owner, current.id));
+    }
+    if let Some(session_id) = session::find_by_retired_hash(conn, presented_hash)? {
+        // Someone holds a copy of the token. End the session.
+        let revoked = session::revoke(conn, session_id, now)?;
+        let owner = session::find_owner(conn, session_id)?;
+        audit::record(
+            conn,
+            kind::REFRESH_REUSE,
+            None,
+            owner,
+            ip,
+            serde_json::json!({"session_id": session_id, "revoked": revoked > 0}),
+        )?;
+        return Ok(RefreshOutcome::Reused);
+    }
+    Ok(RefreshOutcome::Invalid)
+}
+
+/// Ends one session, named by the access token (`by_access`: user and
+/// session id) or else by its refresh token hash. False when neither names
+/// a live session.
+pub fn logout(
+    conn: &mut SqliteConnection,
+    by_access: Option<(i64, i64)>,
+    refresh_hash: Option<&str>,
+    ip: Option<&str>,
+) -> ApiResult<bool> {
+    let now = now();
+    let target = match (by_access, refresh_hash) {
+        (Some(found), _) => Some(found),
+        (None, Some(hash)) => session::find_by_refresh_hash(conn, hash)?
+            .filter(|s| s.revoked_at.is_none() && s.expires_at > now)
+            .map(|s| (s.user_id, s.id)),
+        (None, None) => None,
+    };
+    let Some((user_id, session_id)) = target else {
+        return Ok(false);
+    };
+    session::revoke(conn, session_id, now)?;
+    audit::record(
+        conn,
+        kind::LOGOUT,
+        Some(user_id),
+        Some(user_id),
+        ip,
+        serde_json::json!({"session_id": session_id}),
+    )?;
+    Ok(true)
+}
+
+/// Ends every session of the actor.
+pub fn logout_all(conn: &mut SqliteConnection, actor: &Actor) -> ApiResult<()> {
+    let count = session::revoke_all(conn, actor.user_id, None, now())?;
+    audit::record(
+        conn,
+        kind::LOGOUT_ALL,
+        Some(actor.user_id),
+        Some(actor.user_id),
+        actor.ip.as_deref(),
+        serde_json::json!({"sessions": count}),
+    )?;
+    Ok(())
+}
+
+/// `last_used_at` is written at most this often, so reads stay reads.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// The live session `session_id` of `user_id` with its enabled user, as
+/// every authenticated request checks it (so logout, disable and role
+/// changes take effect at once); records the use at most once a minute.
+pub fn authenticate(
+    conn: &mut SqliteConnection,
+    session_id: i64,
+    user_id: i64,
+) -> ApiResult<Option<SessionUser>> {
+    let now = now();
+    let found = session::find_live(conn, session_id, user_id, now)?;
+    if let Some(s) = &found {
+        if (now - s.last_used_at).num_seconds() >= TOUCH_INTERVAL_SECS {
+            session::touch(conn, s.session_id, now)?;
+        }
+    }
+    Ok(found)
+}
+
+/// The actor's live sessions, newest first.
+pub fn list(conn: &mut SqliteConnection, user_id: i64) -> ApiResult<Vec<Session>> {
+    Ok(session::list_live(conn, user_id, now())?)
+}
+
+/// Ends one of the actor's own sessions; another user's is `NotFound`.
+pub fn revoke(conn: &mut SqliteConnection, actor: &Actor, session_id: i64) -> ApiResult<()> {
+    if session::revoke_owned(conn, actor.user_id, session_id, now())? == 0 {
+        return Err(ApiError::NotFound);
+    }
+    audit::record(
+        conn,
+        kind::SESSION_REVOKED,
+        Some(actor.user_id),
+        Some(actor.user_id),
+        actor.ip.as_deref(),
+        serde_json::json!({"session_id": session_id}),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::tokens::new_refresh_token;
+    use crate::config::DatabaseUrl;
+    use crate::db::build_pool;
+    use crate::domain::Role;
+
+    #[test]
+    fn a_reused_refresh_token_ends_the_session() {
+        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let conn = &mut pool.get().unwrap();
+        let now = now();
+        let owner = user::insert(
+            conn,
+            &user::NewUser {
+                email: "owner@example.com",
+                password_hash: "x",
+                role: Role::User.as_str(),
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .unwrap()
+        .unwrap();
+        let first = new_refresh_token();
+        let session = session::insert(
+            conn,
+            &NewSession {
+                user_id: owner.id,
+                refresh_token_hash: &first.hash,
+                created_at: now,
+                last_used_at: now,
+                expires_at: now + Duration::hours(1),
+                user_agent: None,
+                ip: None,
+            },
+        )
+        .unwrap();
+        let second = new_refresh_token();
+        assert!(matches!(
+            refresh(conn, &first.hash, &second.hash, None).unwrap(),
+            RefreshOutcome::Rotated(_, id) if id == session.id
+        ));
+        // The first token again: reuse. The session ends, so the current
+        // (second) token stops working too.
+        let third = new_refresh_token();
+        assert!(matches!(
+            refresh(conn, &first.hash, &third.hash, None).unwrap(),
+            RefreshOutcome::Reused
+        ));
+        assert!(matches!(
+            refresh(conn, &second.hash, &third.hash, None).unwrap(),
+            RefreshOutcome::Invalid
+        ));
+        assert!(list(conn, owner.id).unwrap().is_empty());
+    }
+}

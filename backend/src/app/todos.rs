@@ -1,0 +1,237 @@
+//! Todo use cases: always scoped to the owner (ownership is part of every
+//! query), with the `If-Match` precondition and the PATCH diff.
+
+use diesel::SqliteConnection;
+
+use crate::clock::now;
+use crate::db::models::todo::{self, ListFilter, NewTodo, SortValue, Todo, TodoChangeset};
+use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
+use crate::error::{ApiError, ApiResult};
+
+/// A checked new todo.
+pub struct NewTodoInput {
+    pub title: TodoTitle,
+    pub description: TodoDescription,
+    pub priority: Priority,
+    pub due_date: Option<DueDate>,
+    pub completed: bool,
+}
+
+/// A checked PATCH: `None` leaves a field alone; `Some(None)` clears the
+/// nullable due date.
+#[derive(Default)]
+pub struct TodoChange {
+    pub title: Option<TodoTitle>,
+    pub description: Option<String>,
+    pub priority: Option<Priority>,
+    pub due_date: Option<Option<DueDate>>,
+    pub completed: Option<bool>,
+}
+
+impl TodoChange {
+    /// The changeset that brings `current` to the requested state, or `None`
+    /// when nothing would change (then neither `version` nor `updated_at`
+    /// moves, so other clients' ETags stay valid).
+    pub fn diff(self, current: &Todo, now: chrono::NaiveDateTime) -> Option<TodoChangeset> {
+        let mut set = TodoChangeset::default();
+        if let Some(title) = self.title.filter(|t| t.as_str() != current.title) {
+            set.title_sort = Some(title.sort_key());
+            set.title = Some(title.as_str().to_owned());
+        }
+        set.description = self.description.filter(|d| *d != current.description);
+        set.priority = self
+            .priority
+            .map(Priority::rank)
+            .filter(|p| *p != current.priority);
+        set.due_date = self
+            .due_date
+            .map(|d| d.map(DueDate::date))
+            .filter(|d| *d != current.due_date);
+        if let Some(completed) = self.completed.filter(|c| *c != current.completed) {
+            set.completed = Some(completed);
+            // Only a change of state moves the timestamp.
+            set.completed_at = Some(completed.then_some(now));
+        }
+        let unchanged = set.title.is_none()
+            && set.description.is_none()
+            && set.priority.is_none()
+            && set.due_date.is_none()
+            && set.completed.is_none();
+        if unchanged {
+            return None;
+        }
+        set.updated_at = Some(now);
+        set.version = Some(current.version + 1);
+        Some(set)
+    }
+}
+
+/// The entity tags of an `If-Match` header: absent, any (`*`), or a list.
+#[derive(Debug, Clone, Default)]
+pub struct Precondition(pub Option<Vec<String>>);
+
+impl Precondition {
+    /// The strong entity tag of a todo's current version.
+    pub fn etag(todo: &Todo) -> String {
+        format!("\"{}-{}\"", todo.id, todo.version)
+    }
+
+    /// No header, `*`, or one of the tags equal to the current strong tag
+    /// (strong comparison: a weak `W/` tag never matches).
+    pub fn holds(&self, todo: &Todo) -> bool {
+        let Some(tags) = &self.0 else {
+            return true;
+        };
+        let current = Self::etag(todo);
+        tags.iter().any(|tag| tag == "*" || *tag == current)
+    }
+}
+
+/// One page of the owner's todos: `limit + 1` rows, so the caller can tell
+/// whether there is a next page.
+pub fn list(
+    conn: &mut SqliteConnection,
+    owner: i64,
+    filter: &ListFilter,
+    sort: TodoSort,
+    after: Option<(&SortValue, i64)>,
+    limit: i64,
+) -> ApiResult<Vec<Todo>> {
+    let query = todo::list_query(owner, filter, sort, after, limit + 1)
+        .map_err(|_| ApiError::validation("cursor", "does not fit the sort"))?;
+    Ok(todo::list(conn, query)?)
+}
+
+pub fn create(conn: &mut SqliteConnection, owner: i64, input: NewTodoInput) -> ApiResult<Todo> {
+    let now = now();
+    let description = input.description.into_inner();
+    let sort_key = input.title.sort_key();
+    let new = NewTodo {
+        user_id: owner,
+        title: input.title.as_str(),
+        title_sort: &sort_key,
+        description: &description,
+        completed: input.completed,
+        priority: input.priority.rank(),
+        due_date: input.due_date.map(DueDate::date),
+        created_at: now,
+        updated_at: now,
+        completed_at: input.completed.then_some(now),
+    };
+    Ok(todo::insert(conn, &new)?)
+}
+
+pub fn get(conn: &mut SqliteConnection, owner: i64, id: i64) -> ApiResult<Todo> {
+    todo::find_owned(conn, owner, id)?.ok_or(ApiError::NotFound)
+}
+
+/// Applies `change` if `precondition` holds. Run it in a write transaction,
+/// so that the version checked is the version replaced.
+pub fn update(
+    conn: &mut SqliteConnection,
+    owner: i64,
+    id: i64,
+    change: TodoChange,
+    precondition: &Precondition,
+) -> ApiResult<Todo> {
+    let current = get(conn, owner, id)?;
+    if !precondition.holds(&current) {
+        return Err(ApiError::PreconditionFailed);
+    }
+    match change.diff(&current, now()) {
+        None => Ok(current),
+        Some(set) => todo::update_owned(conn, owner, id, &set)?.ok_or(ApiError::NotFound),
+    }
+}
+
+pub fn delete(
+    conn: &mut SqliteConnection,
+    owner: i64,
+    id: i64,
+    precondition: &Precondition,
+) -> ApiResult<()> {
+    let current = get(conn, owner, id)?;
+    if !precondition.holds(&current) {
+        return Err(ApiError::PreconditionFailed);
+    }
+    todo::delete_owned(conn, owner, id)?;
+    Ok(())
+}
+
+pub fn clear_completed(conn: &mut SqliteConnection, owner: i64) -> ApiResult<usize> {
+    Ok(todo::delete_completed(conn, owner)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn todo() -> Todo {
+        let at = NaiveDate::from_ymd_opt(2026, 1, 2)
+            .unwrap()
+            .and_hms_opt(3, 4, 5)
+            .unwrap();
+        Todo {
+            id: 7,
+            user_id: 1,
+            title: "Buy milk".into(),
+            title_sort: "buy milk".into(),
+            description: String::new(),
+            completed: false,
+            priority: Priority::Normal.rank(),
+            due_date: None,
+            created_at: at,
+            updated_at: at,
+            completed_at: None,
+            version: 3,
+            due_sort_asc: "~".into(),
+            due_sort_desc: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_patch_that_changes_nothing_has_no_changeset() {
+        let current = todo();
+        let same = TodoChange {
+            title: Some(TodoTitle::parse("Buy milk").unwrap()),
+            description: Some(String::new()),
+            priority: Some(Priority::Normal),
+            due_date: Some(None),
+            completed: Some(false),
+        };
+        assert!(same.diff(&current, crate::clock::now()).is_none());
+        assert!(TodoChange::default()
+            .diff(&current, crate::clock::now())
+            .is_none());
+    }
+
+    #[test]
+    fn a_patch_sets_only_what_differs_and_bumps_the_version() {
+        let current = todo();
+        let now = crate::clock::now();
+        let change = TodoChange {
+            title: Some(TodoTitle::parse("Buy oat milk").unwrap()),
+            completed: Some(true),
+            priority: Some(Priority::Normal),
+            ..TodoChange::default()
+        };
+        let set = change.diff(&current, now).unwrap();
+        assert_eq!(set.title.as_deref(), Some("Buy oat milk"));
+        assert_eq!(set.completed, Some(true));
+        assert_eq!(set.completed_at, Some(Some(now)));
+        assert_eq!(set.priority, None);
+        assert_eq!(set.version, Some(4));
+        assert_eq!(set.updated_at, Some(now));
+    }
+
+    #[test]
+    fn if_match_is_a_strong_comparison() {
+        let current = todo();
+        assert!(Precondition(None).holds(&current));
+        assert!(Precondition(Some(vec!["*".into()])).holds(&current));
+        assert!(Precondition(Some(vec!["\"7-3\"".into()])).holds(&current));
+        assert!(!Precondition(Some(vec!["W/\"7-3\"".into()])).holds(&current));
+        assert!(!Precondition(Some(vec!["\"7-2\"".into()])).holds(&current));
+    }
+}

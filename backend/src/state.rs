@@ -1,0 +1,25 @@
+//! `AppState`: the shared, read-only state every handler receives. Low in
+//! the module tree, so that the API, the middleware and the extractors can
+//! all name it without importing `startup`.
+
+use std::sync::Arc;
+
+use actix_extensible_rate_limit::backend::memory::InMemoryBackend;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password::PasswordHasher;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::pagination::CursorKey;
+
+pub struct AppState {
+    /// The database: the one place that knows how a transaction starts.
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub jwt: JwtKeys,
+    pub hasher: PasswordHasher,
+    /// Shared by every worker, so a client's budget is per process.
+    pub rate_limits: InMemoryBackend,
+    /// Signs list cursors.
+    pub cursor_key: CursorKey,
+}
