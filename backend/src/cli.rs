@@ -9,7 +9,6 @@ use crate::app::accounts::{self, CreateAdminOutcome};
 use crate::auth::password::hash_blocking;
 use crate::config::Settings;
 use crate::domain::{Email, Password};
-use crate::startup::Application;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,7 +45,9 @@ pub enum Command {
     Openapi,
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the command. `serve` runs the server (`startup::serve`), handed in
+/// by `main` so that this module sits below `startup`, not above it.
+pub fn run(cli: Cli, serve: fn(Settings) -> anyhow::Result<()>) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
             let json = crate::openapi::document_json()?;
@@ -56,18 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let settings = Settings::from_env()?;
             settings.log_warnings();
-            actix_web::rt::System::new().block_on(async move {
-                let app = Application::build(settings.clone()).await?;
-                log::info!(
-                    "SecureTodo listening on http://{}:{} ({:?})",
-                    settings.host,
-                    app.port(),
-                    settings.app_env
-                );
-                app.run_until_stopped().await?;
-                log::info!("server stopped");
-                Ok(())
-            })
+            serve(settings)
         }
         Command::Migrate => {
             let settings = Settings::from_env()?;

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         log::error!("could not read .env: {problem}");
         return ExitCode::FAILURE;
     }
-    match cli::run(Cli::parse()) {
+    match cli::run(Cli::parse(), securetodo::startup::serve) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e:#}");

@@ -39,7 +39,7 @@ use crate::error::{FieldError, Problem};
         api::health::live,
         api::health::ready,
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, crate::domain::AuditEventType)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Registration, login, token refresh and logout"),

@@ -24,6 +24,23 @@ use crate::state::AppState;
 use crate::{api, middleware, openapi};
 use secrecy::ExposeSecret;
 
+/// `securetodo serve`: builds the application and serves until SIGINT or
+/// SIGTERM.
+pub fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings.clone()).await?;
+        log::info!(
+            "SecureTodo listening on http://{}:{} ({:?})",
+            settings.host,
+            app.port(),
+            settings.app_env
+        );
+        app.run_until_stopped().await?;
+        log::info!("server stopped");
+        Ok(())
+    })
+}
+
 pub struct Application {
     port: u16,
     server: Server,

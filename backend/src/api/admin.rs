@@ -17,9 +17,9 @@ use crate::api::auth::UserResponse;
 use crate::app::{admin, Actor};
 use crate::auth::extract::client_ip;
 use crate::auth::AdminUser;
-use crate::db::models::audit::AuditEvent;
+use crate::db::models::audit::StoredAuditEvent;
 use crate::db::models::user::{UserFilter, UserSummary};
-use crate::domain::Role;
+use crate::domain::{AuditEventType, Role};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Json, PathId, Query};
 use crate::pagination::{limit, IdPosition};
@@ -142,9 +142,9 @@ where
 pub struct AuditEventResponse {
     #[schema(example = 42)]
     pub id: i64,
-    /// The event type, e.g. `auth.login_failed` or `admin.role_changed`.
+    /// The event type, one of `AuditEventType`.
     #[serde(rename = "type")]
-    #[schema(example = "admin.role_changed")]
+    #[schema(value_type = AuditEventType, example = "admin.role_changed")]
     pub event_type: String,
     /// Who acted; null when anonymous (e.g. a failed login) or the CLI.
     #[schema(example = 1, required = true)]
@@ -162,8 +162,8 @@ pub struct AuditEventResponse {
     pub detail: serde_json::Map<String, serde_json::Value>,
 }
 
-impl From<AuditEvent> for AuditEventResponse {
-    fn from(e: AuditEvent) -> Self {
+impl From<StoredAuditEvent> for AuditEventResponse {
+    fn from(e: StoredAuditEvent) -> Self {
         // Always written by `audit::record` as an object; anything else is
         // shown as an empty object rather than failing the whole page.
         let detail = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&e.detail)

@@ -5,9 +5,10 @@ use diesel::SqliteConnection;
 
 use crate::app::lockout::MAX_FAILED_LOGINS;
 use crate::app::Actor;
-use crate::db::models::audit::{self, kind};
+use crate::db::models::audit;
 use crate::db::models::{device, session, user};
 use crate::db::schema::users;
+use crate::domain::{AuditEvent, LockScope, LoginFailure, Via};
 use crate::domain::{Email, Role};
 use crate::error::{ApiError, ApiResult};
 
@@ -65,11 +66,10 @@ pub fn create_admin(
         .ok_or(CreateAdminError::Raced)?;
         audit::record(
             conn,
-            kind::ADMIN_CREATED,
+            &AuditEvent::AdminCreated { via: Via::Cli },
             None,
             Some(created.id),
             None,
-            serde_json::json!({"via": "cli"}),
         )?;
         return Ok(CreateAdminOutcome::Created { id: created.id });
     };
@@ -92,30 +92,37 @@ pub fn create_admin(
     if existing.role != Role::Admin.as_str() {
         audit::record(
             conn,
-            kind::ROLE_CHANGED,
+            &AuditEvent::RoleChanged {
+                from: existing.role(),
+                to: Role::Admin,
+                via: Some(Via::Cli),
+            },
             None,
             Some(existing.id),
             None,
-            serde_json::json!({"from": existing.role, "to": "admin", "via": "cli"}),
         )?;
     }
     if existing.disabled {
         audit::record(
             conn,
-            kind::USER_ENABLED,
+            &AuditEvent::UserEnabled {
+                disabled: None,
+                via: Some(Via::Cli),
+            },
             None,
             Some(existing.id),
             None,
-            serde_json::json!({"via": "cli"}),
         )?;
     }
     audit::record(
         conn,
-        kind::PASSWORD_CHANGED,
+        &AuditEvent::PasswordChanged {
+            sessions_ended,
+            via: Some(Via::Cli),
+        },
         None,
         Some(existing.id),
         None,
-        serde_json::json!({"via": "cli", "sessions_ended": sessions_ended}),
     )?;
     Ok(CreateAdminOutcome::Promoted {
         id: existing.id,
@@ -145,11 +152,10 @@ pub fn register(
     .ok_or(ApiError::EmailTaken)?;
     audit::record(
         conn,
-        kind::REGISTERED,
+        &AuditEvent::UserRegistered {},
         Some(created.id),
         Some(created.id),
         ip,
-        serde_json::json!({}),
     )?;
     Ok(created)
 }
@@ -170,21 +176,28 @@ pub fn record_wrong_password(
     let ip = actor.ip.as_deref();
     audit::record(
         conn,
-        kind::LOGIN_FAILED,
+        &AuditEvent::LoginFailed {
+            reason: LoginFailure::BadCurrentPassword,
+            known_device: None,
+            session_id: Some(session_id),
+            attempts: None,
+        },
         Some(actor.user_id),
         Some(actor.user_id),
         ip,
-        serde_json::json!({"reason": "bad_current_password", "session_id": session_id}),
     )?;
     if failures >= MAX_FAILED_LOGINS {
         session::revoke(conn, session_id, crate::clock::now())?;
         audit::record(
             conn,
-            kind::LOCKED_OUT,
+            &AuditEvent::LockedOut {
+                scope: LockScope::Session,
+                seconds: None,
+                session_id: Some(session_id),
+            },
             Some(actor.user_id),
             Some(actor.user_id),
             ip,
-            serde_json::json!({"scope": "session", "session_id": session_id}),
         )?;
     }
     Ok(())
@@ -202,11 +215,13 @@ pub fn change_password(
     let ended = session::revoke_all(conn, actor.user_id, Some(keep), crate::clock::now())?;
     audit::record(
         conn,
-        kind::PASSWORD_CHANGED,
+        &AuditEvent::PasswordChanged {
+            sessions_ended: ended,
+            via: None,
+        },
         Some(actor.user_id),
         Some(actor.user_id),
         actor.ip.as_deref(),
-        serde_json::json!({"sessions_ended": ended}),
     )?;
     Ok(())
 }
@@ -222,11 +237,12 @@ pub fn delete_account(conn: &mut SqliteConnection, actor: &Actor) -> ApiResult<(
     user::delete(conn, actor.user_id)?;
     audit::record(
         conn,
-        kind::ACCOUNT_DELETED,
+        &AuditEvent::AccountDeleted {
+            email_domain: current.email.rsplit('@').next().map(str::to_owned),
+        },
         Some(actor.user_id),
         Some(actor.user_id),
         actor.ip.as_deref(),
-        serde_json::json!({"email_domain": current.email.rsplit('@').next()}),
     )?;
     Ok(())
 }

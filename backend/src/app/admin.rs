@@ -7,9 +7,10 @@ use diesel::SqliteConnection;
 
 use crate::app::Actor;
 use crate::clock::now;
-use crate::db::models::audit::{self, kind, AuditEvent};
+use crate::db::models::audit::{self, StoredAuditEvent};
 use crate::db::models::session;
 use crate::db::models::user::{self, User, UserFilter, UserSummary};
+use crate::domain::AuditEvent;
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 
@@ -51,7 +52,7 @@ pub fn list_audit_events(
     event_type: Option<&str>,
     before: Option<i64>,
     limit: i64,
-) -> ApiResult<Vec<AuditEvent>> {
+) -> ApiResult<Vec<StoredAuditEvent>> {
     Ok(audit::page(conn, event_type, before, limit + 1)?)
 }
 
@@ -78,31 +79,38 @@ pub fn update_user(
     if new_role != target.role() {
         audit::record(
             conn,
-            kind::ROLE_CHANGED,
+            &AuditEvent::RoleChanged {
+                from: target.role(),
+                to: new_role,
+                via: None,
+            },
             Some(actor.user_id),
             Some(target.id),
             ip,
-            serde_json::json!({"from": target.role().as_str(), "to": new_role.as_str()}),
         )?;
     }
     if new_disabled && !target.disabled {
         let ended = session::revoke_all(conn, target.id, None, at)?;
         audit::record(
             conn,
-            kind::USER_DISABLED,
+            &AuditEvent::UserDisabled {
+                disabled: true,
+                sessions_ended: ended,
+            },
             Some(actor.user_id),
             Some(target.id),
             ip,
-            serde_json::json!({"disabled": true, "sessions_ended": ended}),
         )?;
     } else if !new_disabled && target.disabled {
         audit::record(
             conn,
-            kind::USER_ENABLED,
+            &AuditEvent::UserEnabled {
+                disabled: Some(false),
+                via: None,
+            },
             Some(actor.user_id),
             Some(target.id),
             ip,
-            serde_json::json!({"disabled": false}),
         )?;
     }
     Ok(updated)
@@ -119,11 +127,13 @@ pub fn delete_user(conn: &mut SqliteConnection, actor: &Actor, target_id: i64) -
     // account is gone, and only admins read the audit log.
     audit::record(
         conn,
-        kind::USER_DELETED,
+        &AuditEvent::UserDeleted {
+            email: target.email.clone(),
+            role: target.role(),
+        },
         Some(actor.user_id),
         Some(target.id),
         actor.ip.as_deref(),
-        serde_json::json!({"email": target.email, "role": target.role().as_str()}),
     )?;
     Ok(())
 }
@@ -139,11 +149,12 @@ pub fn revoke_user_sessions(
     let ended = session::revoke_all(conn, target.id, None, now())?;
     audit::record(
         conn,
-        kind::SESSIONS_REVOKED,
+        &AuditEvent::SessionsRevoked {
+            sessions_ended: ended,
+        },
         Some(actor.user_id),
         Some(target.id),
         actor.ip.as_deref(),
-        serde_json::json!({"sessions_ended": ended}),
     )?;
     Ok(())
 }

@@ -11,9 +11,10 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::SqliteConnection;
 
-use crate::db::models::audit::{self, kind};
+use crate::db::models::audit;
 use crate::db::models::device::{self, Device};
 use crate::db::models::user::{self, User};
+use crate::domain::{AuditEvent, LockScope, LoginFailure};
 
 /// Failures in a row before the budget's lock.
 pub const MAX_FAILED_LOGINS: i32 = 5;
@@ -60,12 +61,12 @@ impl Budget {
 
     /// Why this budget may not sign in to `user` now, if it may not. The
     /// account's lock binds untrusted clients only.
-    pub fn refusal(&self, user: &User, now: NaiveDateTime) -> Option<&'static str> {
+    pub fn refusal(&self, user: &User, now: NaiveDateTime) -> Option<LoginFailure> {
         if user.disabled {
-            return Some("disabled");
+            return Some(LoginFailure::Disabled);
         }
         let locked = user.locked_until.is_some_and(|until| until > now);
-        (locked && !self.is_known_device()).then_some("locked")
+        (locked && !self.is_known_device()).then_some(LoginFailure::Locked)
     }
 }
 
@@ -77,15 +78,19 @@ pub fn record_failure(
     user: &User,
     now: NaiveDateTime,
     ip: Option<&str>,
-    reason: &'static str,
+    reason: LoginFailure,
 ) -> QueryResult<()> {
     audit::record(
         conn,
-        kind::LOGIN_FAILED,
+        &AuditEvent::LoginFailed {
+            reason,
+            known_device: Some(budget.is_known_device()),
+            session_id: None,
+            attempts: None,
+        },
         None,
         Some(user.id),
         ip,
-        serde_json::json!({"reason": reason, "known_device": budget.is_known_device()}),
     )?;
     let (failures, previous_locks) = match budget {
         Budget::Device(d) => (device::add_failure(conn, d.id)?, d.lockouts),
@@ -98,20 +103,23 @@ pub fn record_failure(
     let scope = match budget {
         Budget::Device(d) => {
             device::lock(conn, d.id, now + duration)?;
-            "device"
+            LockScope::Device
         }
         Budget::Untrusted => {
             user::lock(conn, user.id, now + duration)?;
-            "untrusted_clients"
+            LockScope::UntrustedClients
         }
     };
     audit::record(
         conn,
-        kind::LOCKED_OUT,
+        &AuditEvent::LockedOut {
+            scope,
+            seconds: Some(duration.num_seconds()),
+            session_id: None,
+        },
         None,
         Some(user.id),
         ip,
-        serde_json::json!({"seconds": duration.num_seconds(), "scope": scope}),
     )
 }
 
@@ -174,11 +182,19 @@ mod tests {
         for _ in 0..MAX_FAILED_LOGINS {
             let current = user::find(conn, owner.id).unwrap().unwrap();
             let budget = Budget::of(conn, owner.id, None, now).unwrap();
-            record_failure(conn, &budget, &current, now, None, "bad_password").unwrap();
+            record_failure(
+                conn,
+                &budget,
+                &current,
+                now,
+                None,
+                LoginFailure::BadPassword,
+            )
+            .unwrap();
         }
         let current = user::find(conn, owner.id).unwrap().unwrap();
         let stranger = Budget::of(conn, owner.id, Some("unknown"), now).unwrap();
-        assert_eq!(stranger.refusal(&current, now), Some("locked"));
+        assert_eq!(stranger.refusal(&current, now), Some(LoginFailure::Locked));
         let known = Budget::of(conn, owner.id, Some("owner-device"), now).unwrap();
         assert!(known.is_known_device());
         assert_eq!(known.refusal(&current, now), None);
@@ -196,7 +212,15 @@ mod tests {
             let current = user::find(conn, owner.id).unwrap().unwrap();
             let budget = Budget::of(conn, owner.id, Some("device"), now).unwrap();
             assert!(budget.is_known_device());
-            record_failure(conn, &budget, &current, now, None, "bad_password").unwrap();
+            record_failure(
+                conn,
+                &budget,
+                &current,
+                now,
+                None,
+                LoginFailure::BadPassword,
+            )
+            .unwrap();
         }
         // Locked now: it spends the untrusted budget, which is untouched.
         let current = user::find(conn, owner.id).unwrap().unwrap();
@@ -220,14 +244,17 @@ mod tests {
                 &current,
                 now,
                 None,
-                "bad_password",
+                LoginFailure::BadPassword,
             )
             .unwrap();
         }
         let known = Budget::of(conn, owner.id, Some("device"), now).unwrap();
         record_success(conn, &known, owner.id, now).unwrap();
         let current = user::find(conn, owner.id).unwrap().unwrap();
-        assert_eq!(Budget::Untrusted.refusal(&current, now), Some("locked"));
+        assert_eq!(
+            Budget::Untrusted.refusal(&current, now),
+            Some(LoginFailure::Locked)
+        );
         assert!(current.last_login_at.is_some());
     }
 }

@@ -7,10 +7,11 @@ use diesel::SqliteConnection;
 use crate::app::lockout::{self, Budget};
 use crate::app::Actor;
 use crate::clock::now;
-use crate::db::models::audit::{self, kind};
+use crate::db::models::audit;
 use crate::db::models::device;
 use crate::db::models::session::{self, NewSession, Session, SessionUser};
 use crate::db::models::user::{self, User};
+use crate::domain::{AuditEvent, LoginFailure};
 use crate::error::{ApiError, ApiResult};
 
 /// A login whose password was already checked against `found` (outside the
@@ -62,16 +63,20 @@ pub fn login(conn: &mut SqliteConnection, attempt: LoginAttempt) -> ApiResult<Lo
     if let Some(reason) = budget.refusal(&current, now) {
         audit::record(
             conn,
-            kind::LOGIN_FAILED,
+            &AuditEvent::LoginFailed {
+                reason,
+                known_device: Some(budget.is_known_device()),
+                session_id: None,
+                attempts: None,
+            },
             None,
             Some(current.id),
             ip,
-            serde_json::json!({"reason": reason, "known_device": budget.is_known_device()}),
         )?;
         return Ok(LoginOutcome::Refused);
     }
     if !attempt.verified {
-        lockout::record_failure(conn, &budget, &current, now, ip, "bad_password")?;
+        lockout::record_failure(conn, &budget, &current, now, ip, LoginFailure::BadPassword)?;
         return Ok(LoginOutcome::Refused);
     }
     // The password changed while this login was verifying the old one: a
@@ -80,11 +85,10 @@ pub fn login(conn: &mut SqliteConnection, attempt: LoginAttempt) -> ApiResult<Lo
     if found.password_hash != current.password_hash {
         audit::record(
             conn,
-            kind::LOGIN_FAILED,
+            &AuditEvent::login_failed(LoginFailure::PasswordChanged),
             None,
             Some(current.id),
             ip,
-            serde_json::json!({"reason": "password_changed"}),
         )?;
         return Ok(LoginOutcome::Refused);
     }
@@ -107,11 +111,13 @@ pub fn login(conn: &mut SqliteConnection, attempt: LoginAttempt) -> ApiResult<Lo
     )?;
     audit::record(
         conn,
-        kind::LOGIN_SUCCEEDED,
+        &AuditEvent::LoginSucceeded {
+            session_id: session.id,
+            known_device: budget.is_known_device(),
+        },
         Some(current.id),
         Some(current.id),
         ip,
-        serde_json::json!({"session_id": session.id, "known_device": budget.is_known_device()}),
     )?;
     Ok(LoginOutcome::SignedIn {
         user: current,
@@ -152,11 +158,13 @@ pub fn refresh(
         let owner = session::find_owner(conn, session_id)?;
         audit::record(
             conn,
-            kind::REFRESH_REUSE,
+            &AuditEvent::RefreshReuseDetected {
+                session_id,
+                revoked: revoked > 0,
+            },
             None,
             owner,
             ip,
-            serde_json::json!({"session_id": session_id, "revoked": revoked > 0}),
         )?;
         return Ok(RefreshOutcome::Reused);
     }
@@ -186,11 +194,10 @@ pub fn logout(
     session::revoke(conn, session_id, now)?;
     audit::record(
         conn,
-        kind::LOGOUT,
+        &AuditEvent::Logout { session_id },
         Some(user_id),
         Some(user_id),
         ip,
-        serde_json::json!({"session_id": session_id}),
     )?;
     Ok(true)
 }
@@ -200,11 +207,10 @@ pub fn logout_all(conn: &mut SqliteConnection, actor: &Actor) -> ApiResult<()> {
     let count = session::revoke_all(conn, actor.user_id, None, now())?;
     audit::record(
         conn,
-        kind::LOGOUT_ALL,
+        &AuditEvent::LogoutAll { sessions: count },
         Some(actor.user_id),
         Some(actor.user_id),
         actor.ip.as_deref(),
-        serde_json::json!({"sessions": count}),
     )?;
     Ok(())
 }
@@ -242,11 +248,10 @@ pub fn revoke(conn: &mut SqliteConnection, actor: &Actor, session_id: i64) -> Ap
     }
     audit::record(
         conn,
-        kind::SESSION_REVOKED,
+        &AuditEvent::SessionRevoked { session_id },
         Some(actor.user_id),
         Some(actor.user_id),
         actor.ip.as_deref(),
-        serde_json::json!({"session_id": session_id}),
     )?;
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! Domain newtypes: parse once at the edge, then only valid data exists.
 
+mod audit;
 mod email;
 mod password;
 mod role;
 mod todo;
 
+pub use audit::{AuditEvent, AuditEventType, LockScope, LoginFailure, Via};
 pub use email::Email;
 pub use password::Password;
 pub use role::Role;

@@ -6,11 +6,12 @@ use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
 
 use crate::db::schema::audit_events;
+use crate::domain::{AuditEvent, AuditEventType, LoginFailure};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite))]
-pub struct AuditEvent {
+pub struct StoredAuditEvent {
     pub id: i64,
     pub event_type: String,
     pub actor_user_id: Option<i64>,
@@ -31,42 +32,22 @@ pub struct NewAuditEvent<'a> {
     pub detail: String,
 }
 
-/// Event types; the admin API filters on these strings.
-pub mod kind {
-    pub const REGISTERED: &str = "user.registered";
-    pub const LOGIN_SUCCEEDED: &str = "auth.login_succeeded";
-    pub const LOGIN_FAILED: &str = "auth.login_failed";
-    pub const LOCKED_OUT: &str = "auth.locked_out";
-    pub const REFRESH_REUSE: &str = "auth.refresh_reuse_detected";
-    pub const LOGOUT: &str = "auth.logout";
-    pub const LOGOUT_ALL: &str = "auth.logout_all";
-    pub const SESSION_REVOKED: &str = "auth.session_revoked";
-    pub const PASSWORD_CHANGED: &str = "user.password_changed";
-    pub const ACCOUNT_DELETED: &str = "user.deleted";
-    pub const ADMIN_CREATED: &str = "admin.created";
-    pub const ROLE_CHANGED: &str = "admin.role_changed";
-    pub const USER_DISABLED: &str = "admin.user_disabled";
-    pub const USER_ENABLED: &str = "admin.user_enabled";
-    pub const USER_DELETED: &str = "admin.user_deleted";
-    pub const SESSIONS_REVOKED: &str = "admin.sessions_revoked";
-}
-
+/// Records `event` (its type and detail, `domain::AuditEvent`).
 pub fn record(
     conn: &mut SqliteConnection,
-    event_type: &str,
+    event: &crate::domain::AuditEvent,
     actor_user_id: Option<i64>,
     target_user_id: Option<i64>,
     ip: Option<&str>,
-    detail: serde_json::Value,
 ) -> QueryResult<()> {
     diesel::insert_into(audit_events::table)
         .values(NewAuditEvent {
-            event_type,
+            event_type: event.event_type().as_str(),
             actor_user_id,
             target_user_id,
             ip,
             created_at: crate::clock::now(),
-            detail: detail.to_string(),
+            detail: event.detail(),
         })
         .execute(conn)
         .map(|_| ())
@@ -85,30 +66,27 @@ pub fn record_anonymous_login_failure(
     let recent: Option<(i64, String)> = audit_events::table
         .filter(audit_events::ip.eq(client_key))
         .filter(audit_events::created_at.ge(now - chrono::Duration::seconds(60)))
-        .filter(audit_events::event_type.eq(kind::LOGIN_FAILED))
+        .filter(audit_events::event_type.eq(AuditEventType::LoginFailed.as_str()))
         .filter(audit_events::target_user_id.is_null())
         .order(audit_events::id.desc())
         .select((audit_events::id, audit_events::detail))
         .first(conn)
         .optional()?;
+    let event = |attempts| AuditEvent::LoginFailed {
+        reason: LoginFailure::UnknownEmail,
+        known_device: None,
+        session_id: None,
+        attempts: Some(attempts),
+    };
     let Some((id, detail)) = recent else {
-        return record(
-            conn,
-            kind::LOGIN_FAILED,
-            None,
-            None,
-            Some(client_key),
-            serde_json::json!({"reason": "unknown_email", "attempts": 1}),
-        );
+        return record(conn, &event(1), None, None, Some(client_key));
     };
     let attempts = serde_json::from_str::<serde_json::Value>(&detail)
         .ok()
         .and_then(|d| d["attempts"].as_i64())
         .unwrap_or(1);
     diesel::update(audit_events::table.find(id))
-        .set(audit_events::detail.eq(
-            serde_json::json!({"reason": "unknown_email", "attempts": attempts + 1}).to_string(),
-        ))
+        .set(audit_events::detail.eq(event(attempts + 1).detail()))
         .execute(conn)
         .map(|_| ())
 }
@@ -118,9 +96,9 @@ fn page_query(
     event_type: Option<&str>,
     before: Option<i64>,
     limit: i64,
-) -> audit_events::BoxedQuery<'static, Sqlite, AsSelect<AuditEvent, Sqlite>> {
+) -> audit_events::BoxedQuery<'static, Sqlite, AsSelect<StoredAuditEvent, Sqlite>> {
     let mut query = audit_events::table
-        .select(AuditEvent::as_select())
+        .select(StoredAuditEvent::as_select())
         .order(audit_events::id.desc())
         .limit(limit)
         .into_boxed();
@@ -141,7 +119,7 @@ pub fn page(
     event_type: Option<&str>,
     before: Option<i64>,
     limit: i64,
-) -> QueryResult<Vec<AuditEvent>> {
+) -> QueryResult<Vec<StoredAuditEvent>> {
     page_query(event_type, before, limit).load(conn)
 }
 
