@@ -337,6 +337,11 @@ impl TestApp {
         self.get_auth(ME, token).await
     }
 
+    /// The caller's account; checks the 200.
+    pub async fn me(&self, token: &str) -> Value {
+        self.get_json(token, ME, &[]).await
+    }
+
     /// The status of `GET /users/me` with `token`: is the token alive?
     pub async fn me_status(&self, token: &str) -> u16 {
         self.get_me(token).await.status().as_u16()
