@@ -72,20 +72,17 @@ async fn password_checks_cost_bounded_time_and_never_block_the_workers() {
             client.post(url).json(&body).send().await.unwrap().status()
         }));
     }
-    let change = app
-        .request(Method::PUT, "/api/v1/users/me/password")
-        .bearer_auth(&user.token)
-        .json(&json!({"current_password": user.password, "new_password": bomb}))
-        .send();
+    let change_body = json!({"current_password": user.password, "new_password": bomb});
+    let change = app.change_password(&user.token, &change_body);
     // Meanwhile the liveness probe answers at once.
     let started = Instant::now();
     let mut slowest = Duration::ZERO;
     for _ in 0..5 {
         let probe = Instant::now();
-        assert_eq!(app.get("/health/live").await.status(), 200);
+        assert_eq!(app.health_live().await.status(), 200);
         slowest = slowest.max(probe.elapsed());
     }
-    assert_eq!(change.await.unwrap().status(), 204);
+    assert_eq!(change.await.status(), 204);
     for attacker in attackers {
         let status = attacker.await.unwrap().as_u16();
         assert!(status == 201 || status == 422, "{status}");
@@ -257,10 +254,7 @@ async fn wrong_current_passwords_count_as_failures_and_the_fifth_ends_the_sessio
         problem(response, 422, "validation_failed").await;
     }
     // The session that guessed is over, and each guess was recorded.
-    assert_eq!(
-        app.get_auth("/api/v1/users/me", &user.token).await.status(),
-        401
-    );
+    assert_eq!(app.get_me(&user.token).await.status(), 401);
     let failures = app
         .audit_types()
         .iter()
@@ -284,10 +278,7 @@ async fn spellings_of_one_mailbox_are_one_account() {
         "BOSS@EXAMPLE.COM",
     ] {
         let response = app
-            .post_json(
-                "/api/v1/auth/register",
-                &json!({"email": spelling, "password": "Granite-Orchard-Lantern-3"}),
-            )
+            .post_register(&json!({"email": spelling, "password": "Granite-Orchard-Lantern-3"}))
             .await;
         problem(response, 409, "email_taken").await;
     }
@@ -297,10 +288,7 @@ async fn spellings_of_one_mailbox_are_one_account() {
         .await;
     assert_eq!(created["email"], "anna@xn--bcher-kva.example");
     let response = app
-        .post_json(
-            "/api/v1/auth/register",
-            &json!({"email": "anna@xn--bcher-kva.example", "password": "Granite-Orchard-Lantern-3"}),
-        )
+        .post_register(&json!({"email": "anna@xn--bcher-kva.example", "password": "Granite-Orchard-Lantern-3"}))
         .await;
     problem(response, 409, "email_taken").await;
     // Every spelling signs in to the one account.
@@ -348,10 +336,7 @@ async fn anonymous_failures_cannot_grow_the_audit_table_faster_than_the_rate_lim
     let app = spawn_app().await;
     for i in 0..30 {
         let r = app
-            .post_json(
-                "/api/v1/auth/login",
-                &json!({"email": format!("nobody{i}@example.com"), "password": "Whatever-Passphrase-1"}),
-            )
+            .post_login(&format!("nobody{i}@example.com"), "Whatever-Passphrase-1")
             .await;
         assert_eq!(r.status(), 401);
     }
@@ -365,10 +350,7 @@ async fn anonymous_failures_cannot_grow_the_audit_table_faster_than_the_rate_lim
         admin.id
     ));
     let page: Value = app
-        .get_auth(
-            "/api/v1/admin/audit-events?type=auth.login_failed",
-            &admin.token,
-        )
+        .admin_list_audit_events(&admin.token, "?type=auth.login_failed")
         .await
         .json()
         .await

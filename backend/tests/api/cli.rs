@@ -232,12 +232,7 @@ async fn create_admin_refuses_an_existing_account_unless_told_to_promote_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(!stderr.contains("Operator-Passphrase-71"), "{stderr}");
-    assert_eq!(
-        app.get_auth("/api/v1/users/me", &squatter_token)
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(app.get_me(&squatter_token).await.status(), 401);
     let refresh = app
         .post_json(
             "/api/v1/auth/refresh",
