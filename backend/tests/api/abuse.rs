@@ -128,12 +128,8 @@ async fn a_login_racing_a_password_change_gets_no_session() {
     assert_eq!(body["code"], "invalid_credentials");
     // The new password works; the old one does not.
     app.login(&user.email, "A-New-Passphrase-4471").await;
-    problem(
-        login_with_cookie(&app, &user.email, &user.password, None).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    let answer = login_with_cookie(&app, &user.email, &user.password, None).await;
+    problem(answer, 401, "invalid_credentials").await;
 }
 
 // 3. Anyone could lock the owner out.
@@ -176,20 +172,12 @@ async fn strangers_failures_never_lock_out_a_known_device() {
     let device = cookie_value(&device_set_cookie(&first).unwrap());
     // A stranger types the owner's email with wrong passwords...
     for _ in 0..12 {
-        problem(
-            login_with_cookie(&app, &user.email, "Guess-Guess-Guess-1", None).await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+        let answer = login_with_cookie(&app, &user.email, "Guess-Guess-Guess-1", None).await;
+        problem(answer, 401, "invalid_credentials").await;
     }
     // ...which locks strangers (even one who now has the right password)...
-    problem(
-        login_with_cookie(&app, &user.email, &user.password, None).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    let answer = login_with_cookie(&app, &user.email, &user.password, None).await;
+    problem(answer, 401, "invalid_credentials").await;
     // ...but never the owner's own browser.
     let owner = login_with_cookie(&app, &user.email, &user.password, Some(&device)).await;
     assert_eq!(owner.status(), 200);
@@ -197,12 +185,8 @@ async fn strangers_failures_never_lock_out_a_known_device() {
     let other = app.signed_up_user().await;
     let other_login = login_with_cookie(&app, &other.email, &other.password, None).await;
     let other_device = cookie_value(&device_set_cookie(&other_login).unwrap());
-    problem(
-        login_with_cookie(&app, &user.email, &user.password, Some(&other_device)).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    let answer = login_with_cookie(&app, &user.email, &user.password, Some(&other_device)).await;
+    problem(answer, 401, "invalid_credentials").await;
 }
 
 #[actix_web::test]
@@ -212,12 +196,8 @@ async fn a_known_device_spends_its_own_failure_budget() {
     let first = login_with_cookie(&app, &user.email, &user.password, None).await;
     let device = cookie_value(&device_set_cookie(&first).unwrap());
     for _ in 0..5 {
-        problem(
-            login_with_cookie(&app, &user.email, "Typo-Typo-Typo-2", Some(&device)).await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+        let answer = login_with_cookie(&app, &user.email, "Typo-Typo-Typo-2", Some(&device)).await;
+        problem(answer, 401, "invalid_credentials").await;
     }
     // The device's failures did not spend the account's other budget.
     let elsewhere = login_with_cookie(&app, &user.email, &user.password, None).await;

@@ -301,12 +301,8 @@ async fn repeated_failures_lock_the_account_silently() {
     let app = spawn_app().await;
     let user = app.signed_up_user().await;
     for _ in 0..5 {
-        problem(
-            app.post_login(&user.email, "Not-The-Password-77").await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+        let answer = app.post_login(&user.email, "Not-The-Password-77").await;
+        problem(answer, 401, "invalid_credentials").await;
     }
     // The right password is now refused, with the very same answer.
     let locked = problem(
@@ -355,12 +351,8 @@ async fn a_password_differing_only_after_byte_72_does_not_verify() {
     app.register("long@example.com", &password).await;
     app.login("long@example.com", &password).await;
     for other in [format!("{prefix}-two"), prefix.to_owned()] {
-        problem(
-            app.post_login("long@example.com", &other).await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+        let answer = app.post_login("long@example.com", &other).await;
+        problem(answer, 401, "invalid_credentials").await;
     }
 }
 
@@ -650,12 +642,8 @@ async fn logout_all_ends_every_session() {
             .await,
         401
     );
-    problem(
-        app.refresh(second["refresh_token"].as_str().unwrap()).await,
-        401,
-        "unauthorized",
-    )
-    .await;
+    let answer = app.refresh(second["refresh_token"].as_str().unwrap()).await;
+    problem(answer, 401, "unauthorized").await;
     problem(
         app.request(Method::POST, "/api/v1/auth/logout-all")
             .send()
@@ -687,18 +675,10 @@ async fn password_change_ends_other_sessions_and_keeps_this_one() {
         app.me_status(other["access_token"].as_str().unwrap()).await,
         401
     );
-    problem(
-        app.refresh(other["refresh_token"].as_str().unwrap()).await,
-        401,
-        "unauthorized",
-    )
-    .await;
-    problem(
-        app.post_login(&user.email, &user.password).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    let answer = app.refresh(other["refresh_token"].as_str().unwrap()).await;
+    problem(answer, 401, "unauthorized").await;
+    let answer = app.post_login(&user.email, &user.password).await;
+    problem(answer, 401, "invalid_credentials").await;
     app.login(&user.email, new_password).await;
     assert!(app
         .audit_types()
@@ -751,12 +731,8 @@ async fn deleting_the_account_needs_the_password_and_removes_everything() {
     let response = app.delete_me(&user.token, &user.password).await;
     assert_eq!(response.status(), 204);
     assert_eq!(app.me_status(&user.token).await, 401);
-    problem(
-        app.post_login(&user.email, &user.password).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    let answer = app.post_login(&user.email, &user.password).await;
+    problem(answer, 401, "invalid_credentials").await;
     let sessions = app.scalar(&format!(
         "SELECT COUNT(*) FROM sessions WHERE user_id = {}",
         user.id
@@ -888,18 +864,10 @@ async fn reading_the_account_does_not_spend_the_credential_budget() {
             .json(&json!({ "password": password }))
             .send()
     };
-    problem(
-        delete("wrong-password-1").await.unwrap(),
-        422,
-        "validation_failed",
-    )
-    .await;
-    problem(
-        delete("wrong-password-2").await.unwrap(),
-        429,
-        "rate_limited",
-    )
-    .await;
+    let answer = delete("wrong-password-1").await.unwrap();
+    problem(answer, 422, "validation_failed").await;
+    let answer = delete("wrong-password-2").await.unwrap();
+    problem(answer, 429, "rate_limited").await;
 }
 
 #[actix_web::test]

@@ -306,11 +306,7 @@ impl TestApp {
 
     /// `POST /auth/refresh` with the refresh token in its cookie, no body.
     pub async fn refresh_by_cookie(&self, refresh_token: &str) -> Response {
-        self.request(Method::POST, REFRESH)
-            .header("Cookie", refresh_cookie(refresh_token))
-            .send()
-            .await
-            .unwrap()
+        self.post_with_refresh_cookie(REFRESH, refresh_token).await
     }
 
     /// `POST /auth/logout` with the access token.
@@ -320,7 +316,11 @@ impl TestApp {
 
     /// `POST /auth/logout` with the refresh token in its cookie.
     pub async fn logout_by_cookie(&self, refresh_token: &str) -> Response {
-        self.request(Method::POST, LOGOUT)
+        self.post_with_refresh_cookie(LOGOUT, refresh_token).await
+    }
+
+    async fn post_with_refresh_cookie(&self, path: &str, refresh_token: &str) -> Response {
+        self.request(Method::POST, path)
             .header("Cookie", refresh_cookie(refresh_token))
             .send()
             .await

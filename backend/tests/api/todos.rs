@@ -626,12 +626,8 @@ async fn delete_todo_returns_204_and_then_it_is_gone() {
     assert_eq!(response.status(), 204);
     assert!(response.bytes().await.unwrap().is_empty());
     problem(app.get_todo(&user.token, id).await, 404, "not_found").await;
-    problem(
-        app.delete_todo(&user.token, id, None).await,
-        404,
-        "not_found",
-    )
-    .await;
+    let answer = app.delete_todo(&user.token, id, None).await;
+    problem(answer, 404, "not_found").await;
 }
 
 #[actix_web::test]
