@@ -6,27 +6,12 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{problem, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{problem, spawn_app, spawn_app_with, spawn_app_with_user};
 
 /// 128 characters of l33t substitutions only: the worst case of a full
 /// zxcvbn pattern match (0.6-1 s per check in a release build before).
 fn l33t_bomb() -> String {
     "4@8({[<369!|170$5+%2".repeat(7).chars().take(128).collect()
-}
-
-async fn login_with_cookie(
-    app: &TestApp,
-    email: &str,
-    password: &str,
-    device: Option<&str>,
-) -> reqwest::Response {
-    let mut request = app
-        .request(Method::POST, "/api/v1/auth/login")
-        .json(&json!({"email": email, "password": password}));
-    if let Some(token) = device {
-        request = request.header("Cookie", format!("securetodo_device={token}"));
-    }
-    request.send().await.unwrap()
 }
 
 /// The `securetodo_device` Set-Cookie header of a response, if any.
@@ -100,8 +85,7 @@ async fn password_checks_cost_bounded_time_and_never_block_the_workers() {
 
 #[actix_web::test]
 async fn a_login_racing_a_password_change_gets_no_session() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let new_hash = securetodo::auth::password::hash_blocking("A-New-Passphrase-4471", 4).unwrap();
     // A password change is in its write transaction...
     let lock = app.hold_write_lock();
@@ -128,7 +112,7 @@ async fn a_login_racing_a_password_change_gets_no_session() {
     assert_eq!(body["code"], "invalid_credentials");
     // The new password works; the old one does not.
     app.login(&user.email, "A-New-Passphrase-4471").await;
-    let answer = login_with_cookie(&app, &user.email, &user.password, None).await;
+    let answer = app.post_login(&user.email, &user.password).await;
     problem(answer, 401, "invalid_credentials").await;
 }
 
@@ -136,9 +120,8 @@ async fn a_login_racing_a_password_change_gets_no_session() {
 
 #[actix_web::test]
 async fn a_login_sets_a_strict_device_cookie_for_the_login_path_only() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let response = login_with_cookie(&app, &user.email, &user.password, None).await;
+    let (app, user) = spawn_app_with_user().await;
+    let response = app.post_login(&user.email, &user.password).await;
     assert_eq!(response.status(), 200);
     let cookie = device_set_cookie(&response).expect("a device cookie");
     for attribute in [
@@ -151,13 +134,9 @@ async fn a_login_sets_a_strict_device_cookie_for_the_login_path_only() {
     }
     assert!(cookie_value(&cookie).len() >= 43, "{cookie}");
     // A known device keeps its token.
-    let again = login_with_cookie(
-        &app,
-        &user.email,
-        &user.password,
-        Some(&cookie_value(&cookie)),
-    )
-    .await;
+    let again = app
+        .login_from_device(&user.email, &user.password, &cookie_value(&cookie))
+        .await;
     assert_eq!(again.status(), 200);
     if let Some(next) = device_set_cookie(&again) {
         assert_eq!(cookie_value(&next), cookie_value(&cookie));
@@ -166,41 +145,45 @@ async fn a_login_sets_a_strict_device_cookie_for_the_login_path_only() {
 
 #[actix_web::test]
 async fn strangers_failures_never_lock_out_a_known_device() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let first = login_with_cookie(&app, &user.email, &user.password, None).await;
+    let (app, user) = spawn_app_with_user().await;
+    let first = app.post_login(&user.email, &user.password).await;
     let device = cookie_value(&device_set_cookie(&first).unwrap());
     // A stranger types the owner's email with wrong passwords...
     for _ in 0..12 {
-        let answer = login_with_cookie(&app, &user.email, "Guess-Guess-Guess-1", None).await;
+        let answer = app.post_login(&user.email, "Guess-Guess-Guess-1").await;
         problem(answer, 401, "invalid_credentials").await;
     }
     // ...which locks strangers (even one who now has the right password)...
-    let answer = login_with_cookie(&app, &user.email, &user.password, None).await;
+    let answer = app.post_login(&user.email, &user.password).await;
     problem(answer, 401, "invalid_credentials").await;
     // ...but never the owner's own browser.
-    let owner = login_with_cookie(&app, &user.email, &user.password, Some(&device)).await;
+    let owner = app
+        .login_from_device(&user.email, &user.password, &device)
+        .await;
     assert_eq!(owner.status(), 200);
     // A device cookie of another account is no key to this one.
     let other = app.signed_up_user().await;
-    let other_login = login_with_cookie(&app, &other.email, &other.password, None).await;
+    let other_login = app.post_login(&other.email, &other.password).await;
     let other_device = cookie_value(&device_set_cookie(&other_login).unwrap());
-    let answer = login_with_cookie(&app, &user.email, &user.password, Some(&other_device)).await;
+    let answer = app
+        .login_from_device(&user.email, &user.password, &other_device)
+        .await;
     problem(answer, 401, "invalid_credentials").await;
 }
 
 #[actix_web::test]
 async fn a_known_device_spends_its_own_failure_budget() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let first = login_with_cookie(&app, &user.email, &user.password, None).await;
+    let (app, user) = spawn_app_with_user().await;
+    let first = app.post_login(&user.email, &user.password).await;
     let device = cookie_value(&device_set_cookie(&first).unwrap());
     for _ in 0..5 {
-        let answer = login_with_cookie(&app, &user.email, "Typo-Typo-Typo-2", Some(&device)).await;
+        let answer = app
+            .login_from_device(&user.email, "Typo-Typo-Typo-2", &device)
+            .await;
         problem(answer, 401, "invalid_credentials").await;
     }
     // The device's failures did not spend the account's other budget.
-    let elsewhere = login_with_cookie(&app, &user.email, &user.password, None).await;
+    let elsewhere = app.post_login(&user.email, &user.password).await;
     assert_eq!(elsewhere.status(), 200);
     let types = app.audit_types();
     assert!(types.contains(&"auth.locked_out".to_owned()), "{types:?}");
@@ -208,8 +191,7 @@ async fn a_known_device_spends_its_own_failure_budget() {
 
 #[actix_web::test]
 async fn wrong_current_passwords_count_as_failures_and_the_fifth_ends_the_session() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     for attempt in 0..5 {
         let (method, path, body) = if attempt % 2 == 0 {
             (

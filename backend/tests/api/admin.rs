@@ -7,7 +7,9 @@ use std::time::Duration;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
-use crate::helpers::{error_fields, ids, problem, spawn_app, spawn_app_with, TestApp, TestUser};
+use crate::helpers::{
+    error_fields, ids, problem, spawn_app, spawn_app_with, spawn_app_with_user, TestApp, TestUser,
+};
 
 // ---------- arrangement ----------
 
@@ -1219,8 +1221,7 @@ async fn a_cursor_only_continues_the_list_and_filters_it_was_issued_for() {
 
 #[actix_web::test]
 async fn non_admins_get_403_before_any_input_is_validated() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let cases: Vec<(Method, &str, Option<Value>)> = vec![
         (
             Method::GET,

@@ -9,7 +9,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    captured_logs, error_fields, problem, spawn_app, spawn_app_with, TestApp, TEST_JWT_SECRET,
+    captured_logs, error_fields, problem, spawn_app, spawn_app_with, spawn_app_with_user, TestApp,
+    TEST_JWT_SECRET,
 };
 
 const GOOD_PASSWORD: &str = "Velvet-Harbor-Compass-58";
@@ -272,8 +273,7 @@ async fn unknown_email_costs_a_password_hash_like_a_known_one() {
 
 #[actix_web::test]
 async fn disabled_accounts_get_the_same_401() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     app.sql(&format!(
         "UPDATE users SET disabled = 1 WHERE id = {};",
         user.id
@@ -298,8 +298,7 @@ async fn disabled_accounts_get_the_same_401() {
 
 #[actix_web::test]
 async fn repeated_failures_lock_the_account_silently() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     for _ in 0..5 {
         let answer = app.post_login(&user.email, "Not-The-Password-77").await;
         problem(answer, 401, "invalid_credentials").await;
@@ -327,8 +326,7 @@ async fn repeated_failures_lock_the_account_silently() {
 
 #[actix_web::test]
 async fn lock_duration_grows_with_each_lockout() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let mut durations = Vec::new();
     for _ in 0..2 {
         for _ in 0..5 {
@@ -374,8 +372,7 @@ fn claims(user_id: i64, session_id: i64) -> Value {
 
 #[actix_web::test]
 async fn forged_tampered_and_malformed_tokens_are_401_with_www_authenticate() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let sid = {
         let payload = user.token.split('.').nth(1).unwrap();
         let payload: Value =
@@ -475,8 +472,7 @@ async fn forged_tampered_and_malformed_tokens_are_401_with_www_authenticate() {
 
 #[actix_web::test]
 async fn a_correctly_signed_expired_token_is_token_expired() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let mut c = claims(user.id, 1);
     let past = chrono::Utc::now().timestamp() - 120;
     c["iat"] = json!(past - 900);
@@ -510,8 +506,7 @@ async fn access_tokens_expire_after_their_ttl() {
 
 #[actix_web::test]
 async fn refresh_rotates_and_the_old_token_stops_working() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let response = app.refresh(&user.refresh_token).await;
     assert_eq!(response.status(), 200);
     assert!(response.headers()["set-cookie"]
@@ -531,8 +526,7 @@ async fn refresh_rotates_and_the_old_token_stops_working() {
 
 #[actix_web::test]
 async fn refresh_by_cookie_works_with_an_empty_body() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let response = app.refresh_by_cookie(&user.refresh_token).await;
     assert_eq!(response.status(), 200);
     let json_empty = app
@@ -567,8 +561,7 @@ async fn refresh_by_cookie_works_with_an_empty_body() {
 
 #[actix_web::test]
 async fn reusing_a_refresh_token_ends_the_whole_session() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let pair: Value = app.refresh(&user.refresh_token).await.json().await.unwrap();
     let newest_refresh = pair["refresh_token"].as_str().unwrap();
     let newest_access = pair["access_token"].as_str().unwrap();
@@ -589,8 +582,7 @@ async fn reusing_a_refresh_token_ends_the_whole_session() {
 
 #[actix_web::test]
 async fn logout_kills_the_access_and_refresh_tokens_at_once() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let other = app.login(&user.email, &user.password).await;
     let response = app.logout(&user.token).await;
     assert_eq!(response.status(), 204);
@@ -610,8 +602,7 @@ async fn logout_kills_the_access_and_refresh_tokens_at_once() {
 
 #[actix_web::test]
 async fn logout_by_refresh_cookie_and_without_credentials() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     problem(
         app.request(Method::POST, "/api/v1/auth/logout")
             .send()
@@ -631,8 +622,7 @@ async fn logout_by_refresh_cookie_and_without_credentials() {
 
 #[actix_web::test]
 async fn logout_all_ends_every_session() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let second = app.login(&user.email, &user.password).await;
     let response = app.logout_all(&user.token).await;
     assert_eq!(response.status(), 204);
@@ -659,8 +649,7 @@ async fn logout_all_ends_every_session() {
 
 #[actix_web::test]
 async fn password_change_ends_other_sessions_and_keeps_this_one() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let other = app.login(&user.email, &user.password).await;
     let new_password = "Brand-New-Passphrase-2031";
     let response = app
@@ -687,8 +676,7 @@ async fn password_change_ends_other_sessions_and_keeps_this_one() {
 
 #[actix_web::test]
 async fn password_change_validates_both_passwords() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let cases = [
         (
             json!({"current_password": "Wrong-Current-Pass-1", "new_password": "Brand-New-Passphrase-2031"}),
@@ -724,8 +712,7 @@ async fn password_change_validates_both_passwords() {
 
 #[actix_web::test]
 async fn deleting_the_account_needs_the_password_and_removes_everything() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let wrong = app.delete_me(&user.token, "Not-My-Password-99").await;
     problem(wrong, 422, "validation_failed").await;
     let response = app.delete_me(&user.token, &user.password).await;
@@ -768,8 +755,7 @@ async fn the_last_admin_cannot_delete_their_own_account() {
 
 #[actix_web::test]
 async fn sessions_are_listed_with_the_current_one_marked_and_can_be_revoked() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let other = app
         .request(Method::POST, "/api/v1/auth/login")
         .header("User-Agent", "SecondDevice/1.0")
@@ -937,8 +923,7 @@ async fn passwords_and_tokens_never_reach_the_logs() {
 
 #[actix_web::test]
 async fn a_session_in_use_records_when_it_was_last_used() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     app.sql(&format!(
         "UPDATE sessions SET last_used_at = '2001-01-01 00:00:00' WHERE user_id = {};",
         user.id
@@ -951,8 +936,7 @@ async fn a_session_in_use_records_when_it_was_last_used() {
 
 #[actix_web::test]
 async fn refresh_and_logout_bodies_follow_the_json_rules() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let cookie = format!("securetodo_refresh={}", user.refresh_token);
     let text = app
         .request(Method::POST, "/api/v1/auth/refresh")

@@ -73,6 +73,13 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
+/// A fresh app and one signed-up user.
+pub async fn spawn_app_with_user() -> (TestApp, TestUser) {
+    let app = spawn_app().await;
+    let user = app.signed_up_user().await;
+    (app, user)
+}
+
 /// Starts the app with the test defaults overridden by `overrides`
 /// (environment variable names and values, as in production).
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
@@ -273,6 +280,16 @@ impl TestApp {
     pub async fn post_login(&self, email: &str, password: &str) -> Response {
         self.post_json(LOGIN, &json!({"email": email, "password": password}))
             .await
+    }
+
+    /// `POST /auth/login` from a device that holds the device cookie `device`.
+    pub async fn login_from_device(&self, email: &str, password: &str, device: &str) -> Response {
+        self.request(Method::POST, LOGIN)
+            .header("Cookie", format!("securetodo_device={device}"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Logs in and returns the token pair.

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
-use crate::helpers::{error_fields, ids, problem, spawn_app, TestUser, TODOS};
+use crate::helpers::{error_fields, ids, problem, spawn_app, spawn_app_with_user, TestUser, TODOS};
 
 /// Query parameters of a list request.
 type Params<'a> = Vec<(&'a str, &'a str)>;
@@ -41,8 +41,7 @@ fn timestamp(value: &Value) -> DateTime<Utc> {
 
 #[actix_web::test]
 async fn create_todo_returns_201_with_location_etag_and_defaults() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
 
     let response = app
         .post_todo(&user.token, &json!({"title": "  Buy milk  "}))
@@ -92,8 +91,7 @@ async fn create_todo_returns_201_with_location_etag_and_defaults() {
 
 #[actix_web::test]
 async fn create_todo_accepts_every_writable_field() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
 
     let todo = app
         .create_todo(
@@ -121,8 +119,7 @@ async fn create_todo_accepts_every_writable_field() {
 
 #[actix_web::test]
 async fn title_length_is_checked_after_trimming_in_characters() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let padded = format!("  {}\t", "y".repeat(200));
     let cases: Vec<(String, Option<String>)> = vec![
         (String::new(), None),
@@ -153,8 +150,7 @@ async fn title_length_is_checked_after_trimming_in_characters() {
 
 #[actix_web::test]
 async fn description_may_hold_10000_characters_but_not_10001() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let max = "ü".repeat(10_000);
 
     let todo = app
@@ -185,8 +181,7 @@ async fn description_may_hold_10000_characters_but_not_10001() {
 
 #[actix_web::test]
 async fn invalid_create_bodies_are_422_naming_every_bad_field() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let cases: Vec<(Value, Vec<&str>)> = vec![
         (json!({}), vec!["title"]),
         (json!({"title": null}), vec!["title"]),
@@ -247,8 +242,7 @@ async fn invalid_create_bodies_are_422_naming_every_bad_field() {
 
 #[actix_web::test]
 async fn bodies_that_are_not_json_objects_get_their_own_problems() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let url = app.url(TODOS);
 
     let malformed = app
@@ -283,8 +277,7 @@ async fn bodies_that_are_not_json_objects_get_their_own_problems() {
 
 #[actix_web::test]
 async fn clients_cannot_set_ids_owners_timestamps_or_versions() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let victim = app.signed_up_user().await;
     let existing = app.create_todo(&user.token, json!({"title": "mine"})).await;
     let id = id_of(&existing);
@@ -320,8 +313,7 @@ async fn clients_cannot_set_ids_owners_timestamps_or_versions() {
 
 #[actix_web::test]
 async fn markup_sql_and_template_strings_round_trip_verbatim() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let strings = [
         "<script>alert('x')</script>",
         "<img src=x onerror=alert(1)>",
@@ -359,8 +351,7 @@ async fn markup_sql_and_template_strings_round_trip_verbatim() {
 
 #[actix_web::test]
 async fn get_todo_of_unknown_or_non_integer_id() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
 
     problem(app.get_todo(&user.token, 424_242).await, 404, "not_found").await;
     let response = app.get_auth(&format!("{TODOS}/abc"), &user.token).await;
@@ -370,8 +361,7 @@ async fn get_todo_of_unknown_or_non_integer_id() {
 
 #[actix_web::test]
 async fn every_todo_endpoint_requires_a_valid_token() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let todo = app.create_todo(&user.token, json!({"title": "t"})).await;
     let one = format!("{TODOS}/{}", id_of(&todo));
     let cases = [
@@ -396,8 +386,7 @@ async fn every_todo_endpoint_requires_a_valid_token() {
 
 #[actix_web::test]
 async fn other_methods_on_todo_resources_are_405() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let put_one = app
         .send(
             Method::PUT,
@@ -417,8 +406,7 @@ async fn other_methods_on_todo_resources_are_405() {
 
 #[actix_web::test]
 async fn patch_changes_only_the_fields_sent() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let todo = app
         .create_todo(&user.token, json!({"title": "Draft", "description": "notes", "priority": "low", "due_date": "2027-01-01"}))
         .await;
@@ -467,8 +455,7 @@ async fn patch_changes_only_the_fields_sent() {
 
 #[actix_web::test]
 async fn completing_sets_completed_at_once_and_reopening_clears_it() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let id = id_of(&app.create_todo(&user.token, json!({"title": "t"})).await);
 
     let done = app
@@ -500,8 +487,7 @@ async fn completing_sets_completed_at_once_and_reopening_clears_it() {
 
 #[actix_web::test]
 async fn an_empty_patch_changes_nothing() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let todo = app.create_todo(&user.token, json!({"title": "t"})).await;
     let id = id_of(&todo);
 
@@ -518,8 +504,7 @@ async fn an_empty_patch_changes_nothing() {
 
 #[actix_web::test]
 async fn invalid_patches_are_422_and_change_nothing() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let todo = app
         .create_todo(
             &user.token,
@@ -555,8 +540,7 @@ async fn invalid_patches_are_422_and_change_nothing() {
 
 #[actix_web::test]
 async fn patch_with_the_current_etag_succeeds_and_a_stale_one_is_412() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let id = id_of(&app.create_todo(&user.token, json!({"title": "v1"})).await);
     let first = etag(&app.get_todo(&user.token, id).await);
 
@@ -618,8 +602,7 @@ async fn patch_with_the_current_etag_succeeds_and_a_stale_one_is_412() {
 
 #[actix_web::test]
 async fn delete_todo_returns_204_and_then_it_is_gone() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let id = id_of(&app.create_todo(&user.token, json!({"title": "t"})).await);
 
     let response = app.delete_todo(&user.token, id, None).await;
@@ -632,8 +615,7 @@ async fn delete_todo_returns_204_and_then_it_is_gone() {
 
 #[actix_web::test]
 async fn delete_honours_if_match() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let id = id_of(&app.create_todo(&user.token, json!({"title": "t"})).await);
     let old = etag(&app.get_todo(&user.token, id).await);
     app.update_todo(&user.token, id, &json!({"title": "changed"}), None)
@@ -686,8 +668,7 @@ async fn clear_completed_deletes_only_the_callers_completed_todos() {
 
 #[actix_web::test]
 async fn deleting_the_collection_requires_completed_true() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     app.create_todo(&user.token, json!({"title": "open"})).await;
     app.create_todo(&user.token, json!({"title": "done", "completed": true}))
         .await;
@@ -791,8 +772,7 @@ async fn another_users_todo_is_404_exactly_like_a_missing_one() {
 
 #[actix_web::test]
 async fn list_filters_by_completed_and_priority() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     for (title, priority, completed) in [
         ("open low", "low", false),
         ("open high", "high", false),
@@ -834,8 +814,7 @@ async fn list_filters_by_completed_and_priority() {
 
 #[actix_web::test]
 async fn search_is_a_case_insensitive_literal_substring_of_title_or_description() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     for (title, description, priority, completed) in [
         ("100% juice", "", "normal", false),
         ("100 apples", "", "normal", false),
@@ -893,8 +872,7 @@ async fn search_is_a_case_insensitive_literal_substring_of_title_or_description(
 
 #[actix_web::test]
 async fn search_with_filters_walks_every_page() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let mut expected = Vec::new();
     for n in 0..23 {
         let title = if n % 2 == 0 {
@@ -926,8 +904,7 @@ async fn search_with_filters_walks_every_page() {
 
 #[actix_web::test]
 async fn list_returns_20_by_default_and_null_next_cursor_on_the_last_page() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     for n in 0..21 {
         app.create_todo(&user.token, json!({"title": format!("t{n}")}))
             .await;
@@ -988,8 +965,7 @@ fn expected_order(items: &[Value], sort: &str) -> Vec<i64> {
 
 #[actix_web::test]
 async fn every_sort_order_walks_all_pages_with_ties_exactly_once() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let neighbour = app.signed_up_user().await;
     let rows = [
         ("Banana", "low", None),
@@ -1060,8 +1036,7 @@ async fn every_sort_order_walks_all_pages_with_ties_exactly_once() {
 
 #[actix_web::test]
 async fn due_date_orders_put_undated_todos_last_in_both_directions() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     for (title, due) in [
         ("undated 1", None),
         ("june", Some("2026-06-01")),
@@ -1093,8 +1068,7 @@ async fn due_date_orders_put_undated_todos_last_in_both_directions() {
 
 #[actix_web::test]
 async fn a_cursor_survives_the_deletion_of_the_item_it_points_at() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let mut created = Vec::new();
     for n in 0..6 {
         created.push(id_of(
@@ -1121,8 +1095,7 @@ async fn a_cursor_survives_the_deletion_of_the_item_it_points_at() {
 
 #[actix_web::test]
 async fn invalid_list_parameters_are_422_naming_the_parameter() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let long_q = "q".repeat(201);
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (vec![("limit", "0")], "limit"),
@@ -1161,8 +1134,7 @@ async fn invalid_list_parameters_are_422_naming_the_parameter() {
 
 #[actix_web::test]
 async fn cursors_cannot_be_forged_or_reused_with_another_query_or_user() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let other = app.signed_up_user().await;
     for n in 0..5 {
         app.create_todo(
@@ -1280,8 +1252,7 @@ async fn cursors_cannot_be_forged_or_reused_with_another_query_or_user() {
 
 #[actix_web::test]
 async fn cursors_carry_the_longest_titles() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let longest = [
         "😀".repeat(200),
         "\u{1}".repeat(200),
