@@ -6,12 +6,18 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{problem, spawn_app, spawn_app_with, spawn_app_with_user};
+use crate::helpers::{problem, spawn_app, spawn_app_with, spawn_app_with_user, TestApp, TestUser};
 
 /// 128 characters of l33t substitutions only: the worst case of a full
 /// zxcvbn pattern match (0.6-1 s per check in a release build before).
 fn l33t_bomb() -> String {
     "4@8({[<369!|170$5+%2".repeat(7).chars().take(128).collect()
+}
+
+/// Logs `user` in and returns the device cookie that login set.
+async fn known_device(app: &TestApp, user: &TestUser) -> String {
+    let login = app.post_login(&user.email, &user.password).await;
+    cookie_value(&device_set_cookie(&login).unwrap())
 }
 
 /// The `securetodo_device` Set-Cookie header of a response, if any.
@@ -146,8 +152,7 @@ async fn a_login_sets_a_strict_device_cookie_for_the_login_path_only() {
 #[actix_web::test]
 async fn strangers_failures_never_lock_out_a_known_device() {
     let (app, user) = spawn_app_with_user().await;
-    let first = app.post_login(&user.email, &user.password).await;
-    let device = cookie_value(&device_set_cookie(&first).unwrap());
+    let device = known_device(&app, &user).await;
     // A stranger types the owner's email with wrong passwords...
     for _ in 0..12 {
         let answer = app.post_login(&user.email, "Guess-Guess-Guess-1").await;
@@ -163,8 +168,7 @@ async fn strangers_failures_never_lock_out_a_known_device() {
     assert_eq!(owner.status(), 200);
     // A device cookie of another account is no key to this one.
     let other = app.signed_up_user().await;
-    let other_login = app.post_login(&other.email, &other.password).await;
-    let other_device = cookie_value(&device_set_cookie(&other_login).unwrap());
+    let other_device = known_device(&app, &other).await;
     let answer = app
         .login_from_device(&user.email, &user.password, &other_device)
         .await;
@@ -174,8 +178,7 @@ async fn strangers_failures_never_lock_out_a_known_device() {
 #[actix_web::test]
 async fn a_known_device_spends_its_own_failure_budget() {
     let (app, user) = spawn_app_with_user().await;
-    let first = app.post_login(&user.email, &user.password).await;
-    let device = cookie_value(&device_set_cookie(&first).unwrap());
+    let device = known_device(&app, &user).await;
     for _ in 0..5 {
         let answer = app
             .login_from_device(&user.email, "Typo-Typo-Typo-2", &device)

@@ -148,25 +148,14 @@ async fn exactly_8_and_128_character_passwords_are_accepted() {
 async fn malformed_unsupported_and_oversized_bodies_get_their_own_problems() {
     let app = spawn_app().await;
     let url = app.url("/api/v1/auth/register");
-    let malformed = app
-        .client
-        .post(&url)
-        .header("content-type", "application/json")
-        .body("{\"email\":")
-        .send()
-        .await
-        .unwrap();
-    problem(malformed, 400, "validation_failed").await;
-
-    let form = app
-        .client
-        .post(&url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("email=a&password=b")
-        .send()
-        .await
-        .unwrap();
-    problem(form, 415, "unsupported_media_type").await;
+    app.assert_json_bodies_only(
+        Method::POST,
+        "/api/v1/auth/register",
+        None,
+        "{\"email\":",
+        ("application/x-www-form-urlencoded", "email=a&password=b"),
+    )
+    .await;
 
     let none = app.client.post(&url).body("{}").send().await.unwrap();
     problem(none, 415, "unsupported_media_type").await;
@@ -179,8 +168,7 @@ async fn malformed_unsupported_and_oversized_bodies_get_their_own_problems() {
     let stream =
         futures_util::stream::iter((0..80).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
     let chunked = app
-        .client
-        .post(&url)
+        .request(Method::POST, "/api/v1/auth/register")
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(stream))
         .send()
@@ -964,11 +952,13 @@ async fn refresh_and_logout_bodies_follow_the_json_rules() {
         .unwrap();
     assert_eq!(null_body.status(), 200);
     let broken = app
-        .request(Method::POST, "/api/v1/auth/logout")
-        .header("content-type", "application/json")
-        .body("{")
-        .send()
-        .await
-        .unwrap();
+        .send_body(
+            Method::POST,
+            "/api/v1/auth/logout",
+            None,
+            "application/json",
+            "{",
+        )
+        .await;
     problem(broken, 400, "validation_failed").await;
 }

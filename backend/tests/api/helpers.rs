@@ -192,6 +192,27 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// Sends `body` as it is, labelled `content_type`: for malformed input.
+    pub async fn send_body(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &'static str,
+    ) -> Response {
+        let mut request = self.request(method, path);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.send(Method::GET, path, None, None).await
     }
@@ -589,6 +610,34 @@ impl TestApp {
 
     pub async fn stop(&self) {
         self.handle.stop(true).await;
+    }
+}
+
+impl TestApp {
+    /// Checks that `method path` answers a truncated JSON body with 400 and
+    /// a body of another content type with 415.
+    pub async fn assert_json_bodies_only(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        truncated_json: &'static str,
+        (content_type, body): (&str, &'static str),
+    ) {
+        let malformed = self
+            .send_body(
+                method.clone(),
+                path,
+                token,
+                "application/json",
+                truncated_json,
+            )
+            .await;
+        problem(malformed, 400, "validation_failed").await;
+        let other_type = self
+            .send_body(method, path, token, content_type, body)
+            .await;
+        problem(other_type, 415, "unsupported_media_type").await;
     }
 }
 

@@ -243,29 +243,15 @@ async fn invalid_create_bodies_are_422_naming_every_bad_field() {
 #[actix_web::test]
 async fn bodies_that_are_not_json_objects_get_their_own_problems() {
     let (app, user) = spawn_app_with_user().await;
-    let url = app.url(TODOS);
 
-    let malformed = app
-        .client
-        .post(&url)
-        .bearer_auth(&user.token)
-        .header("content-type", "application/json")
-        .body("{\"title\":")
-        .send()
-        .await
-        .unwrap();
-    problem(malformed, 400, "validation_failed").await;
-
-    let text = app
-        .client
-        .post(&url)
-        .bearer_auth(&user.token)
-        .header("content-type", "text/plain")
-        .body("title=a")
-        .send()
-        .await
-        .unwrap();
-    problem(text, 415, "unsupported_media_type").await;
+    app.assert_json_bodies_only(
+        Method::POST,
+        TODOS,
+        Some(&user.token),
+        "{\"title\":",
+        ("text/plain", "title=a"),
+    )
+    .await;
 
     let array = app.post_todo(&user.token, &json!([{"title": "a"}])).await;
     problem(array, 422, "validation_failed").await;
