@@ -101,7 +101,7 @@ async fn users_get_403_on_every_admin_endpoint_and_change_nothing() {
         app.scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'"),
         1
     );
-    assert_eq!(app.me_status(&victim.token).await, 200);
+    app.assert_me_status(&victim.token, 200).await;
     assert_eq!(app.audit_types().len(), events_before);
 }
 
@@ -233,7 +233,7 @@ async fn patch_returns_the_user_and_records_nothing_when_nothing_changes() {
         assert!(body.get("password_hash").is_none());
     }
     assert_eq!(app.audit_types().len(), before);
-    assert_eq!(app.me_status(&user.token).await, 200);
+    app.assert_me_status(&user.token, 200).await;
 }
 
 // ---------- immediate effect ----------
@@ -272,7 +272,7 @@ async fn promotion_and_demotion_apply_to_an_already_issued_token() {
     let response = app.admin_list_audit_events(&user.token, "").await;
     problem(response, 403, "forbidden").await;
     // Demotion is not a logout: the session itself still works.
-    assert_eq!(app.me_status(&user.token).await, 200);
+    app.assert_me_status(&user.token, 200).await;
 }
 
 #[actix_web::test]
@@ -310,13 +310,13 @@ async fn disabling_ends_sessions_at_once_and_enabling_does_not_bring_them_back()
         .admin_update_user(&admin.token, user.id, json!({"disabled": false}))
         .await;
     assert_eq!(response.status(), 200);
-    assert_eq!(app.me_status(&user.token).await, 401);
-    assert_eq!(app.me_status(&second_token).await, 401);
+    app.assert_me_status(&user.token, 401).await;
+    app.assert_me_status(&second_token, 401).await;
     let response = app.refresh(&user.refresh_token).await;
     problem(response, 401, "unauthorized").await;
     let pair = app.login(&user.email, &user.password).await;
     let fresh = pair["access_token"].as_str().unwrap();
-    assert_eq!(app.me_status(fresh).await, 200);
+    app.assert_me_status(fresh, 200).await;
 }
 
 #[actix_web::test]
@@ -329,12 +329,9 @@ async fn revoking_sessions_ends_every_session_of_the_target_only() {
     let response = app.admin_revoke_sessions(&admin.token, user.id).await;
     assert_eq!(response.status(), 204);
 
-    assert_eq!(app.me_status(&user.token).await, 401);
-    assert_eq!(
-        app.me_status(second["access_token"].as_str().unwrap())
-            .await,
-        401
-    );
+    app.assert_me_status(&user.token, 401).await;
+    app.assert_me_status(second["access_token"].as_str().unwrap(), 401)
+        .await;
     for refresh in [
         user.refresh_token.as_str(),
         second["refresh_token"].as_str().unwrap(),
@@ -342,7 +339,7 @@ async fn revoking_sessions_ends_every_session_of_the_target_only() {
         let response = app.refresh(refresh).await;
         problem(response, 401, "unauthorized").await;
     }
-    assert_eq!(app.me_status(&other.token).await, 200);
+    app.assert_me_status(&other.token, 200).await;
     assert_eq!(
         app.admin_list_users(&admin.token, "")
             .await
@@ -410,7 +407,7 @@ async fn deleting_a_user_removes_their_todos_and_sessions() {
         )),
         2
     );
-    assert_eq!(app.me_status(&user.token).await, 401);
+    app.assert_me_status(&user.token, 401).await;
     let response = app.post_login(&user.email, &user.password).await;
     problem(response, 401, "invalid_credentials").await;
     let response = app.admin_delete_user(&admin.token, user.id).await;
@@ -434,7 +431,7 @@ async fn an_admin_may_delete_another_admin_and_themselves_while_one_remains() {
 
     let response = app.admin_delete_user(&first.token, first.id).await;
     assert_eq!(response.status(), 204);
-    assert_eq!(app.me_status(&first.token).await, 401);
+    app.assert_me_status(&first.token, 401).await;
     assert_eq!(app.active_admins(), 1);
 
     let response = app.admin_delete_user(&second.token, second.id).await;

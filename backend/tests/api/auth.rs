@@ -280,7 +280,7 @@ async fn disabled_accounts_get_the_same_401() {
     .await;
     assert_eq!(body, reference);
     // Disabling also ends existing sessions on their next request.
-    assert_eq!(app.me_status(&user.token).await, 401);
+    app.assert_me_status(&user.token, 401).await;
     problem(app.refresh(&user.refresh_token).await, 401, "unauthorized").await;
 }
 
@@ -485,7 +485,7 @@ async fn a_correctly_signed_expired_token_is_token_expired() {
 async fn access_tokens_expire_after_their_ttl() {
     let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1")]).await;
     let user = app.signed_up_user().await;
-    assert_eq!(app.me_status(&user.token).await, 200);
+    app.assert_me_status(&user.token, 200).await;
     tokio::time::sleep(Duration::from_millis(7_200)).await; // ttl + 5 s leeway + margin
     problem(app.get_me(&user.token).await, 401, "token_expired").await;
 }
@@ -504,10 +504,8 @@ async fn refresh_rotates_and_the_old_token_stops_working() {
     let pair: Value = response.json().await.unwrap();
     let new_refresh = pair["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(new_refresh, user.refresh_token);
-    assert_eq!(
-        app.me_status(pair["access_token"].as_str().unwrap()).await,
-        200
-    );
+    app.assert_me_status(pair["access_token"].as_str().unwrap(), 200)
+        .await;
     // And the new one works once more.
     assert_eq!(app.refresh(&new_refresh).await.status(), 200);
 }
@@ -553,14 +551,14 @@ async fn reusing_a_refresh_token_ends_the_whole_session() {
     let pair: Value = app.refresh(&user.refresh_token).await.json().await.unwrap();
     let newest_refresh = pair["refresh_token"].as_str().unwrap();
     let newest_access = pair["access_token"].as_str().unwrap();
-    assert_eq!(app.me_status(newest_access).await, 200);
+    app.assert_me_status(newest_access, 200).await;
 
     // An attacker replays the stolen, already used token.
     problem(app.refresh(&user.refresh_token).await, 401, "unauthorized").await;
 
     // The legitimate holder's newest tokens are dead too.
     problem(app.refresh(newest_refresh).await, 401, "unauthorized").await;
-    assert_eq!(app.me_status(newest_access).await, 401);
+    app.assert_me_status(newest_access, 401).await;
     assert!(app
         .audit_types()
         .contains(&"auth.refresh_reuse_detected".to_owned()));
@@ -579,13 +577,11 @@ async fn logout_kills_the_access_and_refresh_tokens_at_once() {
         cookie.contains("securetodo_refresh=") && cookie.contains("Max-Age=0"),
         "{cookie}"
     );
-    assert_eq!(app.me_status(&user.token).await, 401);
+    app.assert_me_status(&user.token, 401).await;
     problem(app.refresh(&user.refresh_token).await, 401, "unauthorized").await;
     // Other sessions live on.
-    assert_eq!(
-        app.me_status(other["access_token"].as_str().unwrap()).await,
-        200
-    );
+    app.assert_me_status(other["access_token"].as_str().unwrap(), 200)
+        .await;
 }
 
 #[actix_web::test]
@@ -602,7 +598,7 @@ async fn logout_by_refresh_cookie_and_without_credentials() {
     .await;
     let response = app.logout_by_cookie(&user.refresh_token).await;
     assert_eq!(response.status(), 204);
-    assert_eq!(app.me_status(&user.token).await, 401);
+    app.assert_me_status(&user.token, 401).await;
     // The same cookie again: the session is already over.
     let again = app.logout_by_cookie(&user.refresh_token).await;
     problem(again, 401, "unauthorized").await;
@@ -614,12 +610,9 @@ async fn logout_all_ends_every_session() {
     let second = app.login(&user.email, &user.password).await;
     let response = app.logout_all(&user.token).await;
     assert_eq!(response.status(), 204);
-    assert_eq!(app.me_status(&user.token).await, 401);
-    assert_eq!(
-        app.me_status(second["access_token"].as_str().unwrap())
-            .await,
-        401
-    );
+    app.assert_me_status(&user.token, 401).await;
+    app.assert_me_status(second["access_token"].as_str().unwrap(), 401)
+        .await;
     let answer = app.refresh(second["refresh_token"].as_str().unwrap()).await;
     problem(answer, 401, "unauthorized").await;
     problem(
@@ -647,11 +640,9 @@ async fn password_change_ends_other_sessions_and_keeps_this_one() {
         )
         .await;
     assert_eq!(response.status(), 204);
-    assert_eq!(app.me_status(&user.token).await, 200);
-    assert_eq!(
-        app.me_status(other["access_token"].as_str().unwrap()).await,
-        401
-    );
+    app.assert_me_status(&user.token, 200).await;
+    app.assert_me_status(other["access_token"].as_str().unwrap(), 401)
+        .await;
     let answer = app.refresh(other["refresh_token"].as_str().unwrap()).await;
     problem(answer, 401, "unauthorized").await;
     let answer = app.post_login(&user.email, &user.password).await;
@@ -705,7 +696,7 @@ async fn deleting_the_account_needs_the_password_and_removes_everything() {
     problem(wrong, 422, "validation_failed").await;
     let response = app.delete_me(&user.token, &user.password).await;
     assert_eq!(response.status(), 204);
-    assert_eq!(app.me_status(&user.token).await, 401);
+    app.assert_me_status(&user.token, 401).await;
     let answer = app.post_login(&user.email, &user.password).await;
     problem(answer, 401, "invalid_credentials").await;
     let sessions = app.scalar(&format!(
@@ -728,7 +719,7 @@ async fn the_last_admin_cannot_delete_their_own_account() {
     ));
     let response = app.delete_me(&admin.token, &admin.password).await;
     problem(response, 409, "last_admin").await;
-    assert_eq!(app.me_status(&admin.token).await, 200);
+    app.assert_me_status(&admin.token, 200).await;
     // With a second active admin it is allowed.
     let second = app.signed_up_user().await;
     app.sql(&format!(
@@ -768,10 +759,8 @@ async fn sessions_are_listed_with_the_current_one_marked_and_can_be_revoked() {
     let id = second["id"].as_i64().unwrap();
     let response = app.delete_session(&user.token, id).await;
     assert_eq!(response.status(), 204);
-    assert_eq!(
-        app.me_status(other["access_token"].as_str().unwrap()).await,
-        401
-    );
+    app.assert_me_status(other["access_token"].as_str().unwrap(), 401)
+        .await;
     // Gone now: 404.
     let again = app.delete_session(&user.token, id).await;
     problem(again, 404, "not_found").await;
@@ -794,7 +783,7 @@ async fn another_users_session_cannot_be_seen_or_revoked() {
         .all(|s| s["id"] != bob_sid));
     let response = app.delete_session(&alice.token, bob_sid).await;
     problem(response, 404, "not_found").await;
-    assert_eq!(app.me_status(&bob.token).await, 200);
+    app.assert_me_status(&bob.token, 200).await;
 }
 
 // ---------- rate limiting ----------
@@ -830,7 +819,7 @@ async fn reading_the_account_does_not_spend_the_credential_budget() {
     let app = spawn_app_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "3")]).await;
     let user = app.signed_up_user().await;
     for _ in 0..5 {
-        assert_eq!(app.me_status(&user.token).await, 200);
+        app.assert_me_status(&user.token, 200).await;
     }
     let delete = |password: &'static str| {
         app.request(Method::DELETE, "/api/v1/users/me")
@@ -916,7 +905,7 @@ async fn a_session_in_use_records_when_it_was_last_used() {
         "UPDATE sessions SET last_used_at = '2001-01-01 00:00:00' WHERE user_id = {};",
         user.id
     ));
-    assert_eq!(app.me_status(&user.token).await, 200);
+    app.assert_me_status(&user.token, 200).await;
     let list: Value = app.list_sessions(&user.token).await.json().await.unwrap();
     let last_used = list["items"][0]["last_used_at"].as_str().unwrap();
     assert!(!last_used.starts_with("2001"), "{last_used}");

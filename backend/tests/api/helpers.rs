@@ -385,6 +385,12 @@ impl TestApp {
         self.get_me(token).await.status().as_u16()
     }
 
+    /// Checks the status of `GET /users/me` with `token`: 200 while the
+    /// token's session lives, 401 once it is over.
+    pub async fn assert_me_status(&self, token: &str, status: u16) {
+        assert_eq!(self.me_status(token).await, status, "GET /users/me");
+    }
+
     /// `PUT /users/me/password` with `body` (`current_password`, `new_password`).
     pub async fn change_password(&self, token: &str, body: &Value) -> Response {
         self.send(Method::PUT, MY_PASSWORD, Some(token), Some(body))
