@@ -1154,10 +1154,7 @@ async fn a_cursor_only_continues_the_list_and_filters_it_was_issued_for() {
         .await;
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
     let ok = app
-        .get_auth(
-            &format!("/api/v1/admin/users?role=user&limit=3&cursor={cursor}"),
-            &admin.token,
-        )
+        .admin_list_users(&admin.token, &format!("?role=user&limit=3&cursor={cursor}"))
         .await;
     assert_eq!(ok.status(), 200, "the limit may change between pages");
     for other in [
@@ -1175,10 +1172,7 @@ async fn a_cursor_only_continues_the_list_and_filters_it_was_issued_for() {
     let mut tampered = body.to_owned();
     tampered.replace_range(0..1, if body.starts_with('e') { "f" } else { "e" });
     let response = app
-        .get_auth(
-            &format!("/api/v1/admin/users?role=user&cursor={tampered}.{tag}"),
-            &admin.token,
-        )
+        .admin_list_users(&admin.token, &format!("?role=user&cursor={tampered}.{tag}"))
         .await;
     problem(response, 422, "validation_failed").await;
 
@@ -1191,17 +1185,14 @@ async fn a_cursor_only_continues_the_list_and_filters_it_was_issued_for() {
         .await;
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
     let response = app
-        .get_auth(
-            &format!("/api/v1/admin/audit-events?type=auth.login_succeeded&cursor={cursor}"),
+        .admin_list_audit_events(
             &admin.token,
+            &format!("?type=auth.login_succeeded&cursor={cursor}"),
         )
         .await;
     problem(response, 422, "validation_failed").await;
     let response = app
-        .get_auth(
-            &format!("/api/v1/admin/users?cursor={cursor}"),
-            &admin.token,
-        )
+        .admin_list_users(&admin.token, &format!("?cursor={cursor}"))
         .await;
     problem(response, 422, "validation_failed").await;
 }
