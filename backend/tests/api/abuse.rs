@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{problem, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{problem, spawn_app, spawn_app_with, spawn_app_with_user, TestApp, TestUser};
 
 /// 128 characters of l33t substitutions only: the worst case of a full
 /// zxcvbn pattern match (0.6-1 s per check in a release build before).
@@ -14,19 +14,10 @@ fn l33t_bomb() -> String {
     "4@8({[<369!|170$5+%2".repeat(7).chars().take(128).collect()
 }
 
-async fn login_with_cookie(
-    app: &TestApp,
-    email: &str,
-    password: &str,
-    device: Option<&str>,
-) -> reqwest::Response {
-    let mut request = app
-        .request(Method::POST, "/api/v1/auth/login")
-        .json(&json!({"email": email, "password": password}));
-    if let Some(token) = device {
-        request = request.header("Cookie", format!("securetodo_device={token}"));
-    }
-    request.send().await.unwrap()
+/// Logs `user` in and returns the device cookie that login set.
+async fn known_device(app: &TestApp, user: &TestUser) -> String {
+    let login = app.post_login(&user.email, &user.password).await;
+    cookie_value(&device_set_cookie(&login).unwrap())
 }
 
 /// The `securetodo_device` Set-Cookie header of a response, if any.
@@ -72,20 +63,17 @@ async fn password_checks_cost_bounded_time_and_never_block_the_workers() {
             client.post(url).json(&body).send().await.unwrap().status()
         }));
     }
-    let change = app
-        .request(Method::PUT, "/api/v1/users/me/password")
-        .bearer_auth(&user.token)
-        .json(&json!({"current_password": user.password, "new_password": bomb}))
-        .send();
+    let change_body = json!({"current_password": user.password, "new_password": bomb});
+    let change = app.change_password(&user.token, &change_body);
     // Meanwhile the liveness probe answers at once.
     let started = Instant::now();
     let mut slowest = Duration::ZERO;
     for _ in 0..5 {
         let probe = Instant::now();
-        assert_eq!(app.get("/health/live").await.status(), 200);
+        assert_eq!(app.health_live().await.status(), 200);
         slowest = slowest.max(probe.elapsed());
     }
-    assert_eq!(change.await.unwrap().status(), 204);
+    assert_eq!(change.await.status(), 204);
     for attacker in attackers {
         let status = attacker.await.unwrap().as_u16();
         assert!(status == 201 || status == 422, "{status}");
@@ -103,8 +91,7 @@ async fn password_checks_cost_bounded_time_and_never_block_the_workers() {
 
 #[actix_web::test]
 async fn a_login_racing_a_password_change_gets_no_session() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let new_hash = securetodo::auth::password::hash_blocking("A-New-Passphrase-4471", 4).unwrap();
     // A password change is in its write transaction...
     let lock = app.hold_write_lock();
@@ -131,21 +118,16 @@ async fn a_login_racing_a_password_change_gets_no_session() {
     assert_eq!(body["code"], "invalid_credentials");
     // The new password works; the old one does not.
     app.login(&user.email, "A-New-Passphrase-4471").await;
-    problem(
-        login_with_cookie(&app, &user.email, &user.password, None).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    let answer = app.post_login(&user.email, &user.password).await;
+    problem(answer, 401, "invalid_credentials").await;
 }
 
 // 3. Anyone could lock the owner out.
 
 #[actix_web::test]
 async fn a_login_sets_a_strict_device_cookie_for_the_login_path_only() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let response = login_with_cookie(&app, &user.email, &user.password, None).await;
+    let (app, user) = spawn_app_with_user().await;
+    let response = app.post_login(&user.email, &user.password).await;
     assert_eq!(response.status(), 200);
     let cookie = device_set_cookie(&response).expect("a device cookie");
     for attribute in [
@@ -158,13 +140,9 @@ async fn a_login_sets_a_strict_device_cookie_for_the_login_path_only() {
     }
     assert!(cookie_value(&cookie).len() >= 43, "{cookie}");
     // A known device keeps its token.
-    let again = login_with_cookie(
-        &app,
-        &user.email,
-        &user.password,
-        Some(&cookie_value(&cookie)),
-    )
-    .await;
+    let again = app
+        .login_from_device(&user.email, &user.password, &cookie_value(&cookie))
+        .await;
     assert_eq!(again.status(), 200);
     if let Some(next) = device_set_cookie(&again) {
         assert_eq!(cookie_value(&next), cookie_value(&cookie));
@@ -173,57 +151,42 @@ async fn a_login_sets_a_strict_device_cookie_for_the_login_path_only() {
 
 #[actix_web::test]
 async fn strangers_failures_never_lock_out_a_known_device() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let first = login_with_cookie(&app, &user.email, &user.password, None).await;
-    let device = cookie_value(&device_set_cookie(&first).unwrap());
+    let (app, user) = spawn_app_with_user().await;
+    let device = known_device(&app, &user).await;
     // A stranger types the owner's email with wrong passwords...
     for _ in 0..12 {
-        problem(
-            login_with_cookie(&app, &user.email, "Guess-Guess-Guess-1", None).await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+        let answer = app.post_login(&user.email, "Guess-Guess-Guess-1").await;
+        problem(answer, 401, "invalid_credentials").await;
     }
     // ...which locks strangers (even one who now has the right password)...
-    problem(
-        login_with_cookie(&app, &user.email, &user.password, None).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    let answer = app.post_login(&user.email, &user.password).await;
+    problem(answer, 401, "invalid_credentials").await;
     // ...but never the owner's own browser.
-    let owner = login_with_cookie(&app, &user.email, &user.password, Some(&device)).await;
+    let owner = app
+        .login_from_device(&user.email, &user.password, &device)
+        .await;
     assert_eq!(owner.status(), 200);
     // A device cookie of another account is no key to this one.
     let other = app.signed_up_user().await;
-    let other_login = login_with_cookie(&app, &other.email, &other.password, None).await;
-    let other_device = cookie_value(&device_set_cookie(&other_login).unwrap());
-    problem(
-        login_with_cookie(&app, &user.email, &user.password, Some(&other_device)).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    let other_device = known_device(&app, &other).await;
+    let answer = app
+        .login_from_device(&user.email, &user.password, &other_device)
+        .await;
+    problem(answer, 401, "invalid_credentials").await;
 }
 
 #[actix_web::test]
 async fn a_known_device_spends_its_own_failure_budget() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let first = login_with_cookie(&app, &user.email, &user.password, None).await;
-    let device = cookie_value(&device_set_cookie(&first).unwrap());
+    let (app, user) = spawn_app_with_user().await;
+    let device = known_device(&app, &user).await;
     for _ in 0..5 {
-        problem(
-            login_with_cookie(&app, &user.email, "Typo-Typo-Typo-2", Some(&device)).await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+        let answer = app
+            .login_from_device(&user.email, "Typo-Typo-Typo-2", &device)
+            .await;
+        problem(answer, 401, "invalid_credentials").await;
     }
     // The device's failures did not spend the account's other budget.
-    let elsewhere = login_with_cookie(&app, &user.email, &user.password, None).await;
+    let elsewhere = app.post_login(&user.email, &user.password).await;
     assert_eq!(elsewhere.status(), 200);
     let types = app.audit_types();
     assert!(types.contains(&"auth.locked_out".to_owned()), "{types:?}");
@@ -231,8 +194,7 @@ async fn a_known_device_spends_its_own_failure_budget() {
 
 #[actix_web::test]
 async fn wrong_current_passwords_count_as_failures_and_the_fifth_ends_the_session() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     for attempt in 0..5 {
         let (method, path, body) = if attempt % 2 == 0 {
             (
@@ -257,10 +219,7 @@ async fn wrong_current_passwords_count_as_failures_and_the_fifth_ends_the_sessio
         problem(response, 422, "validation_failed").await;
     }
     // The session that guessed is over, and each guess was recorded.
-    assert_eq!(
-        app.get_auth("/api/v1/users/me", &user.token).await.status(),
-        401
-    );
+    assert_eq!(app.get_me(&user.token).await.status(), 401);
     let failures = app
         .audit_types()
         .iter()
@@ -284,10 +243,7 @@ async fn spellings_of_one_mailbox_are_one_account() {
         "BOSS@EXAMPLE.COM",
     ] {
         let response = app
-            .post_json(
-                "/api/v1/auth/register",
-                &json!({"email": spelling, "password": "Granite-Orchard-Lantern-3"}),
-            )
+            .post_register(&json!({"email": spelling, "password": "Granite-Orchard-Lantern-3"}))
             .await;
         problem(response, 409, "email_taken").await;
     }
@@ -297,10 +253,7 @@ async fn spellings_of_one_mailbox_are_one_account() {
         .await;
     assert_eq!(created["email"], "anna@xn--bcher-kva.example");
     let response = app
-        .post_json(
-            "/api/v1/auth/register",
-            &json!({"email": "anna@xn--bcher-kva.example", "password": "Granite-Orchard-Lantern-3"}),
-        )
+        .post_register(&json!({"email": "anna@xn--bcher-kva.example", "password": "Granite-Orchard-Lantern-3"}))
         .await;
     problem(response, 409, "email_taken").await;
     // Every spelling signs in to the one account.
@@ -348,10 +301,7 @@ async fn anonymous_failures_cannot_grow_the_audit_table_faster_than_the_rate_lim
     let app = spawn_app().await;
     for i in 0..30 {
         let r = app
-            .post_json(
-                "/api/v1/auth/login",
-                &json!({"email": format!("nobody{i}@example.com"), "password": "Whatever-Passphrase-1"}),
-            )
+            .post_login(&format!("nobody{i}@example.com"), "Whatever-Passphrase-1")
             .await;
         assert_eq!(r.status(), 401);
     }
@@ -365,10 +315,7 @@ async fn anonymous_failures_cannot_grow_the_audit_table_faster_than_the_rate_lim
         admin.id
     ));
     let page: Value = app
-        .get_auth(
-            "/api/v1/admin/audit-events?type=auth.login_failed",
-            &admin.token,
-        )
+        .admin_list_audit_events(&admin.token, "?type=auth.login_failed")
         .await
         .json()
         .await

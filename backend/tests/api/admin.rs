@@ -7,7 +7,9 @@ use std::time::Duration;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
-use crate::helpers::{error_fields, problem, spawn_app, spawn_app_with, TestApp, TestUser};
+use crate::helpers::{
+    error_fields, ids, problem, spawn_app, spawn_app_with, spawn_app_with_user, TestApp, TestUser,
+};
 
 // ---------- arrangement ----------
 
@@ -15,30 +17,8 @@ use crate::helpers::{error_fields, problem, spawn_app, spawn_app_with, TestApp, 
 async fn app_with_admin() -> (TestApp, TestUser) {
     let app = spawn_app().await;
     let admin = app.signed_up_user().await;
-    make_admin(&app, admin.id);
+    app.make_admin(admin.id);
     (app, admin)
-}
-
-fn make_admin(app: &TestApp, id: i64) {
-    app.sql(&format!("UPDATE users SET role = 'admin' WHERE id = {id}"));
-}
-
-/// One number from the app's database (test assertions only).
-fn scalar(app: &TestApp, sql: &str) -> i64 {
-    use diesel::prelude::*;
-    let mut conn = diesel::SqliteConnection::establish(app.db_path.to_str().unwrap()).unwrap();
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
-        "({sql})"
-    )))
-    .get_result(&mut conn)
-    .unwrap()
-}
-
-fn active_admins(app: &TestApp) -> i64 {
-    scalar(
-        app,
-        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0",
-    )
 }
 
 fn insert_todos(app: &TestApp, user_id: i64, n: usize) {
@@ -48,99 +28,6 @@ fn insert_todos(app: &TestApp, user_id: i64, n: usize) {
              VALUES ({user_id}, 'todo {i}', 'todo {i}', '', 0, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1)"
         ));
     }
-}
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Response {
-    let mut request = app.request(method, path);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
-
-async fn patch_user(app: &TestApp, token: &str, id: i64, body: Value) -> Response {
-    send(
-        app,
-        Method::PATCH,
-        &format!("/api/v1/admin/users/{id}"),
-        Some(token),
-        Some(body),
-    )
-    .await
-}
-
-async fn delete_user(app: &TestApp, token: &str, id: i64) -> Response {
-    send(
-        app,
-        Method::DELETE,
-        &format!("/api/v1/admin/users/{id}"),
-        Some(token),
-        None,
-    )
-    .await
-}
-
-async fn revoke_sessions(app: &TestApp, token: &str, id: i64) -> Response {
-    send(
-        app,
-        Method::DELETE,
-        &format!("/api/v1/admin/users/{id}/sessions"),
-        Some(token),
-        None,
-    )
-    .await
-}
-
-async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
-    let response = app.get_auth(path, token).await;
-    assert_eq!(response.status(), 200, "GET {path}");
-    response.json().await.unwrap()
-}
-
-async fn status_of(app: &TestApp, token: &str, path: &str) -> u16 {
-    app.get_auth(path, token).await.status().as_u16()
-}
-
-/// The newest audit event of `event_type`, read through the API.
-async fn latest_event(app: &TestApp, token: &str, event_type: &str) -> Value {
-    let page = get_json(
-        app,
-        token,
-        &format!("/api/v1/admin/audit-events?type={event_type}&limit=1"),
-    )
-    .await;
-    page["items"][0].clone()
-}
-
-/// Follows `next_cursor` from `first` (a path with a query) to the end and
-/// returns every item.
-async fn walk(app: &TestApp, token: &str, first: &str) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut path = first.to_owned();
-    for _ in 0..1000 {
-        let page = get_json(app, token, &path).await;
-        items.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(cursor) => {
-                path = format!("{first}&cursor={cursor}");
-            }
-            None => return items,
-        }
-    }
-    panic!("pagination did not end");
-}
-
-fn ids(items: &[Value]) -> Vec<i64> {
-    items.iter().map(|i| i["id"].as_i64().unwrap()).collect()
 }
 
 // ---------- permissions ----------
@@ -175,7 +62,7 @@ async fn anonymous_callers_get_401_on_every_admin_endpoint() {
     let victim = app.signed_up_user().await;
     for (method, path, body) in admin_endpoints(victim.id) {
         for token in [None, Some("not-a-jwt"), Some("a.b.c")] {
-            let response = send(&app, method.clone(), &path, token, body.clone()).await;
+            let response = app.send(method.clone(), &path, token, body.as_ref()).await;
             assert_eq!(
                 response.headers()["www-authenticate"],
                 "Bearer",
@@ -185,10 +72,10 @@ async fn anonymous_callers_get_401_on_every_admin_endpoint() {
         }
     }
     assert_eq!(
-        scalar(
-            &app,
-            &format!("SELECT COUNT(*) FROM users WHERE id = {}", victim.id)
-        ),
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM users WHERE id = {}",
+            victim.id
+        )),
         1
     );
 }
@@ -200,20 +87,21 @@ async fn users_get_403_on_every_admin_endpoint_and_change_nothing() {
     let victim = app.signed_up_user().await;
     let events_before = app.audit_types().len();
     for (method, path, body) in admin_endpoints(victim.id) {
-        let response = send(&app, method.clone(), &path, Some(&user.token), body).await;
+        let response = app
+            .send(method.clone(), &path, Some(&user.token), body.as_ref())
+            .await;
         problem(response, 403, "forbidden").await;
     }
     // Not even on themselves.
-    let response = patch_user(&app, &user.token, user.id, json!({"role": "admin"})).await;
+    let response = app
+        .admin_update_user(&user.token, user.id, json!({"role": "admin"}))
+        .await;
     problem(response, 403, "forbidden").await;
     assert_eq!(
-        scalar(&app, "SELECT COUNT(*) FROM users WHERE role = 'admin'"),
+        app.scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'"),
         1
     );
-    assert_eq!(
-        status_of(&app, &victim.token, "/api/v1/users/me").await,
-        200
-    );
+    app.assert_me_status(&victim.token, 200).await;
     assert_eq!(app.audit_types().len(), events_before);
 }
 
@@ -222,7 +110,9 @@ async fn admins_succeed_on_every_admin_endpoint() {
     let (app, admin) = app_with_admin().await;
     let victim = app.signed_up_user().await;
     for (method, path, body) in admin_endpoints(victim.id) {
-        let response = send(&app, method.clone(), &path, Some(&admin.token), body).await;
+        let response = app
+            .send(method.clone(), &path, Some(&admin.token), body.as_ref())
+            .await;
         assert!(
             response.status().is_success(),
             "{method} {path}: {}",
@@ -242,7 +132,7 @@ async fn other_methods_on_admin_resources_are_405() {
         (Method::GET, "/api/v1/admin/users/1/sessions"),
         (Method::DELETE, "/api/v1/admin/audit-events"),
     ] {
-        let response = send(&app, method, path, Some(&admin.token), None).await;
+        let response = app.send(method, path, Some(&admin.token), None).await;
         problem(response, 405, "method_not_allowed").await;
     }
 }
@@ -264,26 +154,17 @@ async fn unknown_or_malformed_target_ids() {
                 None,
             ),
         ] {
-            let response = send(&app, method, &path, Some(&admin.token), body).await;
+            let response = app
+                .send(method, &path, Some(&admin.token), body.as_ref())
+                .await;
             problem(response, 404, "not_found").await;
         }
     }
     for id in ["abc", "1.5", "99999999999999999999"] {
-        let response = patch_user_raw(&app, &admin.token, id, json!({})).await;
+        let response = app.admin_update_user(&admin.token, id, json!({})).await;
         let body = problem(response, 422, "validation_failed").await;
         assert_eq!(error_fields(&body), ["id"]);
     }
-}
-
-async fn patch_user_raw(app: &TestApp, token: &str, id: &str, body: Value) -> Response {
-    send(
-        app,
-        Method::PATCH,
-        &format!("/api/v1/admin/users/{id}"),
-        Some(token),
-        Some(body),
-    )
-    .await
 }
 
 // ---------- PATCH validation ----------
@@ -311,30 +192,22 @@ async fn patch_rejects_invalid_bodies_naming_the_field() {
         (json!([{"role": "admin"}]), "body"),
     ];
     for (body, field) in cases {
-        let response = patch_user(&app, &admin.token, user.id, body.clone()).await;
+        let response = app
+            .admin_update_user(&admin.token, user.id, body.clone())
+            .await;
         assert_eq!(response.status(), 422, "{body}");
         let problem_body = problem(response, 422, "validation_failed").await;
         assert_eq!(error_fields(&problem_body), [field], "{body}");
     }
-    let response = app
-        .request(Method::PATCH, &format!("/api/v1/admin/users/{}", user.id))
-        .bearer_auth(&admin.token)
-        .header("content-type", "application/json")
-        .body("{\"role\":")
-        .send()
-        .await
-        .unwrap();
-    problem(response, 400, "validation_failed").await;
-    let response = app
-        .request(Method::PATCH, &format!("/api/v1/admin/users/{}", user.id))
-        .bearer_auth(&admin.token)
-        .header("content-type", "text/plain")
-        .body("{\"role\":\"admin\"}")
-        .send()
-        .await
-        .unwrap();
-    problem(response, 415, "unsupported_media_type").await;
-    let me = get_json(&app, &user.token, "/api/v1/users/me").await;
+    app.assert_json_bodies_only(
+        Method::PATCH,
+        &format!("/api/v1/admin/users/{}", user.id),
+        Some(&admin.token),
+        "{\"role\":",
+        ("text/plain", "{\"role\":\"admin\"}"),
+    )
+    .await;
+    let me = app.me(&user.token).await;
     assert_eq!(me["role"], "user");
     assert_eq!(me["disabled"], false);
 }
@@ -350,7 +223,7 @@ async fn patch_returns_the_user_and_records_nothing_when_nothing_changes() {
         json!({"disabled": false}),
         json!({"role": "user", "disabled": false}),
     ] {
-        let response = patch_user(&app, &admin.token, user.id, body).await;
+        let response = app.admin_update_user(&admin.token, user.id, body).await;
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["id"], user.id);
@@ -360,7 +233,7 @@ async fn patch_returns_the_user_and_records_nothing_when_nothing_changes() {
         assert!(body.get("password_hash").is_none());
     }
     assert_eq!(app.audit_types().len(), before);
-    assert_eq!(status_of(&app, &user.token, "/api/v1/users/me").await, 200);
+    app.assert_me_status(&user.token, 200).await;
 }
 
 // ---------- immediate effect ----------
@@ -370,31 +243,36 @@ async fn promotion_and_demotion_apply_to_an_already_issued_token() {
     let (app, admin) = app_with_admin().await;
     let user = app.signed_up_user().await;
     assert_eq!(
-        status_of(&app, &user.token, "/api/v1/admin/users").await,
+        app.admin_list_users(&user.token, "")
+            .await
+            .status()
+            .as_u16(),
         403
     );
 
-    let response = patch_user(&app, &admin.token, user.id, json!({"role": "admin"})).await;
+    let response = app
+        .admin_update_user(&admin.token, user.id, json!({"role": "admin"}))
+        .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["role"], "admin");
     assert_eq!(
-        status_of(&app, &user.token, "/api/v1/admin/users").await,
+        app.admin_list_users(&user.token, "")
+            .await
+            .status()
+            .as_u16(),
         200
     );
-    assert_eq!(
-        get_json(&app, &user.token, "/api/v1/users/me").await["role"],
-        "admin"
-    );
+    assert_eq!(app.me(&user.token).await["role"], "admin");
 
-    let response = patch_user(&app, &admin.token, user.id, json!({"role": "user"})).await;
-    assert_eq!(response.status(), 200);
     let response = app
-        .get_auth("/api/v1/admin/audit-events", &user.token)
+        .admin_update_user(&admin.token, user.id, json!({"role": "user"}))
         .await;
+    assert_eq!(response.status(), 200);
+    let response = app.admin_list_audit_events(&user.token, "").await;
     problem(response, 403, "forbidden").await;
     // Demotion is not a logout: the session itself still works.
-    assert_eq!(status_of(&app, &user.token, "/api/v1/users/me").await, 200);
+    app.assert_me_status(&user.token, 200).await;
 }
 
 #[actix_web::test]
@@ -404,58 +282,41 @@ async fn disabling_ends_sessions_at_once_and_enabling_does_not_bring_them_back()
     let second = app.login(&user.email, &user.password).await;
     let second_token = second["access_token"].as_str().unwrap().to_owned();
 
-    let response = patch_user(&app, &admin.token, user.id, json!({"disabled": true})).await;
+    let response = app
+        .admin_update_user(&admin.token, user.id, json!({"disabled": true}))
+        .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["disabled"], true);
 
     for token in [&user.token, &second_token] {
-        let response = app.get_auth("/api/v1/users/me", token).await;
+        let response = app.get_me(token).await;
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
         problem(response, 401, "unauthorized").await;
     }
-    let response = app
-        .post_json(
-            "/api/v1/auth/refresh",
-            &json!({"refresh_token": user.refresh_token}),
-        )
-        .await;
+    let response = app.refresh(&user.refresh_token).await;
     problem(response, 401, "unauthorized").await;
-    let response = app
-        .post_json(
-            "/api/v1/auth/login",
-            &json!({"email": user.email, "password": user.password}),
-        )
-        .await;
+    let response = app.post_login(&user.email, &user.password).await;
     problem(response, 401, "invalid_credentials").await;
     assert_eq!(
-        scalar(
-            &app,
-            &format!(
-                "SELECT COUNT(*) FROM sessions WHERE user_id = {} AND revoked_at IS NULL",
-                user.id
-            )
-        ),
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM sessions WHERE user_id = {} AND revoked_at IS NULL",
+            user.id
+        )),
         0
     );
 
-    let response = patch_user(&app, &admin.token, user.id, json!({"disabled": false})).await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(status_of(&app, &user.token, "/api/v1/users/me").await, 401);
-    assert_eq!(
-        status_of(&app, &second_token, "/api/v1/users/me").await,
-        401
-    );
     let response = app
-        .post_json(
-            "/api/v1/auth/refresh",
-            &json!({"refresh_token": user.refresh_token}),
-        )
+        .admin_update_user(&admin.token, user.id, json!({"disabled": false}))
         .await;
+    assert_eq!(response.status(), 200);
+    app.assert_me_status(&user.token, 401).await;
+    app.assert_me_status(&second_token, 401).await;
+    let response = app.refresh(&user.refresh_token).await;
     problem(response, 401, "unauthorized").await;
     let pair = app.login(&user.email, &user.password).await;
     let fresh = pair["access_token"].as_str().unwrap();
-    assert_eq!(status_of(&app, fresh, "/api/v1/users/me").await, 200);
+    app.assert_me_status(fresh, 200).await;
 }
 
 #[actix_web::test]
@@ -465,37 +326,33 @@ async fn revoking_sessions_ends_every_session_of_the_target_only() {
     let other = app.signed_up_user().await;
     let second = app.login(&user.email, &user.password).await;
 
-    let response = revoke_sessions(&app, &admin.token, user.id).await;
+    let response = app.admin_revoke_sessions(&admin.token, user.id).await;
     assert_eq!(response.status(), 204);
 
-    assert_eq!(status_of(&app, &user.token, "/api/v1/users/me").await, 401);
-    assert_eq!(
-        status_of(
-            &app,
-            second["access_token"].as_str().unwrap(),
-            "/api/v1/users/me"
-        )
-        .await,
-        401
-    );
+    app.assert_me_status(&user.token, 401).await;
+    app.assert_me_status(second["access_token"].as_str().unwrap(), 401)
+        .await;
     for refresh in [
         user.refresh_token.as_str(),
         second["refresh_token"].as_str().unwrap(),
     ] {
-        let response = app
-            .post_json("/api/v1/auth/refresh", &json!({"refresh_token": refresh}))
-            .await;
+        let response = app.refresh(refresh).await;
         problem(response, 401, "unauthorized").await;
     }
-    assert_eq!(status_of(&app, &other.token, "/api/v1/users/me").await, 200);
+    app.assert_me_status(&other.token, 200).await;
     assert_eq!(
-        status_of(&app, &admin.token, "/api/v1/admin/users").await,
+        app.admin_list_users(&admin.token, "")
+            .await
+            .status()
+            .as_u16(),
         200
     );
     // The account itself is untouched: the user can log in again.
     app.login(&user.email, &user.password).await;
 
-    let event = latest_event(&app, &admin.token, "admin.sessions_revoked").await;
+    let event = app
+        .latest_event(&admin.token, "admin.sessions_revoked")
+        .await;
     assert_eq!(event["actor_user_id"], admin.id);
     assert_eq!(event["target_user_id"], user.id);
     assert_eq!(event["detail"], json!({"sessions_ended": 2}));
@@ -504,10 +361,13 @@ async fn revoking_sessions_ends_every_session_of_the_target_only() {
 #[actix_web::test]
 async fn an_admin_revoking_their_own_sessions_is_logged_out() {
     let (app, admin) = app_with_admin().await;
-    let response = revoke_sessions(&app, &admin.token, admin.id).await;
+    let response = app.admin_revoke_sessions(&admin.token, admin.id).await;
     assert_eq!(response.status(), 204);
     assert_eq!(
-        status_of(&app, &admin.token, "/api/v1/admin/users").await,
+        app.admin_list_users(&admin.token, "")
+            .await
+            .status()
+            .as_u16(),
         401
     );
 }
@@ -522,47 +382,38 @@ async fn deleting_a_user_removes_their_todos_and_sessions() {
     insert_todos(&app, user.id, 3);
     insert_todos(&app, keep.id, 2);
 
-    let response = delete_user(&app, &admin.token, user.id).await;
+    let response = app.admin_delete_user(&admin.token, user.id).await;
     assert_eq!(response.status(), 204);
 
     let id = user.id;
     assert_eq!(
-        scalar(&app, &format!("SELECT COUNT(*) FROM users WHERE id = {id}")),
+        app.scalar(&format!("SELECT COUNT(*) FROM users WHERE id = {id}")),
         0
     );
     assert_eq!(
-        scalar(
-            &app,
-            &format!("SELECT COUNT(*) FROM todos WHERE user_id = {id}")
-        ),
+        app.scalar(&format!("SELECT COUNT(*) FROM todos WHERE user_id = {id}")),
         0
     );
     assert_eq!(
-        scalar(
-            &app,
-            &format!("SELECT COUNT(*) FROM sessions WHERE user_id = {id}")
-        ),
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM sessions WHERE user_id = {id}"
+        )),
         0
     );
     assert_eq!(
-        scalar(
-            &app,
-            &format!("SELECT COUNT(*) FROM todos WHERE user_id = {}", keep.id)
-        ),
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM todos WHERE user_id = {}",
+            keep.id
+        )),
         2
     );
-    assert_eq!(status_of(&app, &user.token, "/api/v1/users/me").await, 401);
-    let response = app
-        .post_json(
-            "/api/v1/auth/login",
-            &json!({"email": user.email, "password": user.password}),
-        )
-        .await;
+    app.assert_me_status(&user.token, 401).await;
+    let response = app.post_login(&user.email, &user.password).await;
     problem(response, 401, "invalid_credentials").await;
-    let response = delete_user(&app, &admin.token, user.id).await;
+    let response = app.admin_delete_user(&admin.token, user.id).await;
     problem(response, 404, "not_found").await;
 
-    let event = latest_event(&app, &admin.token, "admin.user_deleted").await;
+    let event = app.latest_event(&admin.token, "admin.user_deleted").await;
     assert_eq!(event["actor_user_id"], admin.id);
     assert_eq!(event["target_user_id"], user.id);
     assert_eq!(event["ip"], "127.0.0.1");
@@ -576,16 +427,16 @@ async fn deleting_a_user_removes_their_todos_and_sessions() {
 async fn an_admin_may_delete_another_admin_and_themselves_while_one_remains() {
     let (app, first) = app_with_admin().await;
     let second = app.signed_up_user().await;
-    make_admin(&app, second.id);
+    app.make_admin(second.id);
 
-    let response = delete_user(&app, &first.token, first.id).await;
+    let response = app.admin_delete_user(&first.token, first.id).await;
     assert_eq!(response.status(), 204);
-    assert_eq!(status_of(&app, &first.token, "/api/v1/users/me").await, 401);
-    assert_eq!(active_admins(&app), 1);
+    app.assert_me_status(&first.token, 401).await;
+    assert_eq!(app.active_admins(), 1);
 
-    let response = delete_user(&app, &second.token, second.id).await;
+    let response = app.admin_delete_user(&second.token, second.id).await;
     problem(response, 409, "last_admin").await;
-    assert_eq!(active_admins(&app), 1);
+    assert_eq!(app.active_admins(), 1);
 }
 
 // ---------- the last admin ----------
@@ -600,24 +451,23 @@ async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
         json!({"role": "user", "disabled": true}),
         json!({"role": "admin", "disabled": true}),
     ] {
-        let response = patch_user(&app, &admin.token, admin.id, body.clone()).await;
+        let response = app
+            .admin_update_user(&admin.token, admin.id, body.clone())
+            .await;
         let body = problem(response, 409, "last_admin").await;
         assert!(body.get("errors").is_none());
     }
-    let response = delete_user(&app, &admin.token, admin.id).await;
+    let response = app.admin_delete_user(&admin.token, admin.id).await;
     problem(response, 409, "last_admin").await;
-    let response = app
-        .request(Method::DELETE, "/api/v1/users/me")
-        .bearer_auth(&admin.token)
-        .json(&json!({"password": admin.password}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_me(&admin.token, &admin.password).await;
     problem(response, 409, "last_admin").await;
 
-    assert_eq!(active_admins(&app), 1);
+    assert_eq!(app.active_admins(), 1);
     assert_eq!(
-        status_of(&app, &admin.token, "/api/v1/admin/users").await,
+        app.admin_list_users(&admin.token, "")
+            .await
+            .status()
+            .as_u16(),
         200
     );
     assert_eq!(app.audit_types().len(), events_before);
@@ -627,32 +477,34 @@ async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
 async fn a_disabled_admin_does_not_count_as_the_remaining_admin() {
     let (app, admin) = app_with_admin().await;
     let dormant = app.signed_up_user().await;
-    make_admin(&app, dormant.id);
+    app.make_admin(dormant.id);
     app.sql(&format!(
         "UPDATE users SET disabled = 1 WHERE id = {}",
         dormant.id
     ));
 
-    let response = patch_user(&app, &admin.token, admin.id, json!({"role": "user"})).await;
-    problem(response, 409, "last_admin").await;
     let response = app
-        .request(Method::DELETE, "/api/v1/users/me")
-        .bearer_auth(&admin.token)
-        .json(&json!({"password": admin.password}))
-        .send()
-        .await
-        .unwrap();
+        .admin_update_user(&admin.token, admin.id, json!({"role": "user"}))
+        .await;
+    problem(response, 409, "last_admin").await;
+    let response = app.delete_me(&admin.token, &admin.password).await;
     problem(response, 409, "last_admin").await;
 
     // The disabled admin is not protected: it can be demoted or deleted.
-    let response = patch_user(&app, &admin.token, dormant.id, json!({"role": "user"})).await;
+    let response = app
+        .admin_update_user(&admin.token, dormant.id, json!({"role": "user"}))
+        .await;
     assert_eq!(response.status(), 200);
-    make_admin(&app, dormant.id);
+    app.make_admin(dormant.id);
     // Enabling them again makes two active admins.
-    let response = patch_user(&app, &admin.token, dormant.id, json!({"disabled": false})).await;
+    let response = app
+        .admin_update_user(&admin.token, dormant.id, json!({"disabled": false}))
+        .await;
     assert_eq!(response.status(), 200);
-    assert_eq!(active_admins(&app), 2);
-    let response = patch_user(&app, &admin.token, admin.id, json!({"role": "user"})).await;
+    assert_eq!(app.active_admins(), 2);
+    let response = app
+        .admin_update_user(&admin.token, admin.id, json!({"role": "user"}))
+        .await;
     assert_eq!(response.status(), 200);
 }
 
@@ -660,79 +512,61 @@ async fn a_disabled_admin_does_not_count_as_the_remaining_admin() {
 async fn an_admin_may_demote_or_disable_themselves_while_another_remains() {
     let (app, first) = app_with_admin().await;
     let second = app.signed_up_user().await;
-    make_admin(&app, second.id);
+    app.make_admin(second.id);
 
-    let response = patch_user(&app, &first.token, first.id, json!({"role": "user"})).await;
+    let response = app
+        .admin_update_user(&first.token, first.id, json!({"role": "user"}))
+        .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["role"], "user");
-    let response = app.get_auth("/api/v1/admin/users", &first.token).await;
+    let response = app.admin_list_users(&first.token, "").await;
     problem(response, 403, "forbidden").await;
 
     // Now `second` is the last one, also against themselves.
-    let response = patch_user(&app, &second.token, second.id, json!({"disabled": true})).await;
+    let response = app
+        .admin_update_user(&second.token, second.id, json!({"disabled": true}))
+        .await;
     problem(response, 409, "last_admin").await;
 
     // Promote `first` again, then `second` disables themselves.
-    let response = patch_user(&app, &second.token, first.id, json!({"role": "admin"})).await;
+    let response = app
+        .admin_update_user(&second.token, first.id, json!({"role": "admin"}))
+        .await;
     assert_eq!(response.status(), 200);
     let pair = app.login(&first.email, &first.password).await;
     let first_token = pair["access_token"].as_str().unwrap().to_owned();
-    let response = patch_user(&app, &second.token, second.id, json!({"disabled": true})).await;
+    let response = app
+        .admin_update_user(&second.token, second.id, json!({"disabled": true}))
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(
-        status_of(&app, &second.token, "/api/v1/admin/users").await,
+        app.admin_list_users(&second.token, "")
+            .await
+            .status()
+            .as_u16(),
         401
     );
     assert_eq!(
-        status_of(&app, &first_token, "/api/v1/admin/users").await,
+        app.admin_list_users(&first_token, "")
+            .await
+            .status()
+            .as_u16(),
         200
     );
-    assert_eq!(active_admins(&app), 1);
+    assert_eq!(app.active_admins(), 1);
 }
 
 #[actix_web::test]
 async fn self_deletion_of_an_admin_is_allowed_while_another_remains() {
     let (app, first) = app_with_admin().await;
     let second = app.signed_up_user().await;
-    make_admin(&app, second.id);
-    let response = app
-        .request(Method::DELETE, "/api/v1/users/me")
-        .bearer_auth(&first.token)
-        .json(&json!({"password": first.password}))
-        .send()
-        .await
-        .unwrap();
+    app.make_admin(second.id);
+    let response = app.delete_me(&first.token, &first.password).await;
     assert_eq!(response.status(), 204);
-    let response = app
-        .request(Method::DELETE, "/api/v1/users/me")
-        .bearer_auth(&second.token)
-        .json(&json!({"password": second.password}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_me(&second.token, &second.password).await;
     problem(response, 409, "last_admin").await;
-    assert_eq!(active_admins(&app), 1);
-}
-
-/// Holds SQLite's write lock from another connection for `hold`, so that
-/// requests fired meanwhile all reach their write transaction and queue on
-/// it (busy_timeout) before any of them commits.
-fn hold_write_lock(app: &TestApp, hold: Duration) -> std::thread::JoinHandle<()> {
-    use diesel::connection::SimpleConnection;
-    use diesel::Connection;
-    let path = app.db_path.to_str().unwrap().to_owned();
-    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let mut conn = diesel::SqliteConnection::establish(&path).unwrap();
-        conn.batch_execute("PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE;")
-            .unwrap();
-        locked_tx.send(()).unwrap();
-        std::thread::sleep(hold);
-        conn.batch_execute("COMMIT;").unwrap();
-    });
-    locked_rx.recv().unwrap();
-    handle
+    assert_eq!(app.active_admins(), 1);
 }
 
 /// One admin action in a race: who acts, on whom, and how.
@@ -747,16 +581,16 @@ enum Action {
 
 async fn act(app: &TestApp, actor: &TestUser, target: i64, action: Action) -> Response {
     match action {
-        Action::Demote => patch_user(app, &actor.token, target, json!({"role": "user"})).await,
-        Action::Disable => patch_user(app, &actor.token, target, json!({"disabled": true})).await,
-        Action::AdminDelete => delete_user(app, &actor.token, target).await,
-        Action::SelfDelete => app
-            .request(Method::DELETE, "/api/v1/users/me")
-            .bearer_auth(&actor.token)
-            .json(&json!({"password": actor.password}))
-            .send()
-            .await
-            .unwrap(),
+        Action::Demote => {
+            app.admin_update_user(&actor.token, target, json!({"role": "user"}))
+                .await
+        }
+        Action::Disable => {
+            app.admin_update_user(&actor.token, target, json!({"disabled": true}))
+                .await
+        }
+        Action::AdminDelete => app.admin_delete_user(&actor.token, target).await,
+        Action::SelfDelete => app.delete_me(&actor.token, &actor.password).await,
     }
 }
 
@@ -807,7 +641,7 @@ async fn the_last_two_admins_acting_at_once_cannot_both_succeed() {
             } else {
                 (a.id, b.id)
             };
-            let lock = hold_write_lock(&app, Duration::from_millis(1000));
+            let lock = app.hold_write_lock_for(Duration::from_millis(1000));
             let statuses = race(&app, &a, &b, a_target, b_target, action).await;
             lock.join().unwrap();
             let case = format!("{action:?}, on each other: {on_each_other}: {statuses:?}");
@@ -819,7 +653,7 @@ async fn the_last_two_admins_acting_at_once_cannot_both_succeed() {
                 204
             };
             assert_eq!(sorted, [ok, 409], "{case}");
-            assert_eq!(active_admins(&app), 1, "{case}");
+            assert_eq!(app.active_admins(), 1, "{case}");
         }
     }
 }
@@ -854,7 +688,7 @@ async fn unsynchronised_races_of_the_last_two_admins_always_leave_one() {
             statuses.iter().any(|s| [409, 403, 401].contains(s)),
             "{case}"
         );
-        assert_eq!(active_admins(&app), 1, "{case}");
+        assert_eq!(app.active_admins(), 1, "{case}");
     }
 }
 
@@ -866,12 +700,12 @@ async fn admin_actions_are_audited_with_actor_target_ip_and_detail() {
     let user = app.signed_up_user().await;
 
     assert_eq!(
-        patch_user(&app, &admin.token, user.id, json!({"role": "admin"}))
+        app.admin_update_user(&admin.token, user.id, json!({"role": "admin"}))
             .await
             .status(),
         200
     );
-    let event = latest_event(&app, &admin.token, "admin.role_changed").await;
+    let event = app.latest_event(&admin.token, "admin.role_changed").await;
     assert_eq!(event["type"], "admin.role_changed");
     assert_eq!(event["actor_user_id"], admin.id);
     assert_eq!(event["target_user_id"], user.id);
@@ -888,17 +722,17 @@ async fn admin_actions_are_audited_with_actor_target_ip_and_detail() {
     );
 
     // One request changing both records both.
-    let response = patch_user(
-        &app,
-        &admin.token,
-        user.id,
-        json!({"role": "user", "disabled": true}),
-    )
-    .await;
+    let response = app
+        .admin_update_user(
+            &admin.token,
+            user.id,
+            json!({"role": "user", "disabled": true}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
-    let event = latest_event(&app, &admin.token, "admin.role_changed").await;
+    let event = app.latest_event(&admin.token, "admin.role_changed").await;
     assert_eq!(event["detail"], json!({"from": "admin", "to": "user"}));
-    let event = latest_event(&app, &admin.token, "admin.user_disabled").await;
+    let event = app.latest_event(&admin.token, "admin.user_disabled").await;
     assert_eq!(event["actor_user_id"], admin.id);
     assert_eq!(event["target_user_id"], user.id);
     assert_eq!(
@@ -907,21 +741,26 @@ async fn admin_actions_are_audited_with_actor_target_ip_and_detail() {
     );
 
     assert_eq!(
-        patch_user(&app, &admin.token, user.id, json!({"disabled": false}))
+        app.admin_update_user(&admin.token, user.id, json!({"disabled": false}))
             .await
             .status(),
         200
     );
-    let event = latest_event(&app, &admin.token, "admin.user_enabled").await;
+    let event = app.latest_event(&admin.token, "admin.user_enabled").await;
     assert_eq!(event["actor_user_id"], admin.id);
     assert_eq!(event["target_user_id"], user.id);
     assert_eq!(event["detail"], json!({"disabled": false}));
 
     assert_eq!(
-        revoke_sessions(&app, &admin.token, user.id).await.status(),
+        app.admin_revoke_sessions(&admin.token, user.id)
+            .await
+            .status(),
         204
     );
-    assert_eq!(delete_user(&app, &admin.token, user.id).await.status(), 204);
+    assert_eq!(
+        app.admin_delete_user(&admin.token, user.id).await.status(),
+        204
+    );
 
     let types = app.audit_types();
     let admin_types: Vec<&str> = types
@@ -943,7 +782,10 @@ async fn admin_actions_are_audited_with_actor_target_ip_and_detail() {
 
     // Nothing secret anywhere in the log.
     let hash_prefix = "$2";
-    let all = walk(&app, &admin.token, "/api/v1/admin/audit-events?limit=100").await;
+    let all = app
+        .walk(&admin.token, "/api/v1/admin/audit-events?limit=100", &[])
+        .await
+        .0;
     let text = serde_json::to_string(&all).unwrap();
     for secret in [
         admin.password.as_str(),
@@ -994,12 +836,14 @@ async fn audit_ip_is_the_peer_unless_proxy_headers_are_trusted() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    let event = latest_event(&app, &admin.token, "admin.sessions_revoked").await;
+    let event = app
+        .latest_event(&admin.token, "admin.sessions_revoked")
+        .await;
     assert_eq!(event["ip"], "127.0.0.1");
 
     let app = spawn_app_with(&[("TRUST_PROXY_HEADERS", "true")]).await;
     let admin = app.signed_up_user().await;
-    make_admin(&app, admin.id);
+    app.make_admin(admin.id);
     let user = app.signed_up_user().await;
     let response = app
         .request(Method::PATCH, &format!("/api/v1/admin/users/{}", user.id))
@@ -1010,7 +854,7 @@ async fn audit_ip_is_the_peer_unless_proxy_headers_are_trusted() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let event = latest_event(&app, &admin.token, "admin.user_disabled").await;
+    let event = app.latest_event(&admin.token, "admin.user_disabled").await;
     assert_eq!(event["ip"], "203.0.113.9");
 }
 
@@ -1020,12 +864,13 @@ async fn audit_events_filter_by_exact_type_newest_first() {
     for _ in 0..3 {
         app.signed_up_user().await;
     }
-    let page = get_json(
-        &app,
-        &admin.token,
-        "/api/v1/admin/audit-events?type=user.registered",
-    )
-    .await;
+    let page = app
+        .get_json(
+            &admin.token,
+            "/api/v1/admin/audit-events?type=user.registered",
+            &[],
+        )
+        .await;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 4);
     assert!(items.iter().all(|e| e["type"] == "user.registered"));
@@ -1036,12 +881,13 @@ async fn audit_events_filter_by_exact_type_newest_first() {
     assert!(page["next_cursor"].is_null());
 
     for no_match in ["user", "USER.REGISTERED", "user.registered%", "%"] {
-        let page = get_json(
-            &app,
-            &admin.token,
-            &format!("/api/v1/admin/audit-events?type={}", urlencode(no_match)),
-        )
-        .await;
+        let page = app
+            .get_json(
+                &admin.token,
+                &format!("/api/v1/admin/audit-events?type={}", urlencode(no_match)),
+                &[],
+            )
+            .await;
         assert_eq!(page["items"], json!([]), "{no_match}");
     }
 }
@@ -1056,28 +902,34 @@ async fn audit_event_pages_walk_every_event_exactly_once() {
     for _ in 0..6 {
         app.signed_up_user().await;
     }
-    let total = scalar(&app, "SELECT COUNT(*) FROM audit_events");
-    let events = walk(&app, &admin.token, "/api/v1/admin/audit-events?limit=4").await;
+    let total = app.scalar("SELECT COUNT(*) FROM audit_events");
+    let events = app
+        .walk(&admin.token, "/api/v1/admin/audit-events?limit=4", &[])
+        .await
+        .0;
     // The walk's own requests record nothing, so the count is stable.
     assert_eq!(events.len() as i64, total);
     let got = ids(&events);
     assert_eq!(got.iter().collect::<HashSet<_>>().len(), got.len());
     assert!(got.windows(2).all(|w| w[0] > w[1]));
 
-    let logins = walk(
-        &app,
-        &admin.token,
-        "/api/v1/admin/audit-events?type=auth.login_succeeded&limit=2",
-    )
-    .await;
+    let logins = app
+        .walk(
+            &admin.token,
+            "/api/v1/admin/audit-events?type=auth.login_succeeded&limit=2",
+            &[],
+        )
+        .await
+        .0;
     assert_eq!(logins.len(), 7);
     assert!(logins.iter().all(|e| e["type"] == "auth.login_succeeded"));
-    let exact = get_json(
-        &app,
-        &admin.token,
-        "/api/v1/admin/audit-events?type=auth.login_succeeded&limit=7",
-    )
-    .await;
+    let exact = app
+        .get_json(
+            &admin.token,
+            "/api/v1/admin/audit-events?type=auth.login_succeeded&limit=7",
+            &[],
+        )
+        .await;
     assert!(
         exact["next_cursor"].is_null(),
         "a full last page has no next cursor"
@@ -1097,7 +949,7 @@ async fn user_list_items_carry_todo_count_and_last_login() {
     insert_todos(&app, busy.id, 5);
     insert_todos(&app, admin.id, 1);
 
-    let page = get_json(&app, &admin.token, "/api/v1/admin/users").await;
+    let page = app.get_json(&admin.token, "/api/v1/admin/users", &[]).await;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 4);
     let by_id = |id: i64| items.iter().find(|i| i["id"] == id).unwrap().clone();
@@ -1141,26 +993,34 @@ async fn user_pages_walk_every_user_exactly_once_newest_first() {
     for i in 0..9 {
         let user = app.signed_up_user().await;
         if i % 3 == 0 {
-            make_admin(&app, user.id);
+            app.make_admin(user.id);
         }
         insert_todos(&app, user.id, i);
         expected.push(user.id);
     }
     expected.sort_unstable_by(|a, b| b.cmp(a));
     for limit in [1, 2, 3, 10, 100] {
-        let users = walk(
-            &app,
-            &admin.token,
-            &format!("/api/v1/admin/users?limit={limit}"),
-        )
-        .await;
+        let users = app
+            .walk(
+                &admin.token,
+                &format!("/api/v1/admin/users?limit={limit}"),
+                &[],
+            )
+            .await
+            .0;
         assert_eq!(ids(&users), expected, "limit {limit}");
     }
 
-    let admins = walk(&app, &admin.token, "/api/v1/admin/users?role=admin&limit=2").await;
+    let admins = app
+        .walk(&admin.token, "/api/v1/admin/users?role=admin&limit=2", &[])
+        .await
+        .0;
     assert_eq!(admins.len(), 4);
     assert!(admins.iter().all(|u| u["role"] == "admin"));
-    let users = walk(&app, &admin.token, "/api/v1/admin/users?role=user&limit=2").await;
+    let users = app
+        .walk(&admin.token, "/api/v1/admin/users?role=user&limit=2", &[])
+        .await
+        .0;
     assert_eq!(users.len(), 6);
     assert!(users.iter().all(|u| u["role"] == "user"));
     let total: i64 = users
@@ -1199,47 +1059,52 @@ async fn user_search_is_a_case_insensitive_literal_substring() {
     };
     let search = |q: &str| format!("/api/v1/admin/users?limit=2&q={}", urlencode(q));
     assert_eq!(
-        emails(walk(&app, &admin.token, &search("%")).await),
+        emails(app.walk(&admin.token, &search("%"), &[]).await.0),
         ["100%off@example.com"]
     );
     assert_eq!(
-        emails(walk(&app, &admin.token, &search("0%o")).await),
+        emails(app.walk(&admin.token, &search("0%o"), &[]).await.0),
         ["100%off@example.com"]
     );
     assert_eq!(
-        emails(walk(&app, &admin.token, &search("_")).await),
+        emails(app.walk(&admin.token, &search("_"), &[]).await.0),
         ["a_b@example.com"]
     );
     assert_eq!(
-        emails(walk(&app, &admin.token, &search("a_b")).await),
+        emails(app.walk(&admin.token, &search("a_b"), &[]).await.0),
         ["a_b@example.com"]
     );
     assert_eq!(
-        emails(walk(&app, &admin.token, &search("\\")).await),
+        emails(app.walk(&admin.token, &search("\\"), &[]).await.0),
         ["back\\slash@example.com"]
     );
     assert_eq!(
-        emails(walk(&app, &admin.token, &search("MIXED.case")).await),
+        emails(app.walk(&admin.token, &search("MIXED.case"), &[]).await.0),
         ["mixed.case@example.com"]
     );
     assert_eq!(
-        emails(walk(&app, &admin.token, &search("OFF@")).await),
+        emails(app.walk(&admin.token, &search("OFF@"), &[]).await.0),
         ["100%off@example.com", "1000off@example.com"]
     );
     assert_eq!(
-        emails(walk(&app, &admin.token, &search("nobody-here")).await),
+        emails(app.walk(&admin.token, &search("nobody-here"), &[]).await.0),
         Vec::<String>::new()
     );
     // Empty matches everyone; combined with the role filter.
-    let everyone = walk(&app, &admin.token, "/api/v1/admin/users?q=").await;
-    let registered = scalar(&app, "SELECT COUNT(*) FROM users");
+    let everyone = app
+        .walk(&admin.token, "/api/v1/admin/users?q=", &[])
+        .await
+        .0;
+    let registered = app.scalar("SELECT COUNT(*) FROM users");
     assert_eq!(everyone.len() as i64, registered);
-    let admins = walk(
-        &app,
-        &admin.token,
-        &format!("{}&role=admin", search("EXAMPLE.com")),
-    )
-    .await;
+    let admins = app
+        .walk(
+            &admin.token,
+            &format!("{}&role=admin", search("EXAMPLE.com")),
+            &[],
+        )
+        .await
+        .0;
     assert_eq!(ids(&admins), [admin.id]);
 }
 
@@ -1284,13 +1149,12 @@ async fn a_cursor_only_continues_the_list_and_filters_it_was_issued_for() {
     for _ in 0..4 {
         app.signed_up_user().await;
     }
-    let page = get_json(&app, &admin.token, "/api/v1/admin/users?role=user&limit=2").await;
+    let page = app
+        .get_json(&admin.token, "/api/v1/admin/users?role=user&limit=2", &[])
+        .await;
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
     let ok = app
-        .get_auth(
-            &format!("/api/v1/admin/users?role=user&limit=3&cursor={cursor}"),
-            &admin.token,
-        )
+        .admin_list_users(&admin.token, &format!("?role=user&limit=3&cursor={cursor}"))
         .await;
     assert_eq!(ok.status(), 200, "the limit may change between pages");
     for other in [
@@ -1308,40 +1172,34 @@ async fn a_cursor_only_continues_the_list_and_filters_it_was_issued_for() {
     let mut tampered = body.to_owned();
     tampered.replace_range(0..1, if body.starts_with('e') { "f" } else { "e" });
     let response = app
-        .get_auth(
-            &format!("/api/v1/admin/users?role=user&cursor={tampered}.{tag}"),
-            &admin.token,
-        )
+        .admin_list_users(&admin.token, &format!("?role=user&cursor={tampered}.{tag}"))
         .await;
     problem(response, 422, "validation_failed").await;
 
-    let page = get_json(
-        &app,
-        &admin.token,
-        "/api/v1/admin/audit-events?type=user.registered&limit=1",
-    )
-    .await;
+    let page = app
+        .get_json(
+            &admin.token,
+            "/api/v1/admin/audit-events?type=user.registered&limit=1",
+            &[],
+        )
+        .await;
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
     let response = app
-        .get_auth(
-            &format!("/api/v1/admin/audit-events?type=auth.login_succeeded&cursor={cursor}"),
+        .admin_list_audit_events(
             &admin.token,
+            &format!("?type=auth.login_succeeded&cursor={cursor}"),
         )
         .await;
     problem(response, 422, "validation_failed").await;
     let response = app
-        .get_auth(
-            &format!("/api/v1/admin/users?cursor={cursor}"),
-            &admin.token,
-        )
+        .admin_list_users(&admin.token, &format!("?cursor={cursor}"))
         .await;
     problem(response, 422, "validation_failed").await;
 }
 
 #[actix_web::test]
 async fn non_admins_get_403_before_any_input_is_validated() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let cases: Vec<(Method, &str, Option<Value>)> = vec![
         (
             Method::GET,
@@ -1362,9 +1220,11 @@ async fn non_admins_get_403_before_any_input_is_validated() {
         (Method::DELETE, "/api/v1/admin/users/x/sessions", None),
     ];
     for (method, path, body) in cases {
-        let response = send(&app, method.clone(), path, Some(&user.token), body.clone()).await;
+        let response = app
+            .send(method.clone(), path, Some(&user.token), body.as_ref())
+            .await;
         problem(response, 403, "forbidden").await;
-        let anonymous = send(&app, method.clone(), path, None, body).await;
+        let anonymous = app.send(method.clone(), path, None, body.as_ref()).await;
         problem(anonymous, 401, "unauthorized").await;
     }
 }

@@ -9,30 +9,11 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    captured_logs, error_fields, problem, spawn_app, spawn_app_with, TestApp, TEST_JWT_SECRET,
+    captured_logs, error_fields, problem, spawn_app, spawn_app_with, spawn_app_with_user, TestApp,
+    TEST_JWT_SECRET,
 };
 
 const GOOD_PASSWORD: &str = "Velvet-Harbor-Compass-58";
-
-async fn login_response(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.post_json(
-        "/api/v1/auth/login",
-        &json!({"email": email, "password": password}),
-    )
-    .await
-}
-
-async fn refresh_with(app: &TestApp, token: &str) -> reqwest::Response {
-    app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": token}))
-        .await
-}
-
-async fn me_status(app: &TestApp, token: &str) -> u16 {
-    app.get_auth("/api/v1/users/me", token)
-        .await
-        .status()
-        .as_u16()
-}
 
 // ---------- registration ----------
 
@@ -40,10 +21,7 @@ async fn me_status(app: &TestApp, token: &str) -> u16 {
 async fn register_creates_a_user_with_role_user() {
     let app = spawn_app().await;
     let response = app
-        .post_json(
-            "/api/v1/auth/register",
-            &json!({"email": "  New.User@Example.com ", "password": GOOD_PASSWORD}),
-        )
+        .post_register(&json!({"email": "  New.User@Example.com ", "password": GOOD_PASSWORD}))
         .await;
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["location"], "/api/v1/users/me");
@@ -64,10 +42,7 @@ async fn registering_a_taken_email_in_any_case_is_409() {
     app.register("dup@example.com", GOOD_PASSWORD).await;
     for email in ["dup@example.com", "DUP@Example.COM", " dup@example.com "] {
         let response = app
-            .post_json(
-                "/api/v1/auth/register",
-                &json!({"email": email, "password": "Another-Fine-Phrase-12"}),
-            )
+            .post_register(&json!({"email": email, "password": "Another-Fine-Phrase-12"}))
             .await;
         problem(response, 409, "email_taken").await;
     }
@@ -86,7 +61,7 @@ async fn registration_cannot_choose_a_role_or_other_fields() {
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let response = app.post_json("/api/v1/auth/register", &body).await;
+        let response = app.post_register(&body).await;
         let p = problem(response, 422, "validation_failed").await;
         let field = extra.as_object().unwrap().keys().next().unwrap().clone();
         assert_eq!(error_fields(&p), vec![field]);
@@ -146,7 +121,7 @@ async fn invalid_registrations_are_422_naming_the_field_without_echoing_the_pass
         ),
     ];
     for (body, fields) in cases {
-        let response = app.post_json("/api/v1/auth/register", &body).await;
+        let response = app.post_register(&body).await;
         let p = problem(response, 422, "validation_failed").await;
         assert_eq!(error_fields(&p), fields, "{body}");
         let text = p.to_string();
@@ -173,39 +148,27 @@ async fn exactly_8_and_128_character_passwords_are_accepted() {
 async fn malformed_unsupported_and_oversized_bodies_get_their_own_problems() {
     let app = spawn_app().await;
     let url = app.url("/api/v1/auth/register");
-    let malformed = app
-        .client
-        .post(&url)
-        .header("content-type", "application/json")
-        .body("{\"email\":")
-        .send()
-        .await
-        .unwrap();
-    problem(malformed, 400, "validation_failed").await;
-
-    let form = app
-        .client
-        .post(&url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("email=a&password=b")
-        .send()
-        .await
-        .unwrap();
-    problem(form, 415, "unsupported_media_type").await;
+    app.assert_json_bodies_only(
+        Method::POST,
+        "/api/v1/auth/register",
+        None,
+        "{\"email\":",
+        ("application/x-www-form-urlencoded", "email=a&password=b"),
+    )
+    .await;
 
     let none = app.client.post(&url).body("{}").send().await.unwrap();
     problem(none, 415, "unsupported_media_type").await;
 
     let big = json!({"email": "big@example.com", "password": "x".repeat(70 * 1024)});
-    let oversized = app.post_json("/api/v1/auth/register", &big).await;
+    let oversized = app.post_register(&big).await;
     problem(oversized, 413, "payload_too_large").await;
 
     // Chunked (no Content-Length) is counted too.
     let stream =
         futures_util::stream::iter((0..80).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
     let chunked = app
-        .client
-        .post(&url)
+        .request(Method::POST, "/api/v1/auth/register")
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(stream))
         .send()
@@ -220,7 +183,7 @@ async fn malformed_unsupported_and_oversized_bodies_get_their_own_problems() {
 async fn login_returns_a_token_pair_and_a_strict_refresh_cookie() {
     let app = spawn_app().await;
     app.register("pair@example.com", GOOD_PASSWORD).await;
-    let response = login_response(&app, "PAIR@example.com", GOOD_PASSWORD).await;
+    let response = app.post_login("PAIR@example.com", GOOD_PASSWORD).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let cookie = response.headers()["set-cookie"]
@@ -244,9 +207,7 @@ async fn login_returns_a_token_pair_and_a_strict_refresh_cookie() {
     // The database never holds the token itself.
     let db = std::fs::read(&app.db_path).unwrap();
     assert!(!db.windows(refresh.len()).any(|w| w == refresh.as_bytes()));
-    let me = app
-        .get_auth("/api/v1/users/me", pair["access_token"].as_str().unwrap())
-        .await;
+    let me = app.get_me(pair["access_token"].as_str().unwrap()).await;
     assert_eq!(me.status(), 200);
     let me: Value = me.json().await.unwrap();
     assert_eq!(me["email"], "pair@example.com");
@@ -256,10 +217,12 @@ async fn login_returns_a_token_pair_and_a_strict_refresh_cookie() {
 async fn unknown_email_and_wrong_password_are_indistinguishable() {
     let app = spawn_app().await;
     app.register("known@example.com", GOOD_PASSWORD).await;
-    let unknown = login_response(&app, "unknown@example.com", GOOD_PASSWORD).await;
+    let unknown = app.post_login("unknown@example.com", GOOD_PASSWORD).await;
     let unknown_headers = unknown.headers().clone();
     let unknown = problem(unknown, 401, "invalid_credentials").await;
-    let wrong = login_response(&app, "known@example.com", "Wrong-Password-Entirely-1").await;
+    let wrong = app
+        .post_login("known@example.com", "Wrong-Password-Entirely-1")
+        .await;
     assert_eq!(
         wrong.headers()["www-authenticate"],
         unknown_headers["www-authenticate"]
@@ -277,7 +240,7 @@ async fn unknown_email_costs_a_password_hash_like_a_known_one() {
         let mut times = Vec::new();
         for _ in 0..5 {
             let start = Instant::now();
-            let r = login_response(app, email, "Wrong-Password-Entirely-1").await;
+            let r = app.post_login(email, "Wrong-Password-Entirely-1").await;
             assert_eq!(r.status(), 401);
             times.push(start.elapsed());
         }
@@ -298,56 +261,45 @@ async fn unknown_email_costs_a_password_hash_like_a_known_one() {
 
 #[actix_web::test]
 async fn disabled_accounts_get_the_same_401() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     app.sql(&format!(
         "UPDATE users SET disabled = 1 WHERE id = {};",
         user.id
     ));
     let body = problem(
-        login_response(&app, &user.email, &user.password).await,
+        app.post_login(&user.email, &user.password).await,
         401,
         "invalid_credentials",
     )
     .await;
     let reference = problem(
-        login_response(&app, "nobody@example.com", &user.password).await,
+        app.post_login("nobody@example.com", &user.password).await,
         401,
         "invalid_credentials",
     )
     .await;
     assert_eq!(body, reference);
     // Disabling also ends existing sessions on their next request.
-    assert_eq!(me_status(&app, &user.token).await, 401);
-    problem(
-        refresh_with(&app, &user.refresh_token).await,
-        401,
-        "unauthorized",
-    )
-    .await;
+    app.assert_me_status(&user.token, 401).await;
+    problem(app.refresh(&user.refresh_token).await, 401, "unauthorized").await;
 }
 
 #[actix_web::test]
 async fn repeated_failures_lock_the_account_silently() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     for _ in 0..5 {
-        problem(
-            login_response(&app, &user.email, "Not-The-Password-77").await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+        let answer = app.post_login(&user.email, "Not-The-Password-77").await;
+        problem(answer, 401, "invalid_credentials").await;
     }
     // The right password is now refused, with the very same answer.
     let locked = problem(
-        login_response(&app, &user.email, &user.password).await,
+        app.post_login(&user.email, &user.password).await,
         401,
         "invalid_credentials",
     )
     .await;
     let reference = problem(
-        login_response(&app, "nobody@example.com", &user.password).await,
+        app.post_login("nobody@example.com", &user.password).await,
         401,
         "invalid_credentials",
     )
@@ -356,36 +308,22 @@ async fn repeated_failures_lock_the_account_silently() {
     let types = app.audit_types();
     assert!(types.contains(&"auth.locked_out".to_owned()), "{types:?}");
     // When the lock expires, the right password works again and resets the count.
-    app.sql(&format!(
-        "UPDATE users SET locked_until = '2000-01-01 00:00:00' WHERE id = {};",
-        user.id
-    ));
+    app.unlock(user.id);
     app.login(&user.email, &user.password).await;
 }
 
 #[actix_web::test]
 async fn lock_duration_grows_with_each_lockout() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let mut durations = Vec::new();
     for _ in 0..2 {
         for _ in 0..5 {
-            login_response(&app, &user.email, "Not-The-Password-77").await;
+            app.post_login(&user.email, "Not-The-Password-77").await;
         }
-        use diesel::prelude::*;
-        use securetodo::db::schema::users::dsl;
-        let mut conn = diesel::SqliteConnection::establish(app.db_path.to_str().unwrap()).unwrap();
-        let until: Option<chrono::NaiveDateTime> = dsl::users
-            .find(user.id)
-            .select(dsl::locked_until)
-            .first(&mut conn)
-            .unwrap();
+        let until = app.locked_until(user.id);
         let now = chrono::Utc::now().naive_utc();
         durations.push((until.unwrap() - now).num_seconds());
-        app.sql(&format!(
-            "UPDATE users SET locked_until = '2000-01-01 00:00:00' WHERE id = {};",
-            user.id
-        ));
+        app.unlock(user.id);
     }
     assert!(durations[1] > durations[0] + 30, "{durations:?}");
 }
@@ -399,12 +337,8 @@ async fn a_password_differing_only_after_byte_72_does_not_verify() {
     app.register("long@example.com", &password).await;
     app.login("long@example.com", &password).await;
     for other in [format!("{prefix}-two"), prefix.to_owned()] {
-        problem(
-            login_response(&app, "long@example.com", &other).await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+        let answer = app.post_login("long@example.com", &other).await;
+        problem(answer, 401, "invalid_credentials").await;
     }
 }
 
@@ -426,8 +360,7 @@ fn claims(user_id: i64, session_id: i64) -> Value {
 
 #[actix_web::test]
 async fn forged_tampered_and_malformed_tokens_are_401_with_www_authenticate() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let sid = {
         let payload = user.token.split('.').nth(1).unwrap();
         let payload: Value =
@@ -438,7 +371,8 @@ async fn forged_tampered_and_malformed_tokens_are_401_with_www_authenticate() {
     let good = claims(user.id, sid);
     // Sanity: a token we forge with the right key and claims is accepted.
     assert_eq!(
-        me_status(&app, &forge(good.clone(), key, Algorithm::HS256)).await,
+        app.me_status(&forge(good.clone(), key, Algorithm::HS256))
+            .await,
         200
     );
 
@@ -526,14 +460,13 @@ async fn forged_tampered_and_malformed_tokens_are_401_with_www_authenticate() {
 
 #[actix_web::test]
 async fn a_correctly_signed_expired_token_is_token_expired() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let mut c = claims(user.id, 1);
     let past = chrono::Utc::now().timestamp() - 120;
     c["iat"] = json!(past - 900);
     c["exp"] = json!(past);
     let token = forge(c.clone(), TEST_JWT_SECRET.as_bytes(), Algorithm::HS256);
-    let response = app.get_auth("/api/v1/users/me", &token).await;
+    let response = app.get_me(&token).await;
     assert!(response.headers()["www-authenticate"]
         .to_str()
         .unwrap()
@@ -545,35 +478,24 @@ async fn a_correctly_signed_expired_token_is_token_expired() {
         b"another-secret-another-secret-another!",
         Algorithm::HS256,
     );
-    problem(
-        app.get_auth("/api/v1/users/me", &forged).await,
-        401,
-        "unauthorized",
-    )
-    .await;
+    problem(app.get_me(&forged).await, 401, "unauthorized").await;
 }
 
 #[actix_web::test]
 async fn access_tokens_expire_after_their_ttl() {
     let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1")]).await;
     let user = app.signed_up_user().await;
-    assert_eq!(me_status(&app, &user.token).await, 200);
+    app.assert_me_status(&user.token, 200).await;
     tokio::time::sleep(Duration::from_millis(7_200)).await; // ttl + 5 s leeway + margin
-    problem(
-        app.get_auth("/api/v1/users/me", &user.token).await,
-        401,
-        "token_expired",
-    )
-    .await;
+    problem(app.get_me(&user.token).await, 401, "token_expired").await;
 }
 
 // ---------- refresh ----------
 
 #[actix_web::test]
 async fn refresh_rotates_and_the_old_token_stops_working() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let response = refresh_with(&app, &user.refresh_token).await;
+    let (app, user) = spawn_app_with_user().await;
+    let response = app.refresh(&user.refresh_token).await;
     assert_eq!(response.status(), 200);
     assert!(response.headers()["set-cookie"]
         .to_str()
@@ -582,27 +504,16 @@ async fn refresh_rotates_and_the_old_token_stops_working() {
     let pair: Value = response.json().await.unwrap();
     let new_refresh = pair["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(new_refresh, user.refresh_token);
-    assert_eq!(
-        me_status(&app, pair["access_token"].as_str().unwrap()).await,
-        200
-    );
+    app.assert_me_status(pair["access_token"].as_str().unwrap(), 200)
+        .await;
     // And the new one works once more.
-    assert_eq!(refresh_with(&app, &new_refresh).await.status(), 200);
+    assert_eq!(app.refresh(&new_refresh).await.status(), 200);
 }
 
 #[actix_web::test]
 async fn refresh_by_cookie_works_with_an_empty_body() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let response = app
-        .request(Method::POST, "/api/v1/auth/refresh")
-        .header(
-            "Cookie",
-            format!("securetodo_refresh={}", user.refresh_token),
-        )
-        .send()
-        .await
-        .unwrap();
+    let (app, user) = spawn_app_with_user().await;
+    let response = app.refresh_by_cookie(&user.refresh_token).await;
     assert_eq!(response.status(), 200);
     let json_empty = app
         .request(Method::POST, "/api/v1/auth/refresh")
@@ -631,43 +542,23 @@ async fn refresh_by_cookie_works_with_an_empty_body() {
         "unauthorized",
     )
     .await;
-    problem(
-        refresh_with(&app, "made-up-token").await,
-        401,
-        "unauthorized",
-    )
-    .await;
+    problem(app.refresh("made-up-token").await, 401, "unauthorized").await;
 }
 
 #[actix_web::test]
 async fn reusing_a_refresh_token_ends_the_whole_session() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let pair: Value = refresh_with(&app, &user.refresh_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (app, user) = spawn_app_with_user().await;
+    let pair: Value = app.refresh(&user.refresh_token).await.json().await.unwrap();
     let newest_refresh = pair["refresh_token"].as_str().unwrap();
     let newest_access = pair["access_token"].as_str().unwrap();
-    assert_eq!(me_status(&app, newest_access).await, 200);
+    app.assert_me_status(newest_access, 200).await;
 
     // An attacker replays the stolen, already used token.
-    problem(
-        refresh_with(&app, &user.refresh_token).await,
-        401,
-        "unauthorized",
-    )
-    .await;
+    problem(app.refresh(&user.refresh_token).await, 401, "unauthorized").await;
 
     // The legitimate holder's newest tokens are dead too.
-    problem(
-        refresh_with(&app, newest_refresh).await,
-        401,
-        "unauthorized",
-    )
-    .await;
-    assert_eq!(me_status(&app, newest_access).await, 401);
+    problem(app.refresh(newest_refresh).await, 401, "unauthorized").await;
+    app.assert_me_status(newest_access, 401).await;
     assert!(app
         .audit_types()
         .contains(&"auth.refresh_reuse_detected".to_owned()));
@@ -677,39 +568,25 @@ async fn reusing_a_refresh_token_ends_the_whole_session() {
 
 #[actix_web::test]
 async fn logout_kills_the_access_and_refresh_tokens_at_once() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let other = app.login(&user.email, &user.password).await;
-    let response = app
-        .request(Method::POST, "/api/v1/auth/logout")
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.logout(&user.token).await;
     assert_eq!(response.status(), 204);
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(
         cookie.contains("securetodo_refresh=") && cookie.contains("Max-Age=0"),
         "{cookie}"
     );
-    assert_eq!(me_status(&app, &user.token).await, 401);
-    problem(
-        refresh_with(&app, &user.refresh_token).await,
-        401,
-        "unauthorized",
-    )
-    .await;
+    app.assert_me_status(&user.token, 401).await;
+    problem(app.refresh(&user.refresh_token).await, 401, "unauthorized").await;
     // Other sessions live on.
-    assert_eq!(
-        me_status(&app, other["access_token"].as_str().unwrap()).await,
-        200
-    );
+    app.assert_me_status(other["access_token"].as_str().unwrap(), 200)
+        .await;
 }
 
 #[actix_web::test]
 async fn logout_by_refresh_cookie_and_without_credentials() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     problem(
         app.request(Method::POST, "/api/v1/auth/logout")
             .send()
@@ -719,53 +596,25 @@ async fn logout_by_refresh_cookie_and_without_credentials() {
         "unauthorized",
     )
     .await;
-    let response = app
-        .request(Method::POST, "/api/v1/auth/logout")
-        .header(
-            "Cookie",
-            format!("securetodo_refresh={}", user.refresh_token),
-        )
-        .send()
-        .await
-        .unwrap();
+    let response = app.logout_by_cookie(&user.refresh_token).await;
     assert_eq!(response.status(), 204);
-    assert_eq!(me_status(&app, &user.token).await, 401);
+    app.assert_me_status(&user.token, 401).await;
     // The same cookie again: the session is already over.
-    let again = app
-        .request(Method::POST, "/api/v1/auth/logout")
-        .header(
-            "Cookie",
-            format!("securetodo_refresh={}", user.refresh_token),
-        )
-        .send()
-        .await
-        .unwrap();
+    let again = app.logout_by_cookie(&user.refresh_token).await;
     problem(again, 401, "unauthorized").await;
 }
 
 #[actix_web::test]
 async fn logout_all_ends_every_session() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let second = app.login(&user.email, &user.password).await;
-    let response = app
-        .request(Method::POST, "/api/v1/auth/logout-all")
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.logout_all(&user.token).await;
     assert_eq!(response.status(), 204);
-    assert_eq!(me_status(&app, &user.token).await, 401);
-    assert_eq!(
-        me_status(&app, second["access_token"].as_str().unwrap()).await,
-        401
-    );
-    problem(
-        refresh_with(&app, second["refresh_token"].as_str().unwrap()).await,
-        401,
-        "unauthorized",
-    )
-    .await;
+    app.assert_me_status(&user.token, 401).await;
+    app.assert_me_status(second["access_token"].as_str().unwrap(), 401)
+        .await;
+    let answer = app.refresh(second["refresh_token"].as_str().unwrap()).await;
+    problem(answer, 401, "unauthorized").await;
     problem(
         app.request(Method::POST, "/api/v1/auth/logout-all")
             .send()
@@ -781,35 +630,23 @@ async fn logout_all_ends_every_session() {
 
 #[actix_web::test]
 async fn password_change_ends_other_sessions_and_keeps_this_one() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let other = app.login(&user.email, &user.password).await;
     let new_password = "Brand-New-Passphrase-2031";
     let response = app
-        .request(Method::PUT, "/api/v1/users/me/password")
-        .bearer_auth(&user.token)
-        .json(&json!({"current_password": user.password, "new_password": new_password}))
-        .send()
-        .await
-        .unwrap();
+        .change_password(
+            &user.token,
+            &json!({"current_password": user.password, "new_password": new_password}),
+        )
+        .await;
     assert_eq!(response.status(), 204);
-    assert_eq!(me_status(&app, &user.token).await, 200);
-    assert_eq!(
-        me_status(&app, other["access_token"].as_str().unwrap()).await,
-        401
-    );
-    problem(
-        refresh_with(&app, other["refresh_token"].as_str().unwrap()).await,
-        401,
-        "unauthorized",
-    )
-    .await;
-    problem(
-        login_response(&app, &user.email, &user.password).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    app.assert_me_status(&user.token, 200).await;
+    app.assert_me_status(other["access_token"].as_str().unwrap(), 401)
+        .await;
+    let answer = app.refresh(other["refresh_token"].as_str().unwrap()).await;
+    problem(answer, 401, "unauthorized").await;
+    let answer = app.post_login(&user.email, &user.password).await;
+    problem(answer, 401, "invalid_credentials").await;
     app.login(&user.email, new_password).await;
     assert!(app
         .audit_types()
@@ -818,8 +655,7 @@ async fn password_change_ends_other_sessions_and_keeps_this_one() {
 
 #[actix_web::test]
 async fn password_change_validates_both_passwords() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let cases = [
         (
             json!({"current_password": "Wrong-Current-Pass-1", "new_password": "Brand-New-Passphrase-2031"}),
@@ -844,13 +680,7 @@ async fn password_change_validates_both_passwords() {
         ),
     ];
     for (body, field) in cases {
-        let response = app
-            .request(Method::PUT, "/api/v1/users/me/password")
-            .bearer_auth(&user.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.change_password(&user.token, &body).await;
         let p = problem(response, 422, "validation_failed").await;
         assert_eq!(error_fields(&p), vec![field], "{body}");
         assert!(!p.to_string().contains(&user.password));
@@ -861,38 +691,18 @@ async fn password_change_validates_both_passwords() {
 
 #[actix_web::test]
 async fn deleting_the_account_needs_the_password_and_removes_everything() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let wrong = app
-        .request(Method::DELETE, "/api/v1/users/me")
-        .bearer_auth(&user.token)
-        .json(&json!({"password": "Not-My-Password-99"}))
-        .send()
-        .await
-        .unwrap();
+    let (app, user) = spawn_app_with_user().await;
+    let wrong = app.delete_me(&user.token, "Not-My-Password-99").await;
     problem(wrong, 422, "validation_failed").await;
-    let response = app
-        .request(Method::DELETE, "/api/v1/users/me")
-        .bearer_auth(&user.token)
-        .json(&json!({"password": user.password}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_me(&user.token, &user.password).await;
     assert_eq!(response.status(), 204);
-    assert_eq!(me_status(&app, &user.token).await, 401);
-    problem(
-        login_response(&app, &user.email, &user.password).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
-    use diesel::prelude::*;
-    let mut conn = diesel::SqliteConnection::establish(app.db_path.to_str().unwrap()).unwrap();
-    let sessions: i64 = securetodo::db::schema::sessions::table
-        .filter(securetodo::db::schema::sessions::user_id.eq(user.id))
-        .count()
-        .get_result(&mut conn)
-        .unwrap();
+    app.assert_me_status(&user.token, 401).await;
+    let answer = app.post_login(&user.email, &user.password).await;
+    problem(answer, 401, "invalid_credentials").await;
+    let sessions = app.scalar(&format!(
+        "SELECT COUNT(*) FROM sessions WHERE user_id = {}",
+        user.id
+    ));
     assert_eq!(sessions, 0);
     assert!(app.audit_types().contains(&"user.deleted".to_owned()));
     // The email is free again.
@@ -907,28 +717,16 @@ async fn the_last_admin_cannot_delete_their_own_account() {
         "UPDATE users SET role = 'admin' WHERE id = {};",
         admin.id
     ));
-    let response = app
-        .request(Method::DELETE, "/api/v1/users/me")
-        .bearer_auth(&admin.token)
-        .json(&json!({"password": admin.password}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_me(&admin.token, &admin.password).await;
     problem(response, 409, "last_admin").await;
-    assert_eq!(me_status(&app, &admin.token).await, 200);
+    app.assert_me_status(&admin.token, 200).await;
     // With a second active admin it is allowed.
     let second = app.signed_up_user().await;
     app.sql(&format!(
         "UPDATE users SET role = 'admin' WHERE id = {};",
         second.id
     ));
-    let response = app
-        .request(Method::DELETE, "/api/v1/users/me")
-        .bearer_auth(&admin.token)
-        .json(&json!({"password": admin.password}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_me(&admin.token, &admin.password).await;
     assert_eq!(response.status(), 204);
 }
 
@@ -936,8 +734,7 @@ async fn the_last_admin_cannot_delete_their_own_account() {
 
 #[actix_web::test]
 async fn sessions_are_listed_with_the_current_one_marked_and_can_be_revoked() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let other = app
         .request(Method::POST, "/api/v1/auth/login")
         .header("User-Agent", "SecondDevice/1.0")
@@ -948,12 +745,7 @@ async fn sessions_are_listed_with_the_current_one_marked_and_can_be_revoked() {
         .json::<Value>()
         .await
         .unwrap();
-    let list: Value = app
-        .get_auth("/api/v1/users/me/sessions", &user.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.list_sessions(&user.token).await.json().await.unwrap();
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert!(list["next_cursor"].is_null());
@@ -965,31 +757,14 @@ async fn sessions_are_listed_with_the_current_one_marked_and_can_be_revoked() {
         assert!(second.get(key).is_some(), "{key}");
     }
     let id = second["id"].as_i64().unwrap();
-    let response = app
-        .request(Method::DELETE, &format!("/api/v1/users/me/sessions/{id}"))
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_session(&user.token, id).await;
     assert_eq!(response.status(), 204);
-    assert_eq!(
-        me_status(&app, other["access_token"].as_str().unwrap()).await,
-        401
-    );
+    app.assert_me_status(other["access_token"].as_str().unwrap(), 401)
+        .await;
     // Gone now: 404.
-    let again = app
-        .request(Method::DELETE, &format!("/api/v1/users/me/sessions/{id}"))
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap();
+    let again = app.delete_session(&user.token, id).await;
     problem(again, 404, "not_found").await;
-    let bad = app
-        .request(Method::DELETE, "/api/v1/users/me/sessions/abc")
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap();
+    let bad = app.delete_session(&user.token, "abc").await;
     problem(bad, 422, "validation_failed").await;
 }
 
@@ -998,35 +773,17 @@ async fn another_users_session_cannot_be_seen_or_revoked() {
     let app = spawn_app().await;
     let alice = app.signed_up_user().await;
     let bob = app.signed_up_user().await;
-    let bob_sessions: Value = app
-        .get_auth("/api/v1/users/me/sessions", &bob.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let bob_sessions: Value = app.list_sessions(&bob.token).await.json().await.unwrap();
     let bob_sid = bob_sessions["items"][0]["id"].as_i64().unwrap();
-    let alice_sessions: Value = app
-        .get_auth("/api/v1/users/me/sessions", &alice.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let alice_sessions: Value = app.list_sessions(&alice.token).await.json().await.unwrap();
     assert!(alice_sessions["items"]
         .as_array()
         .unwrap()
         .iter()
         .all(|s| s["id"] != bob_sid));
-    let response = app
-        .request(
-            Method::DELETE,
-            &format!("/api/v1/users/me/sessions/{bob_sid}"),
-        )
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_session(&alice.token, bob_sid).await;
     problem(response, 404, "not_found").await;
-    assert_eq!(me_status(&app, &bob.token).await, 200);
+    app.assert_me_status(&bob.token, 200).await;
 }
 
 // ---------- rate limiting ----------
@@ -1035,10 +792,10 @@ async fn another_users_session_cannot_be_seen_or_revoked() {
 async fn too_many_credential_attempts_from_one_client_get_429_with_retry_after() {
     let app = spawn_app_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "3")]).await;
     for _ in 0..3 {
-        let r = login_response(&app, "nobody@example.com", GOOD_PASSWORD).await;
+        let r = app.post_login("nobody@example.com", GOOD_PASSWORD).await;
         assert_eq!(r.status(), 401);
     }
-    let limited = login_response(&app, "nobody@example.com", GOOD_PASSWORD).await;
+    let limited = app.post_login("nobody@example.com", GOOD_PASSWORD).await;
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -1049,13 +806,10 @@ async fn too_many_credential_attempts_from_one_client_get_429_with_retry_after()
     problem(limited, 429, "rate_limited").await;
     // Registration shares the budget; the rest of the API does not.
     let register = app
-        .post_json(
-            "/api/v1/auth/register",
-            &json!({"email": "x@example.com", "password": GOOD_PASSWORD}),
-        )
+        .post_register(&json!({"email": "x@example.com", "password": GOOD_PASSWORD}))
         .await;
     problem(register, 429, "rate_limited").await;
-    assert_eq!(app.get("/health/live").await.status(), 200);
+    assert_eq!(app.health_live().await.status(), 200);
 }
 
 #[actix_web::test]
@@ -1065,7 +819,7 @@ async fn reading_the_account_does_not_spend_the_credential_budget() {
     let app = spawn_app_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "3")]).await;
     let user = app.signed_up_user().await;
     for _ in 0..5 {
-        assert_eq!(me_status(&app, &user.token).await, 200);
+        app.assert_me_status(&user.token, 200).await;
     }
     let delete = |password: &'static str| {
         app.request(Method::DELETE, "/api/v1/users/me")
@@ -1073,18 +827,10 @@ async fn reading_the_account_does_not_spend_the_credential_budget() {
             .json(&json!({ "password": password }))
             .send()
     };
-    problem(
-        delete("wrong-password-1").await.unwrap(),
-        422,
-        "validation_failed",
-    )
-    .await;
-    problem(
-        delete("wrong-password-2").await.unwrap(),
-        429,
-        "rate_limited",
-    )
-    .await;
+    let answer = delete("wrong-password-1").await.unwrap();
+    problem(answer, 422, "validation_failed").await;
+    let answer = delete("wrong-password-2").await.unwrap();
+    problem(answer, 429, "rate_limited").await;
 }
 
 #[actix_web::test]
@@ -1129,14 +875,16 @@ async fn passwords_and_tokens_never_reach_the_logs() {
     let password = "Log-Sentinel-Passphrase-6612";
     app.register("canary@example.com", password).await;
     let pair = app.login("canary@example.com", password).await;
-    let refreshed: Value = refresh_with(&app, pair["refresh_token"].as_str().unwrap())
+    let refreshed: Value = app
+        .refresh(pair["refresh_token"].as_str().unwrap())
         .await
         .json()
         .await
         .unwrap();
     // A reuse attempt logs a warning; it must not include the token.
-    refresh_with(&app, pair["refresh_token"].as_str().unwrap()).await;
-    login_response(&app, "canary@example.com", "Wrong-Sentinel-Pass-1").await;
+    app.refresh(pair["refresh_token"].as_str().unwrap()).await;
+    app.post_login("canary@example.com", "Wrong-Sentinel-Pass-1")
+        .await;
     let logs = captured_logs();
     for secret in [
         password,
@@ -1152,27 +900,20 @@ async fn passwords_and_tokens_never_reach_the_logs() {
 
 #[actix_web::test]
 async fn a_session_in_use_records_when_it_was_last_used() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     app.sql(&format!(
         "UPDATE sessions SET last_used_at = '2001-01-01 00:00:00' WHERE user_id = {};",
         user.id
     ));
-    assert_eq!(me_status(&app, &user.token).await, 200);
-    let list: Value = app
-        .get_auth("/api/v1/users/me/sessions", &user.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    app.assert_me_status(&user.token, 200).await;
+    let list: Value = app.list_sessions(&user.token).await.json().await.unwrap();
     let last_used = list["items"][0]["last_used_at"].as_str().unwrap();
     assert!(!last_used.starts_with("2001"), "{last_used}");
 }
 
 #[actix_web::test]
 async fn refresh_and_logout_bodies_follow_the_json_rules() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let cookie = format!("securetodo_refresh={}", user.refresh_token);
     let text = app
         .request(Method::POST, "/api/v1/auth/refresh")
@@ -1200,11 +941,13 @@ async fn refresh_and_logout_bodies_follow_the_json_rules() {
         .unwrap();
     assert_eq!(null_body.status(), 200);
     let broken = app
-        .request(Method::POST, "/api/v1/auth/logout")
-        .header("content-type", "application/json")
-        .body("{")
-        .send()
-        .await
-        .unwrap();
+        .send_body(
+            Method::POST,
+            "/api/v1/auth/logout",
+            None,
+            "application/json",
+            "{",
+        )
+        .await;
     problem(broken, 400, "validation_failed").await;
 }

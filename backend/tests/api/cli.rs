@@ -232,25 +232,12 @@ async fn create_admin_refuses_an_existing_account_unless_told_to_promote_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(!stderr.contains("Operator-Passphrase-71"), "{stderr}");
-    assert_eq!(
-        app.get_auth("/api/v1/users/me", &squatter_token)
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(app.get_me(&squatter_token).await.status(), 401);
     let refresh = app
-        .post_json(
-            "/api/v1/auth/refresh",
-            &serde_json::json!({"refresh_token": squatter["refresh_token"]}),
-        )
+        .refresh(squatter["refresh_token"].as_str().unwrap())
         .await;
     assert_eq!(refresh.status(), 401);
-    let login = app
-        .post_json(
-            "/api/v1/auth/login",
-            &serde_json::json!({"email": "boss@example.com", "password": squatter_password}),
-        )
-        .await;
+    let login = app.post_login("boss@example.com", squatter_password).await;
     assert_eq!(login.status(), 401);
     let pair = app
         .login("boss@example.com", "Operator-Passphrase-71")

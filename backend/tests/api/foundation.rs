@@ -49,20 +49,14 @@ async fn health_live_and_ready_answer_200() {
 async fn ready_is_503_problem_when_the_database_does_not_answer() {
     let app = spawn_app().await;
     // Break the schema under the running server.
-    {
-        use diesel::connection::SimpleConnection;
-        use diesel::Connection;
-        let mut conn = diesel::SqliteConnection::establish(app.db_path.to_str().unwrap()).unwrap();
-        conn.batch_execute("PRAGMA busy_timeout = 5000; DROP TABLE __diesel_schema_migrations;")
-            .unwrap();
-    }
-    let response = app.get("/health/ready").await;
+    app.sql("DROP TABLE __diesel_schema_migrations;");
+    let response = app.health_ready().await;
     let body = problem(response, 503, "service_unavailable").await;
     assert!(
         !body.to_string().contains("__diesel"),
         "internal detail leaked: {body}"
     );
-    assert_eq!(app.get("/health/live").await.status(), 200);
+    assert_eq!(app.health_live().await.status(), 200);
 }
 
 #[actix_web::test]
@@ -75,7 +69,7 @@ async fn database_file_and_parent_directory_are_created() {
 async fn memory_database_works_across_requests() {
     let app = spawn_app_with(&[("DATABASE_URL", "sqlite::memory:")]).await;
     for _ in 0..5 {
-        assert_eq!(app.get("/health/ready").await.status(), 200);
+        assert_eq!(app.health_ready().await.status(), 200);
     }
 }
 
@@ -364,7 +358,7 @@ async fn client_side_routes_fall_back_to_index_but_missing_files_are_404() {
 async fn empty_frontend_dir_disables_static_files() {
     let app = spawn_app_with(&[("FRONTEND_DIR", "")]).await;
     problem(app.get("/").await, 404, "not_found").await;
-    assert_eq!(app.get("/health/live").await.status(), 200);
+    assert_eq!(app.health_live().await.status(), 200);
 }
 
 #[actix_web::test]
@@ -419,7 +413,7 @@ async fn access_log_never_records_query_strings_or_authorization() {
 #[actix_web::test]
 async fn graceful_stop_finishes_and_refuses_new_connections() {
     let app = spawn_app().await;
-    assert_eq!(app.get("/health/live").await.status(), 200);
+    assert_eq!(app.health_live().await.status(), 200);
     app.stop().await;
     let fresh = reqwest::Client::new();
     assert!(fresh.get(app.url("/health/live")).send().await.is_err());

@@ -1,8 +1,10 @@
 //! `spawn_app` and `TestApp`: the application as a client sees it.
 
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response};
 use securetodo::config::Settings;
@@ -47,6 +49,8 @@ pub fn captured_logs() -> String {
         .unwrap_or_default()
 }
 
+// ---------- spawning ----------
+
 static NEXT_USER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 pub struct TestUser {
@@ -67,6 +71,13 @@ pub struct TestApp {
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
+}
+
+/// A fresh app and one signed-up user.
+pub async fn spawn_app_with_user() -> (TestApp, TestUser) {
+    let app = spawn_app().await;
+    let user = app.signed_up_user().await;
+    (app, user)
 }
 
 /// Starts the app with the test defaults overridden by `overrides`
@@ -133,55 +144,178 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     }
 }
 
+// ---------- HTTP: low level ----------
+
+pub const REGISTER: &str = "/api/v1/auth/register";
+pub const LOGIN: &str = "/api/v1/auth/login";
+pub const REFRESH: &str = "/api/v1/auth/refresh";
+pub const LOGOUT: &str = "/api/v1/auth/logout";
+pub const LOGOUT_ALL: &str = "/api/v1/auth/logout-all";
+pub const ME: &str = "/api/v1/users/me";
+pub const MY_PASSWORD: &str = "/api/v1/users/me/password";
+pub const MY_SESSIONS: &str = "/api/v1/users/me/sessions";
+pub const TODOS: &str = "/api/v1/todos";
+pub const ADMIN_USERS: &str = "/api/v1/admin/users";
+pub const AUDIT_EVENTS: &str = "/api/v1/admin/audit-events";
+
+/// The `Cookie` header value that carries a refresh token.
+pub fn refresh_cookie(refresh_token: &str) -> String {
+    format!("securetodo_refresh={refresh_token}")
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
 
+    /// A request to build by hand, for tests that send unusual or malformed
+    /// input (headers, bodies, content types).
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, self.url(path))
     }
 
+    /// Sends `method path`, with a bearer token and a JSON body when given.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.request(method, path);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Sends `body` as it is, labelled `content_type`: for malformed input.
+    pub async fn send_body(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &'static str,
+    ) -> Response {
+        let mut request = self.request(method, path);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
-        self.request(Method::GET, path).send().await.unwrap()
+        self.send(Method::GET, path, None, None).await
     }
 
     pub async fn get_auth(&self, path: &str, token: &str) -> Response {
-        self.request(Method::GET, path)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.send(Method::GET, path, Some(token), None).await
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.request(Method::POST, path)
-            .json(body)
+        self.send(Method::POST, path, None, Some(body)).await
+    }
+
+    /// `GET path` with `params` added to its query; checks the 200 and
+    /// returns the body.
+    pub async fn get_json(&self, token: &str, path: &str, params: &[(&str, &str)]) -> Value {
+        let response = self
+            .request(Method::GET, path)
+            .bearer_auth(token)
+            .query(params)
             .send()
             .await
-            .unwrap()
+            .unwrap();
+        assert_eq!(response.status(), 200, "GET {path} {params:?}");
+        response.json().await.unwrap()
+    }
+
+    /// Follows `next_cursor` from the list at `path` (which may carry a
+    /// query) with `params` to the end: every item, and how many pages.
+    pub async fn walk(
+        &self,
+        token: &str,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> (Vec<Value>, usize) {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let mut query = params.to_vec();
+            if let Some(c) = &cursor {
+                query.push(("cursor", c));
+            }
+            let page = self.get_json(token, path, &query).await;
+            pages += 1;
+            assert!(pages < 1000, "pagination did not end");
+            let page_items = page["items"].as_array().unwrap().clone();
+            match page["next_cursor"].as_str() {
+                Some(next) => {
+                    assert!(!page_items.is_empty(), "a next page after an empty one");
+                    cursor = Some(next.to_owned());
+                    items.extend(page_items);
+                }
+                None => {
+                    items.extend(page_items);
+                    return (items, pages);
+                }
+            }
+        }
+    }
+
+    // ---------- HTTP: health ----------
+
+    pub async fn health_live(&self) -> Response {
+        self.get("/health/live").await
+    }
+
+    pub async fn health_ready(&self) -> Response {
+        self.get("/health/ready").await
+    }
+
+    // ---------- HTTP: registration, login, tokens ----------
+
+    pub async fn post_register(&self, body: &Value) -> Response {
+        self.post_json(REGISTER, body).await
     }
 
     /// Registers an account and checks it was created.
     pub async fn register(&self, email: &str, password: &str) -> Value {
         let response = self
-            .post_json(
-                "/api/v1/auth/register",
-                &json!({"email": email, "password": password}),
-            )
+            .post_register(&json!({"email": email, "password": password}))
             .await;
         assert_eq!(response.status(), 201, "register {email}");
         response.json().await.unwrap()
     }
 
+    pub async fn post_login(&self, email: &str, password: &str) -> Response {
+        self.post_json(LOGIN, &json!({"email": email, "password": password}))
+            .await
+    }
+
+    /// `POST /auth/login` from a device that holds the device cookie `device`.
+    pub async fn login_from_device(&self, email: &str, password: &str, device: &str) -> Response {
+        self.request(Method::POST, LOGIN)
+            .header("Cookie", format!("securetodo_device={device}"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Logs in and returns the token pair.
     pub async fn login(&self, email: &str, password: &str) -> Value {
-        let response = self
-            .post_json(
-                "/api/v1/auth/login",
-                &json!({"email": email, "password": password}),
-            )
-            .await;
+        let response = self.post_login(email, password).await;
         assert_eq!(response.status(), 200, "login {email}");
         response.json().await.unwrap()
     }
@@ -202,24 +336,260 @@ impl TestApp {
         }
     }
 
-    /// Runs SQL against the app's database file (test arrangement only).
-    pub fn sql(&self, statements: &str) {
+    /// `POST /auth/refresh` with the refresh token in the body.
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post_json(REFRESH, &json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    /// `POST /auth/refresh` with the refresh token in its cookie, no body.
+    pub async fn refresh_by_cookie(&self, refresh_token: &str) -> Response {
+        self.post_with_refresh_cookie(REFRESH, refresh_token).await
+    }
+
+    /// `POST /auth/logout` with the access token.
+    pub async fn logout(&self, token: &str) -> Response {
+        self.send(Method::POST, LOGOUT, Some(token), None).await
+    }
+
+    /// `POST /auth/logout` with the refresh token in its cookie.
+    pub async fn logout_by_cookie(&self, refresh_token: &str) -> Response {
+        self.post_with_refresh_cookie(LOGOUT, refresh_token).await
+    }
+
+    async fn post_with_refresh_cookie(&self, path: &str, refresh_token: &str) -> Response {
+        self.request(Method::POST, path)
+            .header("Cookie", refresh_cookie(refresh_token))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn logout_all(&self, token: &str) -> Response {
+        self.send(Method::POST, LOGOUT_ALL, Some(token), None).await
+    }
+
+    // ---------- HTTP: the caller's account and sessions ----------
+
+    pub async fn get_me(&self, token: &str) -> Response {
+        self.get_auth(ME, token).await
+    }
+
+    /// The caller's account; checks the 200.
+    pub async fn me(&self, token: &str) -> Value {
+        self.get_json(token, ME, &[]).await
+    }
+
+    /// The status of `GET /users/me` with `token`: is the token alive?
+    pub async fn me_status(&self, token: &str) -> u16 {
+        self.get_me(token).await.status().as_u16()
+    }
+
+    /// Checks the status of `GET /users/me` with `token`: 200 while the
+    /// token's session lives, 401 once it is over.
+    pub async fn assert_me_status(&self, token: &str, status: u16) {
+        assert_eq!(self.me_status(token).await, status, "GET /users/me");
+    }
+
+    /// `PUT /users/me/password` with `body` (`current_password`, `new_password`).
+    pub async fn change_password(&self, token: &str, body: &Value) -> Response {
+        self.send(Method::PUT, MY_PASSWORD, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete_me(&self, token: &str, password: &str) -> Response {
+        self.send(
+            Method::DELETE,
+            ME,
+            Some(token),
+            Some(&json!({"password": password})),
+        )
+        .await
+    }
+
+    pub async fn list_sessions(&self, token: &str) -> Response {
+        self.get_auth(MY_SESSIONS, token).await
+    }
+
+    /// `DELETE /users/me/sessions/{id}`; `id` may be malformed on purpose.
+    pub async fn delete_session(&self, token: &str, id: impl Display) -> Response {
+        let path = format!("{MY_SESSIONS}/{id}");
+        self.send(Method::DELETE, &path, Some(token), None).await
+    }
+
+    // ---------- HTTP: todos ----------
+
+    pub async fn list_todos(&self, token: &str, params: &[(&str, &str)]) -> Response {
+        self.request(Method::GET, TODOS)
+            .bearer_auth(token)
+            .query(params)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// One page of the caller's todos; checks the 200.
+    pub async fn todo_page(&self, token: &str, params: &[(&str, &str)]) -> Value {
+        self.get_json(token, TODOS, params).await
+    }
+
+    pub async fn post_todo(&self, token: &str, body: &Value) -> Response {
+        self.send(Method::POST, TODOS, Some(token), Some(body))
+            .await
+    }
+
+    /// Creates a todo and checks it was created.
+    pub async fn create_todo(&self, token: &str, body: Value) -> Value {
+        let response = self.post_todo(token, &body).await;
+        assert_eq!(response.status(), 201, "create {body}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn get_todo(&self, token: &str, id: i64) -> Response {
+        self.get_auth(&format!("{TODOS}/{id}"), token).await
+    }
+
+    /// `PATCH /todos/{id}`, with `If-Match: if_match` when given.
+    pub async fn update_todo(
+        &self,
+        token: &str,
+        id: i64,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Response {
+        let mut request = self
+            .request(Method::PATCH, &format!("{TODOS}/{id}"))
+            .bearer_auth(token)
+            .json(body);
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `DELETE /todos/{id}`, with `If-Match: if_match` when given.
+    pub async fn delete_todo(&self, token: &str, id: i64, if_match: Option<&str>) -> Response {
+        let mut request = self
+            .request(Method::DELETE, &format!("{TODOS}/{id}"))
+            .bearer_auth(token);
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `DELETE /todos{query}`; `query` is sent verbatim (e.g. `?completed=true`).
+    pub async fn clear_completed(&self, token: &str, query: &str) -> Response {
+        self.send(
+            Method::DELETE,
+            &format!("{TODOS}{query}"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    // ---------- HTTP: administration ----------
+
+    /// `GET /admin/users{query}`; `query` is sent verbatim (e.g. `?limit=2`).
+    pub async fn admin_list_users(&self, token: &str, query: &str) -> Response {
+        self.get_auth(&format!("{ADMIN_USERS}{query}"), token).await
+    }
+
+    /// `PATCH /admin/users/{id}`; `id` may be malformed on purpose.
+    pub async fn admin_update_user(&self, token: &str, id: impl Display, body: Value) -> Response {
+        let path = format!("{ADMIN_USERS}/{id}");
+        self.send(Method::PATCH, &path, Some(token), Some(&body))
+            .await
+    }
+
+    pub async fn admin_delete_user(&self, token: &str, id: impl Display) -> Response {
+        let path = format!("{ADMIN_USERS}/{id}");
+        self.send(Method::DELETE, &path, Some(token), None).await
+    }
+
+    pub async fn admin_revoke_sessions(&self, token: &str, id: impl Display) -> Response {
+        let path = format!("{ADMIN_USERS}/{id}/sessions");
+        self.send(Method::DELETE, &path, Some(token), None).await
+    }
+
+    /// `GET /admin/audit-events{query}`; `query` is sent verbatim.
+    pub async fn admin_list_audit_events(&self, token: &str, query: &str) -> Response {
+        self.get_auth(&format!("{AUDIT_EVENTS}{query}"), token)
+            .await
+    }
+
+    /// The newest audit event of `event_type`, read through the API.
+    pub async fn latest_event(&self, token: &str, event_type: &str) -> Value {
+        let page = self
+            .get_json(token, AUDIT_EVENTS, &[("type", event_type), ("limit", "1")])
+            .await;
+        page["items"][0].clone()
+    }
+
+    // ---------- database (test arrangement and assertions only) ----------
+
+    /// The one place that opens the app's database file.
+    fn db(&self) -> diesel::SqliteConnection {
         use diesel::connection::SimpleConnection;
         use diesel::Connection;
         let mut conn = diesel::SqliteConnection::establish(self.db_path.to_str().unwrap()).unwrap();
-        conn.batch_execute(&format!("PRAGMA busy_timeout = 5000; {statements}"))
-            .unwrap();
+        conn.batch_execute("PRAGMA busy_timeout = 5000;").unwrap();
+        conn
+    }
+
+    /// Runs SQL against the app's database file.
+    pub fn sql(&self, statements: &str) {
+        use diesel::connection::SimpleConnection;
+        self.db().batch_execute(statements).unwrap();
+    }
+
+    /// One number from the app's database.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        use diesel::prelude::*;
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "({sql})"
+        )))
+        .get_result(&mut self.db())
+        .unwrap()
+    }
+
+    /// Makes user `id` an admin, as the CLI would.
+    pub fn make_admin(&self, id: i64) {
+        self.sql(&format!("UPDATE users SET role = 'admin' WHERE id = {id}"));
+    }
+
+    /// How many admins are active (not disabled).
+    pub fn active_admins(&self) -> i64 {
+        self.scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+    }
+
+    /// When user `id`'s lockout ends, if it is locked.
+    pub fn locked_until(&self, id: i64) -> Option<chrono::NaiveDateTime> {
+        use diesel::prelude::*;
+        use securetodo::db::schema::users::dsl;
+        dsl::users
+            .find(id)
+            .select(dsl::locked_until)
+            .first(&mut self.db())
+            .unwrap()
+    }
+
+    /// Ends user `id`'s lockout, as if its time had passed.
+    pub fn unlock(&self, id: i64) {
+        self.sql(&format!(
+            "UPDATE users SET locked_until = '2000-01-01 00:00:00' WHERE id = {id};"
+        ));
     }
 
     /// The audit event types recorded so far, oldest first.
     pub fn audit_types(&self) -> Vec<String> {
         use diesel::prelude::*;
         use securetodo::db::schema::audit_events::dsl;
-        let mut conn = diesel::SqliteConnection::establish(self.db_path.to_str().unwrap()).unwrap();
         dsl::audit_events
             .order(dsl::id.asc())
             .select(dsl::event_type)
-            .load(&mut conn)
+            .load(&mut self.db())
             .unwrap()
     }
 
@@ -228,15 +598,52 @@ impl TestApp {
     /// can place a change between two steps of a request deterministically.
     pub fn hold_write_lock(&self) -> WriteLock {
         use diesel::connection::SimpleConnection;
-        use diesel::Connection;
-        let mut conn = diesel::SqliteConnection::establish(self.db_path.to_str().unwrap()).unwrap();
-        conn.batch_execute("PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE;")
-            .unwrap();
+        let mut conn = self.db();
+        conn.batch_execute("BEGIN IMMEDIATE;").unwrap();
         WriteLock(conn)
+    }
+
+    /// Holds the write lock from another thread for `hold`, so that requests
+    /// fired meanwhile all reach their write transaction and queue on it
+    /// (busy_timeout) before any of them commits.
+    pub fn hold_write_lock_for(&self, hold: Duration) -> std::thread::JoinHandle<()> {
+        let lock = self.hold_write_lock();
+        std::thread::spawn(move || {
+            std::thread::sleep(hold);
+            lock.commit_with("");
+        })
     }
 
     pub async fn stop(&self) {
         self.handle.stop(true).await;
+    }
+}
+
+impl TestApp {
+    /// Checks that `method path` answers a truncated JSON body with 400 and
+    /// a body of another content type with 415.
+    pub async fn assert_json_bodies_only(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        truncated_json: &'static str,
+        (content_type, body): (&str, &'static str),
+    ) {
+        let malformed = self
+            .send_body(
+                method.clone(),
+                path,
+                token,
+                "application/json",
+                truncated_json,
+            )
+            .await;
+        problem(malformed, 400, "validation_failed").await;
+        let other_type = self
+            .send_body(method, path, token, content_type, body)
+            .await;
+        problem(other_type, 415, "unsupported_media_type").await;
     }
 }
 
@@ -252,6 +659,13 @@ impl WriteLock {
             .batch_execute(&format!("{statements} COMMIT;"))
             .unwrap();
     }
+}
+
+// ---------- assertions and reading responses ----------
+
+/// The `id` of every item.
+pub fn ids(items: &[Value]) -> Vec<i64> {
+    items.iter().map(|i| i["id"].as_i64().unwrap()).collect()
 }
 
 /// Reads a problem+json response, checking its shape and content type.

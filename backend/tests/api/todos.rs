@@ -11,135 +11,13 @@ use chrono::{DateTime, Utc};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
-use crate::helpers::{error_fields, problem, spawn_app, TestApp, TestUser};
-
-const TODOS: &str = "/api/v1/todos";
+use crate::helpers::{error_fields, ids, problem, spawn_app, spawn_app_with_user, TestUser, TODOS};
 
 /// Query parameters of a list request.
 type Params<'a> = Vec<(&'a str, &'a str)>;
 
-/// The todo endpoints as a client calls them.
-trait TodoClient {
-    async fn send(
-        &self,
-        user: &TestUser,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Response;
-    async fn create_todo(&self, user: &TestUser, body: Value) -> Value;
-    async fn list(&self, user: &TestUser, params: &[(&str, &str)]) -> Response;
-    async fn list_page(&self, user: &TestUser, params: &[(&str, &str)]) -> Value;
-    async fn walk(&self, user: &TestUser, params: &[(&str, &str)]) -> (Vec<Value>, usize);
-    async fn get_todo(&self, user: &TestUser, id: i64) -> Response;
-    async fn patch_todo(&self, user: &TestUser, id: i64, body: &Value) -> Response;
-    async fn patch_if_match(&self, user: &TestUser, id: i64, tag: &str, body: &Value) -> Response;
-    async fn delete_todo(&self, user: &TestUser, id: i64) -> Response;
-    async fn clear_completed(&self, user: &TestUser, query: &str) -> Response;
-}
-
-impl TodoClient for TestApp {
-    async fn send(
-        &self,
-        user: &TestUser,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Response {
-        let mut request = self.request(method, path).bearer_auth(&user.token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        request.send().await.unwrap()
-    }
-
-    /// Creates a todo and checks it was created.
-    async fn create_todo(&self, user: &TestUser, body: Value) -> Value {
-        let response = self.send(user, Method::POST, TODOS, Some(&body)).await;
-        assert_eq!(response.status(), 201, "create {body}");
-        response.json().await.unwrap()
-    }
-
-    async fn list(&self, user: &TestUser, params: &[(&str, &str)]) -> Response {
-        self.request(Method::GET, TODOS)
-            .bearer_auth(&user.token)
-            .query(params)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn list_page(&self, user: &TestUser, params: &[(&str, &str)]) -> Value {
-        let response = self.list(user, params).await;
-        assert_eq!(response.status(), 200, "list {params:?}");
-        response.json().await.unwrap()
-    }
-
-    /// Follows `next_cursor` to the end: every item, and how many pages.
-    async fn walk(&self, user: &TestUser, params: &[(&str, &str)]) -> (Vec<Value>, usize) {
-        let mut items = Vec::new();
-        let mut cursor: Option<String> = None;
-        let mut pages = 0;
-        loop {
-            let mut query: Vec<(&str, &str)> = params.to_vec();
-            if let Some(c) = &cursor {
-                query.push(("cursor", c));
-            }
-            let page = self.list_page(user, &query).await;
-            pages += 1;
-            assert!(pages < 200, "cursor loop");
-            let page_items = page["items"].as_array().unwrap().clone();
-            match page["next_cursor"].as_str() {
-                Some(next) => {
-                    assert!(!page_items.is_empty(), "a next page after an empty one");
-                    cursor = Some(next.to_owned());
-                    items.extend(page_items);
-                }
-                None => {
-                    items.extend(page_items);
-                    return (items, pages);
-                }
-            }
-        }
-    }
-
-    async fn get_todo(&self, user: &TestUser, id: i64) -> Response {
-        self.send(user, Method::GET, &format!("{TODOS}/{id}"), None)
-            .await
-    }
-
-    async fn patch_todo(&self, user: &TestUser, id: i64, body: &Value) -> Response {
-        self.send(user, Method::PATCH, &format!("{TODOS}/{id}"), Some(body))
-            .await
-    }
-
-    async fn patch_if_match(&self, user: &TestUser, id: i64, tag: &str, body: &Value) -> Response {
-        self.request(Method::PATCH, &format!("{TODOS}/{id}"))
-            .bearer_auth(&user.token)
-            .header("if-match", tag)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn delete_todo(&self, user: &TestUser, id: i64) -> Response {
-        self.send(user, Method::DELETE, &format!("{TODOS}/{id}"), None)
-            .await
-    }
-
-    async fn clear_completed(&self, user: &TestUser, query: &str) -> Response {
-        self.send(user, Method::DELETE, &format!("{TODOS}{query}"), None)
-            .await
-    }
-}
-
 fn id_of(todo: &Value) -> i64 {
     todo["id"].as_i64().unwrap()
-}
-
-fn ids(items: &[Value]) -> Vec<i64> {
-    items.iter().map(id_of).collect()
 }
 
 fn titles(items: &[Value]) -> Vec<String> {
@@ -163,16 +41,10 @@ fn timestamp(value: &Value) -> DateTime<Utc> {
 
 #[actix_web::test]
 async fn create_todo_returns_201_with_location_etag_and_defaults() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
 
     let response = app
-        .send(
-            &user,
-            Method::POST,
-            TODOS,
-            Some(&json!({"title": "  Buy milk  "})),
-        )
+        .post_todo(&user.token, &json!({"title": "  Buy milk  "}))
         .await;
 
     assert_eq!(response.status(), 201);
@@ -210,7 +82,7 @@ async fn create_todo_returns_201_with_location_etag_and_defaults() {
     .into();
     assert_eq!(keys, expected);
 
-    let fetched = app.send(&user, Method::GET, &location, None).await;
+    let fetched = app.get_auth(&location, &user.token).await;
     assert_eq!(fetched.status(), 200);
     assert_eq!(etag(&fetched), tag);
     assert_eq!(fetched.headers()["cache-control"], "no-store");
@@ -219,12 +91,11 @@ async fn create_todo_returns_201_with_location_etag_and_defaults() {
 
 #[actix_web::test]
 async fn create_todo_accepts_every_writable_field() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
 
     let todo = app
         .create_todo(
-            &user,
+            &user.token,
             json!({
                 "title": "File taxes",
                 "description": "Forms A and B",
@@ -241,15 +112,14 @@ async fn create_todo_accepts_every_writable_field() {
     assert_eq!(todo["completed"], true);
     assert_eq!(todo["completed_at"], todo["created_at"]);
     let explicit_null = app
-        .create_todo(&user, json!({"title": "No date", "due_date": null}))
+        .create_todo(&user.token, json!({"title": "No date", "due_date": null}))
         .await;
     assert_eq!(explicit_null["due_date"], Value::Null);
 }
 
 #[actix_web::test]
 async fn title_length_is_checked_after_trimming_in_characters() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let padded = format!("  {}\t", "y".repeat(200));
     let cases: Vec<(String, Option<String>)> = vec![
         (String::new(), None),
@@ -263,9 +133,7 @@ async fn title_length_is_checked_after_trimming_in_characters() {
         ("€".repeat(201), None),
     ];
     for (title, stored) in cases {
-        let response = app
-            .send(&user, Method::POST, TODOS, Some(&json!({"title": title})))
-            .await;
+        let response = app.post_todo(&user.token, &json!({"title": title})).await;
         match stored {
             Some(stored) => {
                 assert_eq!(response.status(), 201, "{title:?}");
@@ -282,31 +150,29 @@ async fn title_length_is_checked_after_trimming_in_characters() {
 
 #[actix_web::test]
 async fn description_may_hold_10000_characters_but_not_10001() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let max = "ü".repeat(10_000);
 
     let todo = app
-        .create_todo(&user, json!({"title": "long", "description": max}))
+        .create_todo(&user.token, json!({"title": "long", "description": max}))
         .await;
     assert_eq!(todo["description"].as_str().unwrap(), max);
 
     let response = app
-        .send(
-            &user,
-            Method::POST,
-            TODOS,
-            Some(&json!({"title": "long", "description": "ü".repeat(10_001)})),
+        .post_todo(
+            &user.token,
+            &json!({"title": "long", "description": "ü".repeat(10_001)}),
         )
         .await;
     let p = problem(response, 422, "validation_failed").await;
     assert_eq!(error_fields(&p), ["description"]);
 
     let patched = app
-        .patch_todo(
-            &user,
+        .update_todo(
+            &user.token,
             id_of(&todo),
             &json!({"description": "ü".repeat(10_001)}),
+            None,
         )
         .await;
     let p = problem(patched, 422, "validation_failed").await;
@@ -315,8 +181,7 @@ async fn description_may_hold_10000_characters_but_not_10001() {
 
 #[actix_web::test]
 async fn invalid_create_bodies_are_422_naming_every_bad_field() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let cases: Vec<(Value, Vec<&str>)> = vec![
         (json!({}), vec!["title"]),
         (json!({"title": null}), vec!["title"]),
@@ -366,59 +231,41 @@ async fn invalid_create_bodies_are_422_naming_every_bad_field() {
         ),
     ];
     for (body, fields) in cases {
-        let response = app.send(&user, Method::POST, TODOS, Some(&body)).await;
+        let response = app.post_todo(&user.token, &body).await;
         assert_eq!(response.status(), 422, "{body}");
         let p = problem(response, 422, "validation_failed").await;
         assert_eq!(error_fields(&p), fields, "{body}");
     }
-    let page = app.list_page(&user, &[]).await;
+    let page = app.todo_page(&user.token, &[]).await;
     assert_eq!(page["items"], json!([]), "nothing was created");
 }
 
 #[actix_web::test]
 async fn bodies_that_are_not_json_objects_get_their_own_problems() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let url = app.url(TODOS);
+    let (app, user) = spawn_app_with_user().await;
 
-    let malformed = app
-        .client
-        .post(&url)
-        .bearer_auth(&user.token)
-        .header("content-type", "application/json")
-        .body("{\"title\":")
-        .send()
-        .await
-        .unwrap();
-    problem(malformed, 400, "validation_failed").await;
+    app.assert_json_bodies_only(
+        Method::POST,
+        TODOS,
+        Some(&user.token),
+        "{\"title\":",
+        ("text/plain", "title=a"),
+    )
+    .await;
 
-    let text = app
-        .client
-        .post(&url)
-        .bearer_auth(&user.token)
-        .header("content-type", "text/plain")
-        .body("title=a")
-        .send()
-        .await
-        .unwrap();
-    problem(text, 415, "unsupported_media_type").await;
-
-    let array = app
-        .send(&user, Method::POST, TODOS, Some(&json!([{"title": "a"}])))
-        .await;
+    let array = app.post_todo(&user.token, &json!([{"title": "a"}])).await;
     problem(array, 422, "validation_failed").await;
 
     let huge = json!({"title": "a", "description": "x".repeat(70 * 1024)});
-    let oversized = app.send(&user, Method::POST, TODOS, Some(&huge)).await;
+    let oversized = app.post_todo(&user.token, &huge).await;
     problem(oversized, 413, "payload_too_large").await;
 }
 
 #[actix_web::test]
 async fn clients_cannot_set_ids_owners_timestamps_or_versions() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let victim = app.signed_up_user().await;
-    let existing = app.create_todo(&user, json!({"title": "mine"})).await;
+    let existing = app.create_todo(&user.token, json!({"title": "mine"})).await;
     let id = id_of(&existing);
     let fields: Vec<(&str, Value)> = vec![
         ("id", json!(999)),
@@ -433,25 +280,26 @@ async fn clients_cannot_set_ids_owners_timestamps_or_versions() {
     for (name, value) in fields {
         let mut body = json!({"title": "mass assignment"});
         body[name] = value.clone();
-        let created = app.send(&user, Method::POST, TODOS, Some(&body)).await;
+        let created = app.post_todo(&user.token, &body).await;
         let p = problem(created, 422, "validation_failed").await;
         assert_eq!(error_fields(&p), [name], "POST {name}");
 
-        let patched = app.patch_todo(&user, id, &json!({ name: value })).await;
+        let patched = app
+            .update_todo(&user.token, id, &json!({ name: value }), None)
+            .await;
         let p = problem(patched, 422, "validation_failed").await;
         assert_eq!(error_fields(&p), [name], "PATCH {name}");
     }
-    let page = app.list_page(&user, &[]).await;
+    let page = app.todo_page(&user.token, &[]).await;
     assert_eq!(ids(page["items"].as_array().unwrap()), [id]);
-    let unchanged: Value = app.get_todo(&user, id).await.json().await.unwrap();
+    let unchanged: Value = app.get_todo(&user.token, id).await.json().await.unwrap();
     assert_eq!(unchanged, existing);
-    assert_eq!(app.list_page(&victim, &[]).await["items"], json!([]));
+    assert_eq!(app.todo_page(&victim.token, &[]).await["items"], json!([]));
 }
 
 #[actix_web::test]
 async fn markup_sql_and_template_strings_round_trip_verbatim() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let strings = [
         "<script>alert('x')</script>",
         "<img src=x onerror=alert(1)>",
@@ -465,12 +313,12 @@ async fn markup_sql_and_template_strings_round_trip_verbatim() {
     for s in strings {
         let created = app
             .create_todo(
-                &user,
+                &user.token,
                 json!({"title": s, "description": format!("{s}\n{s}")}),
             )
             .await;
         let fetched: Value = app
-            .get_todo(&user, id_of(&created))
+            .get_todo(&user.token, id_of(&created))
             .await
             .json()
             .await
@@ -478,33 +326,29 @@ async fn markup_sql_and_template_strings_round_trip_verbatim() {
         assert_eq!(fetched["title"], s);
         assert_eq!(fetched["description"], format!("{s}\n{s}"));
     }
-    let found = app.list_page(&user, &[("q", "drop table")]).await;
+    let found = app.todo_page(&user.token, &[("q", "drop table")]).await;
     assert_eq!(
         titles(found["items"].as_array().unwrap()),
         ["Robert'); DROP TABLE todos;--"]
     );
-    let all = app.list_page(&user, &[("limit", "100")]).await;
+    let all = app.todo_page(&user.token, &[("limit", "100")]).await;
     assert_eq!(all["items"].as_array().unwrap().len(), strings.len());
 }
 
 #[actix_web::test]
 async fn get_todo_of_unknown_or_non_integer_id() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
 
-    problem(app.get_todo(&user, 424_242).await, 404, "not_found").await;
-    let response = app
-        .send(&user, Method::GET, &format!("{TODOS}/abc"), None)
-        .await;
+    problem(app.get_todo(&user.token, 424_242).await, 404, "not_found").await;
+    let response = app.get_auth(&format!("{TODOS}/abc"), &user.token).await;
     let p = problem(response, 422, "validation_failed").await;
     assert_eq!(error_fields(&p), ["id"]);
 }
 
 #[actix_web::test]
 async fn every_todo_endpoint_requires_a_valid_token() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let todo = app.create_todo(&user, json!({"title": "t"})).await;
+    let (app, user) = spawn_app_with_user().await;
+    let todo = app.create_todo(&user.token, json!({"title": "t"})).await;
     let one = format!("{TODOS}/{}", id_of(&todo));
     let cases = [
         (Method::GET, TODOS.to_owned()),
@@ -516,30 +360,30 @@ async fn every_todo_endpoint_requires_a_valid_token() {
     ];
     for (method, path) in cases {
         for token in [None, Some("not-a-token")] {
-            let mut request = app
-                .request(method.clone(), &path)
-                .json(&json!({"title": "x"}));
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            let response = request.send().await.unwrap();
+            let response = app
+                .send(method.clone(), &path, token, Some(&json!({"title": "x"})))
+                .await;
             assert_eq!(response.headers()["www-authenticate"], "Bearer");
             problem(response, 401, "unauthorized").await;
         }
     }
-    assert_eq!(app.get_todo(&user, id_of(&todo)).await.status(), 200);
+    assert_eq!(app.get_todo(&user.token, id_of(&todo)).await.status(), 200);
 }
 
 #[actix_web::test]
 async fn other_methods_on_todo_resources_are_405() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let put_one = app
-        .send(&user, Method::PUT, &format!("{TODOS}/1"), Some(&json!({})))
+        .send(
+            Method::PUT,
+            &format!("{TODOS}/1"),
+            Some(&user.token),
+            Some(&json!({})),
+        )
         .await;
     problem(put_one, 405, "method_not_allowed").await;
     let patch_all = app
-        .send(&user, Method::PATCH, TODOS, Some(&json!({})))
+        .send(Method::PATCH, TODOS, Some(&user.token), Some(&json!({})))
         .await;
     problem(patch_all, 405, "method_not_allowed").await;
 }
@@ -548,18 +392,14 @@ async fn other_methods_on_todo_resources_are_405() {
 
 #[actix_web::test]
 async fn patch_changes_only_the_fields_sent() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let todo = app
-        .create_todo(
-            &user,
-            json!({"title": "Draft", "description": "notes", "priority": "low", "due_date": "2027-01-01"}),
-        )
+        .create_todo(&user.token, json!({"title": "Draft", "description": "notes", "priority": "low", "due_date": "2027-01-01"}))
         .await;
     let id = id_of(&todo);
 
     let response = app
-        .patch_todo(&user, id, &json!({"title": "  Final  "}))
+        .update_todo(&user.token, id, &json!({"title": "  Final  "}), None)
         .await;
     assert_eq!(response.status(), 200);
     let tag = etag(&response);
@@ -573,10 +413,11 @@ async fn patch_changes_only_the_fields_sent() {
     assert!(timestamp(&patched["updated_at"]) > timestamp(&todo["updated_at"]));
 
     let response = app
-        .patch_todo(
-            &user,
+        .update_todo(
+            &user.token,
             id,
             &json!({"description": "", "priority": "high", "due_date": "2027-02-02"}),
+            None,
         )
         .await;
     let patched: Value = response.json().await.unwrap();
@@ -586,7 +427,7 @@ async fn patch_changes_only_the_fields_sent() {
     assert_eq!(patched["due_date"], "2027-02-02");
 
     let cleared: Value = app
-        .patch_todo(&user, id, &json!({"due_date": null}))
+        .update_todo(&user.token, id, &json!({"due_date": null}), None)
         .await
         .json()
         .await
@@ -594,31 +435,34 @@ async fn patch_changes_only_the_fields_sent() {
     assert_eq!(cleared["due_date"], Value::Null);
     assert_eq!(cleared["priority"], "high");
 
-    let stored: Value = app.get_todo(&user, id).await.json().await.unwrap();
+    let stored: Value = app.get_todo(&user.token, id).await.json().await.unwrap();
     assert_eq!(stored, cleared);
 }
 
 #[actix_web::test]
 async fn completing_sets_completed_at_once_and_reopening_clears_it() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let id = id_of(&app.create_todo(&user, json!({"title": "t"})).await);
+    let (app, user) = spawn_app_with_user().await;
+    let id = id_of(&app.create_todo(&user.token, json!({"title": "t"})).await);
 
-    let done = app.patch_todo(&user, id, &json!({"completed": true})).await;
+    let done = app
+        .update_todo(&user.token, id, &json!({"completed": true}), None)
+        .await;
     let done_tag = etag(&done);
     let done: Value = done.json().await.unwrap();
     assert_eq!(done["completed"], true);
     assert!(done["completed_at"].is_string());
     assert_eq!(done["completed_at"], done["updated_at"]);
 
-    let again = app.patch_todo(&user, id, &json!({"completed": true})).await;
+    let again = app
+        .update_todo(&user.token, id, &json!({"completed": true}), None)
+        .await;
     assert_eq!(etag(&again), done_tag, "no change, no new version");
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["completed_at"], done["completed_at"]);
     assert_eq!(again["updated_at"], done["updated_at"]);
 
     let reopened: Value = app
-        .patch_todo(&user, id, &json!({"completed": false}))
+        .update_todo(&user.token, id, &json!({"completed": false}), None)
         .await
         .json()
         .await
@@ -629,16 +473,15 @@ async fn completing_sets_completed_at_once_and_reopening_clears_it() {
 
 #[actix_web::test]
 async fn an_empty_patch_changes_nothing() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let todo = app.create_todo(&user, json!({"title": "t"})).await;
+    let (app, user) = spawn_app_with_user().await;
+    let todo = app.create_todo(&user.token, json!({"title": "t"})).await;
     let id = id_of(&todo);
 
     for body in [
         json!({}),
         json!({"title": "t", "priority": "normal", "due_date": null}),
     ] {
-        let response = app.patch_todo(&user, id, &body).await;
+        let response = app.update_todo(&user.token, id, &body, None).await;
         assert_eq!(response.status(), 200, "{body}");
         assert_eq!(etag(&response), format!("\"{id}-1\""));
         assert_eq!(response.json::<Value>().await.unwrap(), todo);
@@ -647,10 +490,12 @@ async fn an_empty_patch_changes_nothing() {
 
 #[actix_web::test]
 async fn invalid_patches_are_422_and_change_nothing() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let todo = app
-        .create_todo(&user, json!({"title": "keep", "due_date": "2027-01-01"}))
+        .create_todo(
+            &user.token,
+            json!({"title": "keep", "due_date": "2027-01-01"}),
+        )
         .await;
     let id = id_of(&todo);
     let cases: Vec<(Value, Vec<&str>)> = vec![
@@ -670,34 +515,38 @@ async fn invalid_patches_are_422_and_change_nothing() {
         ),
     ];
     for (body, fields) in cases {
-        let response = app.patch_todo(&user, id, &body).await;
+        let response = app.update_todo(&user.token, id, &body, None).await;
         let p = problem(response, 422, "validation_failed").await;
         assert_eq!(error_fields(&p), fields, "{body}");
     }
-    let response = app.get_todo(&user, id).await;
+    let response = app.get_todo(&user.token, id).await;
     assert_eq!(etag(&response), format!("\"{id}-1\""));
     assert_eq!(response.json::<Value>().await.unwrap(), todo);
 }
 
 #[actix_web::test]
 async fn patch_with_the_current_etag_succeeds_and_a_stale_one_is_412() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let id = id_of(&app.create_todo(&user, json!({"title": "v1"})).await);
-    let first = etag(&app.get_todo(&user, id).await);
+    let (app, user) = spawn_app_with_user().await;
+    let id = id_of(&app.create_todo(&user.token, json!({"title": "v1"})).await);
+    let first = etag(&app.get_todo(&user.token, id).await);
 
     let response = app
-        .patch_if_match(&user, id, &first, &json!({"title": "v2"}))
+        .update_todo(&user.token, id, &json!({"title": "v2"}), Some(&first))
         .await;
     assert_eq!(response.status(), 200);
     let second = etag(&response);
     assert_ne!(second, first);
 
     let stale = app
-        .patch_if_match(&user, id, &first, &json!({"title": "lost update"}))
+        .update_todo(
+            &user.token,
+            id,
+            &json!({"title": "lost update"}),
+            Some(&first),
+        )
         .await;
     problem(stale, 412, "precondition_failed").await;
-    let stored = app.get_todo(&user, id).await;
+    let stored = app.get_todo(&user.token, id).await;
     assert_eq!(etag(&stored), second);
     assert_eq!(stored.json::<Value>().await.unwrap()["title"], "v2");
 
@@ -705,14 +554,22 @@ async fn patch_with_the_current_etag_succeeds_and_a_stale_one_is_412() {
     let cases: Vec<(String, u16)> = vec![
         (listed, 200),
         ("*".into(), 200),
-        (format!("W/{}", etag(&app.get_todo(&user, id).await)), 412),
+        (
+            format!("W/{}", etag(&app.get_todo(&user.token, id).await)),
+            412,
+        ),
         ("\"garbage\"".into(), 412),
         ("garbage".into(), 412),
     ];
     for (tag, status) in cases {
-        let current = etag(&app.get_todo(&user, id).await);
+        let current = etag(&app.get_todo(&user.token, id).await);
         let response = app
-            .patch_if_match(&user, id, &tag, &json!({"description": tag.clone()}))
+            .update_todo(
+                &user.token,
+                id,
+                &json!({"description": tag.clone()}),
+                Some(&tag),
+            )
             .await;
         assert_eq!(response.status(), status, "If-Match: {tag}");
         if status == 200 {
@@ -722,7 +579,7 @@ async fn patch_with_the_current_etag_succeeds_and_a_stale_one_is_412() {
         }
     }
     let missing = app
-        .patch_if_match(&user, 999_999, "*", &json!({"title": "x"}))
+        .update_todo(&user.token, 999_999, &json!({"title": "x"}), Some("*"))
         .await;
     problem(missing, 404, "not_found").await;
 }
@@ -731,44 +588,31 @@ async fn patch_with_the_current_etag_succeeds_and_a_stale_one_is_412() {
 
 #[actix_web::test]
 async fn delete_todo_returns_204_and_then_it_is_gone() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let id = id_of(&app.create_todo(&user, json!({"title": "t"})).await);
+    let (app, user) = spawn_app_with_user().await;
+    let id = id_of(&app.create_todo(&user.token, json!({"title": "t"})).await);
 
-    let response = app.delete_todo(&user, id).await;
+    let response = app.delete_todo(&user.token, id, None).await;
     assert_eq!(response.status(), 204);
     assert!(response.bytes().await.unwrap().is_empty());
-    problem(app.get_todo(&user, id).await, 404, "not_found").await;
-    problem(app.delete_todo(&user, id).await, 404, "not_found").await;
+    problem(app.get_todo(&user.token, id).await, 404, "not_found").await;
+    let answer = app.delete_todo(&user.token, id, None).await;
+    problem(answer, 404, "not_found").await;
 }
 
 #[actix_web::test]
 async fn delete_honours_if_match() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    let id = id_of(&app.create_todo(&user, json!({"title": "t"})).await);
-    let old = etag(&app.get_todo(&user, id).await);
-    app.patch_todo(&user, id, &json!({"title": "changed"}))
+    let (app, user) = spawn_app_with_user().await;
+    let id = id_of(&app.create_todo(&user.token, json!({"title": "t"})).await);
+    let old = etag(&app.get_todo(&user.token, id).await);
+    app.update_todo(&user.token, id, &json!({"title": "changed"}), None)
         .await;
 
-    let stale = app
-        .request(Method::DELETE, &format!("{TODOS}/{id}"))
-        .bearer_auth(&user.token)
-        .header("if-match", &old)
-        .send()
-        .await
-        .unwrap();
+    let stale = app.delete_todo(&user.token, id, Some(&old)).await;
     problem(stale, 412, "precondition_failed").await;
-    assert_eq!(app.get_todo(&user, id).await.status(), 200);
+    assert_eq!(app.get_todo(&user.token, id).await.status(), 200);
 
-    let current = etag(&app.get_todo(&user, id).await);
-    let fresh = app
-        .request(Method::DELETE, &format!("{TODOS}/{id}"))
-        .bearer_auth(&user.token)
-        .header("if-match", &current)
-        .send()
-        .await
-        .unwrap();
+    let current = etag(&app.get_todo(&user.token, id).await);
+    let fresh = app.delete_todo(&user.token, id, Some(&current)).await;
     assert_eq!(fresh.status(), 204);
 }
 
@@ -779,38 +623,40 @@ async fn clear_completed_deletes_only_the_callers_completed_todos() {
     let bob = app.signed_up_user().await;
     for n in 0..5 {
         app.create_todo(
-            &alice,
+            &alice.token,
             json!({"title": format!("a{n}"), "completed": n < 3}),
         )
         .await;
     }
     for n in 0..2 {
-        app.create_todo(&bob, json!({"title": format!("b{n}"), "completed": true}))
-            .await;
+        app.create_todo(
+            &bob.token,
+            json!({"title": format!("b{n}"), "completed": true}),
+        )
+        .await;
     }
 
-    let response = app.clear_completed(&alice, "?completed=true").await;
+    let response = app.clear_completed(&alice.token, "?completed=true").await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.json::<Value>().await.unwrap(),
         json!({"deleted": 3})
     );
 
-    let left = app.list_page(&alice, &[]).await;
+    let left = app.todo_page(&alice.token, &[]).await;
     assert_eq!(titles(left["items"].as_array().unwrap()), ["a3", "a4"]);
-    let bobs = app.list_page(&bob, &[("completed", "true")]).await;
+    let bobs = app.todo_page(&bob.token, &[("completed", "true")]).await;
     assert_eq!(bobs["items"].as_array().unwrap().len(), 2);
 
-    let again = app.clear_completed(&alice, "?completed=true").await;
+    let again = app.clear_completed(&alice.token, "?completed=true").await;
     assert_eq!(again.json::<Value>().await.unwrap(), json!({"deleted": 0}));
 }
 
 #[actix_web::test]
 async fn deleting_the_collection_requires_completed_true() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
-    app.create_todo(&user, json!({"title": "open"})).await;
-    app.create_todo(&user, json!({"title": "done", "completed": true}))
+    let (app, user) = spawn_app_with_user().await;
+    app.create_todo(&user.token, json!({"title": "open"})).await;
+    app.create_todo(&user.token, json!({"title": "done", "completed": true}))
         .await;
     let cases = [
         ("", "completed"),
@@ -820,12 +666,12 @@ async fn deleting_the_collection_requires_completed_true() {
         ("?completed=true&all=true", "all"),
     ];
     for (query, field) in cases {
-        let response = app.clear_completed(&user, query).await;
+        let response = app.clear_completed(&user.token, query).await;
         let p = problem(response, 422, "validation_failed").await;
         assert_eq!(error_fields(&p), [field], "{query}");
     }
     assert_eq!(
-        app.list_page(&user, &[]).await["items"]
+        app.todo_page(&user.token, &[]).await["items"]
             .as_array()
             .unwrap()
             .len(),
@@ -842,64 +688,69 @@ async fn another_users_todo_is_404_exactly_like_a_missing_one() {
     let mallory = app.signed_up_user().await;
     let secret = app
         .create_todo(
-            &alice,
+            &alice.token,
             json!({"title": "Alice's secret plan", "description": "hidden", "completed": true}),
         )
         .await;
     let id = id_of(&secret);
     let missing = 987_654;
 
-    let get_missing: Value = app.get_todo(&mallory, missing).await.json().await.unwrap();
-    let get_foreign = app.get_todo(&mallory, id).await;
+    let get_missing: Value = app
+        .get_todo(&mallory.token, missing)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let get_foreign = app.get_todo(&mallory.token, id).await;
     assert!(get_foreign.headers().get("etag").is_none());
     assert_eq!(problem(get_foreign, 404, "not_found").await, get_missing);
 
     let patch = json!({"title": "pwned", "completed": false});
     let patch_missing: Value = app
-        .patch_todo(&mallory, missing, &patch)
+        .update_todo(&mallory.token, missing, &patch, None)
         .await
         .json()
         .await
         .unwrap();
-    let patch_foreign = app.patch_todo(&mallory, id, &patch).await;
+    let patch_foreign = app.update_todo(&mallory.token, id, &patch, None).await;
     assert_eq!(
         problem(patch_foreign, 404, "not_found").await,
         patch_missing
     );
     let with_tag = app
-        .patch_if_match(&mallory, id, &format!("\"{id}-1\""), &patch)
+        .update_todo(&mallory.token, id, &patch, Some(&format!("\"{id}-1\"")))
         .await;
     problem(with_tag, 404, "not_found").await;
-    let star = app.patch_if_match(&mallory, id, "*", &patch).await;
+    let star = app.update_todo(&mallory.token, id, &patch, Some("*")).await;
     problem(star, 404, "not_found").await;
 
     let delete_missing: Value = app
-        .delete_todo(&mallory, missing)
+        .delete_todo(&mallory.token, missing, None)
         .await
         .json()
         .await
         .unwrap();
-    let delete_foreign = app.delete_todo(&mallory, id).await;
+    let delete_foreign = app.delete_todo(&mallory.token, id, None).await;
     assert_eq!(
         problem(delete_foreign, 404, "not_found").await,
         delete_missing
     );
 
-    let listed = app.list_page(&mallory, &[]).await;
+    let listed = app.todo_page(&mallory.token, &[]).await;
     assert_eq!(listed["items"], json!([]));
     for q in ["secret", "hidden", "Alice"] {
         let searched = app
-            .list_page(&mallory, &[("q", q), ("completed", "true")])
+            .todo_page(&mallory.token, &[("q", q), ("completed", "true")])
             .await;
         assert_eq!(searched["items"], json!([]), "{q}");
     }
-    let cleared = app.clear_completed(&mallory, "?completed=true").await;
+    let cleared = app.clear_completed(&mallory.token, "?completed=true").await;
     assert_eq!(
         cleared.json::<Value>().await.unwrap(),
         json!({"deleted": 0})
     );
 
-    let intact: Value = app.get_todo(&alice, id).await.json().await.unwrap();
+    let intact: Value = app.get_todo(&alice.token, id).await.json().await.unwrap();
     assert_eq!(intact, secret);
 }
 
@@ -907,8 +758,7 @@ async fn another_users_todo_is_404_exactly_like_a_missing_one() {
 
 #[actix_web::test]
 async fn list_filters_by_completed_and_priority() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     for (title, priority, completed) in [
         ("open low", "low", false),
         ("open high", "high", false),
@@ -916,7 +766,7 @@ async fn list_filters_by_completed_and_priority() {
         ("done normal", "normal", true),
     ] {
         app.create_todo(
-            &user,
+            &user.token,
             json!({"title": title, "priority": priority, "completed": completed}),
         )
         .await;
@@ -939,7 +789,7 @@ async fn list_filters_by_completed_and_priority() {
         (vec![("priority", "low"), ("completed", "true")], vec![]),
     ];
     for (params, expected) in cases {
-        let page = app.list_page(&user, &params).await;
+        let page = app.todo_page(&user.token, &params).await;
         assert_eq!(
             titles(page["items"].as_array().unwrap()),
             expected,
@@ -950,8 +800,7 @@ async fn list_filters_by_completed_and_priority() {
 
 #[actix_web::test]
 async fn search_is_a_case_insensitive_literal_substring_of_title_or_description() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     for (title, description, priority, completed) in [
         ("100% juice", "", "normal", false),
         ("100 apples", "", "normal", false),
@@ -965,10 +814,7 @@ async fn search_is_a_case_insensitive_literal_substring_of_title_or_description(
         ("shopping", "oat milk, 2 litres", "low", false),
         ("nothing", "", "low", false),
     ] {
-        app.create_todo(
-            &user,
-            json!({"title": title, "description": description, "priority": priority, "completed": completed}),
-        )
+        app.create_todo(&user.token, json!({"title": title, "description": description, "priority": priority, "completed": completed}))
         .await;
     }
     let cases: Vec<(Params, Vec<&str>)> = vec![
@@ -997,21 +843,22 @@ async fn search_is_a_case_insensitive_literal_substring_of_title_or_description(
         (vec![("q", "no such text")], vec![]),
     ];
     for (params, expected) in cases {
-        let page = app.list_page(&user, &params).await;
+        let page = app.todo_page(&user.token, &params).await;
         assert_eq!(
             titles(page["items"].as_array().unwrap()),
             expected,
             "{params:?}"
         );
     }
-    let everything = app.list_page(&user, &[("q", ""), ("limit", "100")]).await;
+    let everything = app
+        .todo_page(&user.token, &[("q", ""), ("limit", "100")])
+        .await;
     assert_eq!(everything["items"].as_array().unwrap().len(), 11);
 }
 
 #[actix_web::test]
 async fn search_with_filters_walks_every_page() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let mut expected = Vec::new();
     for n in 0..23 {
         let title = if n % 2 == 0 {
@@ -1021,7 +868,7 @@ async fn search_with_filters_walks_every_page() {
         };
         let completed = n % 3 == 0;
         let todo = app
-            .create_todo(&user, json!({"title": title, "completed": completed}))
+            .create_todo(&user.token, json!({"title": title, "completed": completed}))
             .await;
         if n % 2 == 0 && !completed {
             expected.push(id_of(&todo));
@@ -1030,7 +877,8 @@ async fn search_with_filters_walks_every_page() {
     expected.reverse();
     let (items, pages) = app
         .walk(
-            &user,
+            &user.token,
+            TODOS,
             &[("q", "REPORT"), ("completed", "false"), ("limit", "2")],
         )
         .await;
@@ -1042,24 +890,23 @@ async fn search_with_filters_walks_every_page() {
 
 #[actix_web::test]
 async fn list_returns_20_by_default_and_null_next_cursor_on_the_last_page() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     for n in 0..21 {
-        app.create_todo(&user, json!({"title": format!("t{n}")}))
+        app.create_todo(&user.token, json!({"title": format!("t{n}")}))
             .await;
     }
-    let first = app.list_page(&user, &[]).await;
+    let first = app.todo_page(&user.token, &[]).await;
     assert_eq!(first["items"].as_array().unwrap().len(), 20);
     let cursor = first["next_cursor"].as_str().unwrap();
-    let second = app.list_page(&user, &[("cursor", cursor)]).await;
+    let second = app.todo_page(&user.token, &[("cursor", cursor)]).await;
     assert_eq!(second["items"].as_array().unwrap().len(), 1);
     assert_eq!(second["items"][0]["title"], "t0");
     assert_eq!(second["next_cursor"], Value::Null);
 
-    let exact = app.list_page(&user, &[("limit", "21")]).await;
+    let exact = app.todo_page(&user.token, &[("limit", "21")]).await;
     assert_eq!(exact["items"].as_array().unwrap().len(), 21);
     assert_eq!(exact["next_cursor"], Value::Null, "no empty last page");
-    let max = app.list_page(&user, &[("limit", "100")]).await;
+    let max = app.todo_page(&user.token, &[("limit", "100")]).await;
     assert_eq!(max["items"].as_array().unwrap().len(), 21);
     assert_eq!(max["next_cursor"], Value::Null);
 }
@@ -1104,8 +951,7 @@ fn expected_order(items: &[Value], sort: &str) -> Vec<i64> {
 
 #[actix_web::test]
 async fn every_sort_order_walks_all_pages_with_ties_exactly_once() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let neighbour = app.signed_up_user().await;
     let rows = [
         ("Banana", "low", None),
@@ -1126,12 +972,12 @@ async fn every_sort_order_walks_all_pages_with_ties_exactly_once() {
     ];
     for (title, priority, due) in rows {
         app.create_todo(
-            &user,
+            &user.token,
             json!({"title": title, "priority": priority, "due_date": due}),
         )
         .await;
         app.create_todo(
-            &neighbour,
+            &neighbour.token,
             json!({"title": title, "priority": priority, "due_date": due}),
         )
         .await;
@@ -1143,7 +989,7 @@ async fn every_sort_order_walks_all_pages_with_ties_exactly_once() {
             WHEN 1 THEN '2026-03-01 12:00:00.250'
             ELSE '2026-02-28 23:59:59.999999' END",
     );
-    let (all, _) = app.walk(&user, &[("limit", "100")]).await;
+    let (all, _) = app.walk(&user.token, TODOS, &[("limit", "100")]).await;
     assert_eq!(all.len(), rows.len());
 
     for sort in [
@@ -1158,7 +1004,9 @@ async fn every_sort_order_walks_all_pages_with_ties_exactly_once() {
     ] {
         let expected = expected_order(&all, sort);
         for limit in ["1", "4", "7"] {
-            let (items, pages) = app.walk(&user, &[("sort", sort), ("limit", limit)]).await;
+            let (items, pages) = app
+                .walk(&user.token, TODOS, &[("sort", sort), ("limit", limit)])
+                .await;
             assert_eq!(ids(&items), expected, "sort={sort} limit={limit}");
             let per_page: usize = limit.parse().unwrap();
             assert_eq!(
@@ -1168,21 +1016,20 @@ async fn every_sort_order_walks_all_pages_with_ties_exactly_once() {
             );
         }
     }
-    let (default_order, _) = app.walk(&user, &[("limit", "4")]).await;
+    let (default_order, _) = app.walk(&user.token, TODOS, &[("limit", "4")]).await;
     assert_eq!(ids(&default_order), expected_order(&all, "-created_at"));
 }
 
 #[actix_web::test]
 async fn due_date_orders_put_undated_todos_last_in_both_directions() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     for (title, due) in [
         ("undated 1", None),
         ("june", Some("2026-06-01")),
         ("undated 2", None),
         ("january", Some("2026-01-01")),
     ] {
-        app.create_todo(&user, json!({"title": title, "due_date": due}))
+        app.create_todo(&user.token, json!({"title": title, "due_date": due}))
             .await;
     }
     let order = |page: Value| -> Vec<String> {
@@ -1193,12 +1040,12 @@ async fn due_date_orders_put_undated_todos_last_in_both_directions() {
             .map(|t| t["title"].as_str().unwrap().to_owned())
             .collect()
     };
-    let ascending = app.list_page(&user, &[("sort", "due_date")]).await;
+    let ascending = app.todo_page(&user.token, &[("sort", "due_date")]).await;
     assert_eq!(
         order(ascending),
         ["january", "june", "undated 1", "undated 2"]
     );
-    let descending = app.list_page(&user, &[("sort", "-due_date")]).await;
+    let descending = app.todo_page(&user.token, &[("sort", "-due_date")]).await;
     assert_eq!(
         order(descending),
         ["june", "january", "undated 2", "undated 1"]
@@ -1207,25 +1054,24 @@ async fn due_date_orders_put_undated_todos_last_in_both_directions() {
 
 #[actix_web::test]
 async fn a_cursor_survives_the_deletion_of_the_item_it_points_at() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let mut created = Vec::new();
     for n in 0..6 {
         created.push(id_of(
-            &app.create_todo(&user, json!({"title": format!("t{n}")}))
+            &app.create_todo(&user.token, json!({"title": format!("t{n}")}))
                 .await,
         ));
     }
     let first = app
-        .list_page(&user, &[("sort", "created_at"), ("limit", "3")])
+        .todo_page(&user.token, &[("sort", "created_at"), ("limit", "3")])
         .await;
     let boundary = id_of(&first["items"][2]);
-    app.delete_todo(&user, boundary).await;
+    app.delete_todo(&user.token, boundary, None).await;
 
     let cursor = first["next_cursor"].as_str().unwrap();
     let second = app
-        .list_page(
-            &user,
+        .todo_page(
+            &user.token,
             &[("sort", "created_at"), ("limit", "3"), ("cursor", cursor)],
         )
         .await;
@@ -1235,8 +1081,7 @@ async fn a_cursor_survives_the_deletion_of_the_item_it_points_at() {
 
 #[actix_web::test]
 async fn invalid_list_parameters_are_422_naming_the_parameter() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let long_q = "q".repeat(201);
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (vec![("limit", "0")], "limit"),
@@ -1260,33 +1105,37 @@ async fn invalid_list_parameters_are_422_naming_the_parameter() {
         (vec![("offset", "40")], "offset"),
     ];
     for (params, field) in cases {
-        let response = app.list(&user, &params).await;
+        let response = app.list_todos(&user.token, &params).await;
         let p = problem(response, 422, "validation_failed").await;
         assert_eq!(error_fields(&p), [field], "{params:?}");
     }
     let max_q = "q".repeat(200);
     assert_eq!(
-        app.list(&user, &[("q", max_q.as_str())]).await.status(),
+        app.list_todos(&user.token, &[("q", max_q.as_str())])
+            .await
+            .status(),
         200
     );
 }
 
 #[actix_web::test]
 async fn cursors_cannot_be_forged_or_reused_with_another_query_or_user() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let other = app.signed_up_user().await;
     for n in 0..5 {
         app.create_todo(
-            &user,
+            &user.token,
             json!({"title": format!("a{n}"), "completed": n % 2 == 0}),
         )
         .await;
-        app.create_todo(&other, json!({"title": format!("b{n}")}))
+        app.create_todo(&other.token, json!({"title": format!("b{n}")}))
             .await;
     }
     let page = app
-        .list_page(&user, &[("sort", "title"), ("limit", "2"), ("q", "a")])
+        .todo_page(
+            &user.token,
+            &[("sort", "title"), ("limit", "2"), ("q", "a")],
+        )
         .await;
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
     let (body, tag) = cursor.split_once('.').unwrap();
@@ -1348,13 +1197,13 @@ async fn cursors_cannot_be_forged_or_reused_with_another_query_or_user() {
         ),
     ];
     for (params, who) in bad_cursors {
-        let response = app.list(who, &params).await;
+        let response = app.list_todos(&who.token, &params).await;
         let p = problem(response, 422, "validation_failed").await;
         assert_eq!(error_fields(&p), ["cursor"], "{params:?}");
     }
     let same_query = app
-        .list_page(
-            &user,
+        .todo_page(
+            &user.token,
             &[
                 ("sort", "title"),
                 ("limit", "2"),
@@ -1366,13 +1215,16 @@ async fn cursors_cannot_be_forged_or_reused_with_another_query_or_user() {
     assert_eq!(same_query["items"].as_array().unwrap().len(), 2);
     // Case folding is part of the search, so `A` is the same query as `a`.
     let folded = app
-        .list(&user, &[("sort", "title"), ("q", "A"), ("cursor", &cursor)])
+        .list_todos(
+            &user.token,
+            &[("sort", "title"), ("q", "A"), ("cursor", &cursor)],
+        )
         .await;
     assert_eq!(folded.status(), 200);
     // The limit may change from page to page.
     let resized = app
-        .list_page(
-            &user,
+        .todo_page(
+            &user.token,
             &[
                 ("sort", "title"),
                 ("limit", "50"),
@@ -1386,8 +1238,7 @@ async fn cursors_cannot_be_forged_or_reused_with_another_query_or_user() {
 
 #[actix_web::test]
 async fn cursors_carry_the_longest_titles() {
-    let app = spawn_app().await;
-    let user = app.signed_up_user().await;
+    let (app, user) = spawn_app_with_user().await;
     let longest = [
         "😀".repeat(200),
         "\u{1}".repeat(200),
@@ -1395,11 +1246,13 @@ async fn cursors_carry_the_longest_titles() {
         "\"\\".repeat(100),
     ];
     for title in &longest {
-        app.create_todo(&user, json!({"title": title})).await;
-        app.create_todo(&user, json!({"title": title})).await;
+        app.create_todo(&user.token, json!({"title": title})).await;
+        app.create_todo(&user.token, json!({"title": title})).await;
     }
     for sort in ["title", "-title"] {
-        let (items, pages) = app.walk(&user, &[("sort", sort), ("limit", "1")]).await;
+        let (items, pages) = app
+            .walk(&user.token, TODOS, &[("sort", sort), ("limit", "1")])
+            .await;
         assert_eq!(items.len(), 8, "{sort}");
         assert_eq!(pages, 8, "{sort}");
     }
