@@ -1,7 +1,7 @@
 //! The caller's todos: keyset-paged lists with filters, search and eight
 //! orders; create, read, update (with `If-Match`), delete, clear completed.
 
-use actix_web::http::header;
+use actix_web::http::header::{self, IfMatch};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -241,24 +241,14 @@ fn filter_digest(owner: i64, filter: &ListFilter) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-/// The entity tags of an `If-Match` header (`None` when it was not sent).
-/// A value that is not visible ASCII is kept as a tag that matches nothing.
+/// The request's `If-Match` (actix's typed header). One that does not
+/// parse is a precondition nothing satisfies: 412, never a silent write.
 fn if_match(req: &HttpRequest) -> Precondition {
-    let mut values = req.headers().get_all(header::IF_MATCH).peekable();
-    if values.peek().is_none() {
+    if !req.headers().contains_key(header::IF_MATCH) {
         return Precondition(None);
     }
     Precondition(Some(
-        values
-            .flat_map(|value| {
-                value
-                    .to_str()
-                    .unwrap_or("\"unreadable\"")
-                    .split(',')
-                    .map(|tag| tag.trim().to_owned())
-                    .collect::<Vec<_>>()
-            })
-            .collect(),
+        <IfMatch as header::Header>::parse(req).unwrap_or(IfMatch::Items(Vec::new())),
     ))
 }
 

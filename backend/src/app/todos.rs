@@ -1,6 +1,7 @@
 //! Todo use cases: always scoped to the owner (ownership is part of every
 //! query), with the `If-Match` precondition and the PATCH diff.
 
+use actix_web::http::header::{EntityTag, IfMatch};
 use diesel::SqliteConnection;
 
 use crate::clock::now;
@@ -66,24 +67,31 @@ impl TodoChange {
     }
 }
 
-/// The entity tags of an `If-Match` header: absent, any (`*`), or a list.
+/// An `If-Match` precondition (RFC 9110): absent, `*`, or entity tags. A
+/// header that does not parse is kept as a list that matches nothing.
 #[derive(Debug, Clone, Default)]
-pub struct Precondition(pub Option<Vec<String>>);
+pub struct Precondition(pub Option<IfMatch>);
 
 impl Precondition {
     /// The strong entity tag of a todo's current version.
-    pub fn etag(todo: &Todo) -> String {
-        format!("\"{}-{}\"", todo.id, todo.version)
+    pub fn entity_tag(todo: &Todo) -> EntityTag {
+        EntityTag::new_strong(format!("{}-{}", todo.id, todo.version))
     }
 
-    /// No header, `*`, or one of the tags equal to the current strong tag
-    /// (strong comparison: a weak `W/` tag never matches).
+    pub fn etag(todo: &Todo) -> String {
+        Self::entity_tag(todo).to_string()
+    }
+
+    /// No header, `*`, or one of the tags equal to the current tag by
+    /// strong comparison (a weak `W/` tag never matches).
     pub fn holds(&self, todo: &Todo) -> bool {
-        let Some(tags) = &self.0 else {
-            return true;
-        };
-        let current = Self::etag(todo);
-        tags.iter().any(|tag| tag == "*" || *tag == current)
+        match &self.0 {
+            None | Some(IfMatch::Any) => true,
+            Some(IfMatch::Items(tags)) => {
+                let current = Self::entity_tag(todo);
+                tags.iter().any(|tag| tag.strong_eq(&current))
+            }
+        }
     }
 }
 
@@ -228,10 +236,13 @@ mod tests {
     #[test]
     fn if_match_is_a_strong_comparison() {
         let current = todo();
+        let tags = |tags: &[EntityTag]| Precondition(Some(IfMatch::Items(tags.to_vec())));
         assert!(Precondition(None).holds(&current));
-        assert!(Precondition(Some(vec!["*".into()])).holds(&current));
-        assert!(Precondition(Some(vec!["\"7-3\"".into()])).holds(&current));
-        assert!(!Precondition(Some(vec!["W/\"7-3\"".into()])).holds(&current));
-        assert!(!Precondition(Some(vec!["\"7-2\"".into()])).holds(&current));
+        assert!(Precondition(Some(IfMatch::Any)).holds(&current));
+        assert!(tags(&[EntityTag::new_strong("7-3".into())]).holds(&current));
+        assert!(!tags(&[EntityTag::new_weak("7-3".into())]).holds(&current));
+        assert!(!tags(&[EntityTag::new_strong("7-2".into())]).holds(&current));
+        assert!(!tags(&[]).holds(&current));
+        assert_eq!(Precondition::etag(&current), "\"7-3\"");
     }
 }
