@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::UserResponse;
+use crate::api::problems::{BadId, JsonBodyErrors, NotAdmin, Unauthenticated};
 use crate::app::{admin, Actor};
 use crate::auth::extract::client_ip;
 use crate::auth::AdminUser;
@@ -252,8 +253,8 @@ fn actor(state: &AppState, req: &HttpRequest, caller: &AdminUser) -> Actor {
     params(ListUsersQuery),
     responses(
         (status = 200, description = "A page of users, newest first (id descending)", body = AdminUserListResponse),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
+        NotAdmin,
         (status = 422, description = "Invalid `q`, `role`, `limit` or `cursor`, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -307,13 +308,11 @@ pub async fn list_users(
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The user after the change", body = UserResponse),
-        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
+        Unauthenticated,
+        NotAdmin,
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The user is the last active admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid role or flag, an unknown field, or an id that is not an integer", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -345,11 +344,11 @@ pub async fn update_user(
     params(("id" = i64, Path, description = "User id")),
     responses(
         (status = 204, description = "User, todos and sessions deleted"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
+        NotAdmin,
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The user is the last active admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The id is not an integer", body = Problem, content_type = "application/problem+json"),
+        BadId,
     )
 )]
 pub async fn delete_user(
@@ -376,10 +375,10 @@ pub async fn delete_user(
     params(("id" = i64, Path, description = "User id")),
     responses(
         (status = 204, description = "Every session of the user ended"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
+        NotAdmin,
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The id is not an integer", body = Problem, content_type = "application/problem+json"),
+        BadId,
     )
 )]
 pub async fn revoke_user_sessions(
@@ -406,8 +405,8 @@ pub async fn revoke_user_sessions(
     params(ListAuditEventsQuery),
     responses(
         (status = 200, description = "A page of events, newest first (id descending)", body = AuditEventListResponse),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
+        NotAdmin,
         (status = 422, description = "Invalid `type`, `limit` or `cursor`, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]

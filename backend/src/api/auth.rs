@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::api::problems::{JsonBodyErrors, TooManyAttempts, Unauthenticated};
 use crate::app::accounts;
 use crate::app::sessions::{self, LoginAttempt, LoginOutcome, RefreshOutcome};
 use crate::app::Actor;
@@ -151,12 +152,10 @@ fn token_pair(
     request_body = CredentialsRequest,
     responses(
         (status = 201, description = "Account created", body = UserResponse),
-        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
         (status = 409, description = "Email already registered (`email_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
+        TooManyAttempts,
     )
 )]
 pub async fn register(
@@ -203,12 +202,10 @@ pub async fn register(
     request_body = CredentialsRequest,
     responses(
         (status = 200, description = "Logged in; the refresh token is also set as an HttpOnly cookie", body = TokenPairResponse),
-        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
         (status = 401, description = "Invalid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
+        TooManyAttempts,
     )
 )]
 pub async fn login(
@@ -309,12 +306,10 @@ fn presented_refresh_token(req: &HttpRequest, body: Option<RefreshRequest>) -> O
     request_body(content = Option<RefreshRequest>, description = "Optional: the refresh cookie is used when the body has no token"),
     responses(
         (status = 200, description = "New token pair; the old refresh token no longer works", body = TokenPairResponse),
-        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
         (status = 401, description = "Missing, unknown, expired or reused refresh token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
+        TooManyAttempts,
     )
 )]
 pub async fn refresh(
@@ -352,10 +347,8 @@ pub async fn refresh(
     security((), ("bearer" = [])),
     responses(
         (status = 204, description = "Session ended; the refresh cookie is cleared"),
-        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
         (status = 401, description = "Neither a valid access token nor a refresh token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -392,7 +385,7 @@ pub async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "All sessions ended; the refresh cookie is cleared"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     )
 )]
 pub async fn logout_all(

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod problems;
 pub mod todos;
 pub mod users;
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::problems::{BadId, JsonBodyErrors, Unauthenticated};
 use crate::app::todos::{self, NewTodoInput, Precondition, TodoChange};
 use crate::auth::AuthUser;
 use crate::db::models::todo::{ListFilter, SortValue, Todo};
@@ -273,7 +274,7 @@ fn field<T>(errors: &mut Vec<FieldError>, name: &str, parsed: Result<T, &str>) -
     params(ListTodosQuery),
     responses(
         (status = 200, description = "A page of the caller's todos", body = TodoListResponse),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 422, description = "An invalid or unknown parameter, or a cursor that is unreadable or belongs to another sort or filter", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -351,10 +352,8 @@ pub async fn list_todos(
                 ("Location" = String, description = "`/api/v1/todos/{id}`"),
                 ("ETag" = String, description = "Strong entity tag of this version"),
             )),
-        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
+        Unauthenticated,
         (status = 422, description = "A field breaks a rule, is null, or is not accepted", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -411,9 +410,9 @@ pub async fn create_todo(
     responses(
         (status = 200, description = "The todo; `ETag` tags its version for `If-Match`", body = TodoResponse,
             headers(("ETag" = String, description = "Strong entity tag of this version"))),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 404, description = "No such todo of the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The id is not an integer", body = Problem, content_type = "application/problem+json"),
+        BadId,
     )
 )]
 pub async fn get_todo(
@@ -469,12 +468,10 @@ fn parse_change(body: UpdateTodoRequest) -> ApiResult<TodoChange> {
     responses(
         (status = 200, description = "The todo after the change (unchanged when nothing differs); `ETag` tags the new version", body = TodoResponse,
             headers(("ETag" = String, description = "Strong entity tag of the new version"))),
-        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
+        Unauthenticated,
         (status = 404, description = "No such todo of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` names another version (`precondition_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The id is not an integer, or a field breaks a rule, is wrongly null, or is not accepted", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -507,10 +504,10 @@ pub async fn update_todo(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 404, description = "No such todo of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` names another version (`precondition_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The id is not an integer", body = Problem, content_type = "application/problem+json"),
+        BadId,
     )
 )]
 pub async fn delete_todo(
@@ -537,7 +534,7 @@ pub async fn delete_todo(
     params(ClearCompletedQuery),
     responses(
         (status = 200, description = "How many completed todos were deleted", body = ClearCompletedResponse),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 422, description = "`completed=true` is missing or false, or another parameter was sent", body = Problem, content_type = "application/problem+json"),
     )
 )]

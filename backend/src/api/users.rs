@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::auth::{removal_cookie, UserResponse};
+use crate::api::problems::{BadId, JsonBodyErrors, TooManyAttempts, Unauthenticated};
 use crate::app::{accounts, sessions, Actor};
 use crate::auth::extract::client_ip;
 use crate::auth::AuthUser;
@@ -62,7 +63,7 @@ pub struct SessionListResponse {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = UserResponse),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     )
 )]
 pub async fn get_me(user: AuthUser) -> ApiResult<web::Json<UserResponse>> {
@@ -115,12 +116,10 @@ fn actor(state: &AppState, req: &HttpRequest, user: &AuthUser) -> Actor {
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Password changed; other sessions ended"),
-        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
+        Unauthenticated,
         (status = 422, description = "Wrong current password or unacceptable new one", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
+        TooManyAttempts,
     )
 )]
 pub async fn change_password(
@@ -166,13 +165,11 @@ pub async fn change_password(
     request_body = DeleteAccountRequest,
     responses(
         (status = 204, description = "Account, todos and sessions deleted"),
-        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
+        Unauthenticated,
         (status = 409, description = "The caller is the last active admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
+        TooManyAttempts,
     )
 )]
 pub async fn delete_me(
@@ -198,7 +195,7 @@ pub async fn delete_me(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Live sessions, newest first", body = SessionListResponse),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     )
 )]
 pub async fn list_sessions(
@@ -232,9 +229,9 @@ pub async fn list_sessions(
     params(("id" = i64, Path, description = "Session id")),
     responses(
         (status = 204, description = "Session ended"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 404, description = "No such live session of the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The id is not an integer", body = Problem, content_type = "application/problem+json"),
+        BadId,
     )
 )]
 pub async fn delete_session(
