@@ -90,6 +90,9 @@ impl Modify for QueryExamplesOnSchemas {
             ];
             for operation in operations.into_iter().flatten() {
                 for param in operation.parameters.iter_mut().flatten() {
+                    let utoipa::openapi::RefOr::T(param) = param else {
+                        continue;
+                    };
                     let optional = param.required != utoipa::openapi::Required::True;
                     if param.parameter_in != ParameterIn::Query || !optional {
                         continue;

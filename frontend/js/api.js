@@ -139,9 +139,27 @@ channel?.addEventListener('message', (event) => {
   if (session.isAuthenticated() && session.getUser()?.id === pair.user?.id) session.setTokens(pair);
 });
 
-function withRefreshLock(work) {
+const BUSY = Symbol('busy');
+
+/**
+ * Run `work({ waited })` holding the refresh lock. `waited` is true when another tab held
+ * it first: that tab is refreshing right now and is about to hand its token over.
+ */
+async function withRefreshLock(work) {
   const locks = globalThis.navigator?.locks;
-  return locks ? locks.request(REFRESH_LOCK, work) : work();
+  if (!locks) return work({ waited: false });
+  const now = await locks.request(REFRESH_LOCK, { ifAvailable: true }, (lock) => (lock ? work({ waited: false }) : BUSY));
+  if (now !== BUSY) return now;
+  return locks.request(REFRESH_LOCK, () => work({ waited: true }));
+}
+
+// The hand-over message and the lock travel separately: give the message a moment.
+async function handedOverSince(askedAt, { wait }) {
+  const deadline = performance.now() + (wait ? 500 : 0);
+  while (!(handedOver && handedOver.at >= askedAt) && performance.now() < deadline) {
+    await new Promise((resolve) => { setTimeout(resolve, 10); });
+  }
+  return handedOver && handedOver.at >= askedAt ? handedOver.pair : null;
 }
 
 async function refreshWithCookie() {
@@ -170,10 +188,9 @@ export function refreshSession() {
     const askedAt = performance.now();
     refreshing = (async () => {
       try {
-        const pair = await withRefreshLock(async () => {
-          if (handedOver && handedOver.at >= askedAt) return handedOver.pair;
-          return refreshWithCookie();
-        });
+        const pair = await withRefreshLock(async ({ waited }) => (
+          (await handedOverSince(askedAt, { wait: waited })) ?? refreshWithCookie()
+        ));
         if (!pair) return false;
         session.setTokens(pair);
         return true;
