@@ -103,7 +103,11 @@ fn openapi_into_a_closed_pipe_exits_quietly_and_successfully() {
     let output = child.wait_with_output().unwrap();
     assert!(securetodo::openapi::document_json().unwrap().len() > 65_536);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "exit {:?}: {stderr}", output.status);
+    assert!(
+        output.status.success(),
+        "exit {:?}: {stderr}",
+        output.status
+    );
     assert!(!stderr.contains("ERROR"), "{stderr}");
     assert!(!stderr.contains("Broken pipe"), "{stderr}");
 }

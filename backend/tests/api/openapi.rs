@@ -139,8 +139,7 @@ fn every_error_response_is_problem_json_and_every_operation_has_an_id_and_tag() 
 /// sends it: `q=milk` became a filter that hid the user's own todos.
 #[test]
 fn optional_query_parameters_start_empty_in_swagger_ui() {
-    let doc: Value =
-        serde_json::from_str(&securetodo::openapi::document_json().unwrap()).unwrap();
+    let doc: Value = serde_json::from_str(&securetodo::openapi::document_json().unwrap()).unwrap();
     let mut checked = 0;
     for (method, path, op) in operations(&doc) {
         for param in op["parameters"].as_array().into_iter().flatten() {
@@ -157,7 +156,10 @@ fn optional_query_parameters_start_empty_in_swagger_ui() {
             checked += 1;
         }
     }
-    assert!(checked >= 10, "only {checked} optional query parameters found");
+    assert!(
+        checked >= 10,
+        "only {checked} optional query parameters found"
+    );
 
     // The examples stay on the schemas, for readers and for the contract
     // tests' examples phase.
@@ -171,8 +173,14 @@ fn optional_query_parameters_start_empty_in_swagger_ui() {
             .clone()
     };
     assert_eq!(param("/api/v1/todos", "q"), serde_json::json!(["milk"]));
-    assert_eq!(param("/api/v1/todos", "priority"), serde_json::json!(["normal"]));
-    assert_eq!(param("/api/v1/admin/users", "q"), serde_json::json!(["example.com"]));
+    assert_eq!(
+        param("/api/v1/todos", "priority"),
+        serde_json::json!(["normal"])
+    );
+    assert_eq!(
+        param("/api/v1/admin/users", "q"),
+        serde_json::json!(["example.com"])
+    );
     assert_eq!(
         param("/api/v1/admin/audit-events", "type"),
         serde_json::json!(["auth.login_failed"])
