@@ -65,7 +65,7 @@ test('an admin manages users through the admin page', async (t) => {
     const dialog = page.getByRole('dialog', { name: `Make ${member} an admin?` });
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'detached' });
-    assert.equal(await select.inputValue(), 'user', 'the select shows the real role again');
+    await eventually(async () => (await select.inputValue()) === 'user', 'the select shows the real role again');
     assert.equal((await apiCall('GET', '/users/me', { token: await apiLogin(member) })).body.role, 'user');
   });
 
