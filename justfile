@@ -40,6 +40,11 @@ contract:
     cargo build --locked --bin securetodo
     ./scripts/contract-tests.sh
 
+# Run every curl block of docs/api.md in order against a fresh server.
+walkthrough:
+    cargo build --locked --bin securetodo
+    ./scripts/api-walkthrough.sh
+
 # Browser end-to-end tests in headless Chromium.
 e2e:
     cargo build --locked --bin securetodo

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is missing: Debian packages
-# (chromium, wrk-free), npm packages for the browser tests, the Python venv
+# (chromium, sqlite3, jq and curl for the docs/api.md walkthrough), npm packages for the browser tests, the Python venv
 # for schemathesis and the deployment checks. Idempotent and quick when
 # everything is already there.
 set -euo pipefail
@@ -10,6 +10,8 @@ need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"

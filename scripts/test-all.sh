@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and API tests (with the coverage gate when
 # cargo-llvm-cov is installed), the OpenAPI drift check, schema fuzzing,
-# the Postman collection, the deployment checks and the browser tests.
+# the Postman collection, the docs/api.md walkthrough, the deployment checks
+# and the browser tests.
 # Usage: ./scripts/test-all.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ else
   bin="$PWD/target/debug/securetodo"
 fi
 
-for suite in scripts/contract-tests.sh deploy/tests/run.sh frontend/e2e/run.sh; do
+for suite in scripts/contract-tests.sh scripts/api-walkthrough.sh deploy/tests/run.sh frontend/e2e/run.sh; do
   if [ -x "$suite" ]; then
     step "$suite"
     SECURETODO_BIN="$bin" "$suite"

@@ -51,8 +51,13 @@ pub fn run(cli: Cli, serve: fn(Settings) -> anyhow::Result<()>) -> anyhow::Resul
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
             let json = crate::openapi::document_json()?;
-            std::io::stdout().lock().write_all(json.as_bytes())?;
-            Ok(())
+            let mut out = std::io::stdout().lock();
+            match out.write_all(json.as_bytes()).and_then(|()| out.flush()) {
+                // The reader stopped early (`securetodo openapi | head`): like
+                // other Unix tools, end quietly and successfully.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                written => Ok(written?),
+            }
         }
         Command::Serve => {
             let settings = Settings::from_env()?;

@@ -73,6 +73,11 @@ pub enum ApiError {
     EmailTaken,
     #[error("missing or invalid access token")]
     Unauthorized,
+    /// The refresh token (body or cookie) is missing, unknown, expired or was
+    /// already used. Code `unauthorized` like [`ApiError::Unauthorized`], but
+    /// the detail speaks of the refresh token, not of an access token.
+    #[error("missing, unknown, expired or reused refresh token")]
+    RefreshRejected,
     #[error("access token expired")]
     TokenExpired,
     #[error("forbidden")]
@@ -109,7 +114,7 @@ impl ApiError {
             Self::MalformedJson | Self::BadRequest | Self::Validation(_) => "validation_failed",
             Self::InvalidCredentials => "invalid_credentials",
             Self::EmailTaken => "email_taken",
-            Self::Unauthorized => "unauthorized",
+            Self::Unauthorized | Self::RefreshRejected => "unauthorized",
             Self::TokenExpired => "token_expired",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
@@ -132,7 +137,7 @@ impl ApiError {
             Self::Validation(_) => "Validation failed",
             Self::InvalidCredentials => "Invalid credentials",
             Self::EmailTaken => "Email already registered",
-            Self::Unauthorized => "Unauthorized",
+            Self::Unauthorized | Self::RefreshRejected => "Unauthorized",
             Self::TokenExpired => "Token expired",
             Self::Forbidden => "Forbidden",
             Self::NotFound => "Not found",
@@ -156,6 +161,9 @@ impl ApiError {
             Self::InvalidCredentials => "The email or password is incorrect.".into(),
             Self::EmailTaken => "An account with this email already exists.".into(),
             Self::Unauthorized => "A valid access token is required.".into(),
+            Self::RefreshRejected => {
+                "The refresh token is missing, expired or no longer valid; sign in again.".into()
+            }
             Self::TokenExpired => "The access token has expired; refresh it.".into(),
             Self::Forbidden => "You do not have permission for this action.".into(),
             Self::NotFound => "The resource does not exist.".into(),
@@ -197,9 +205,10 @@ impl ResponseError for ApiError {
         match self {
             Self::MalformedJson | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::InvalidCredentials | Self::Unauthorized | Self::TokenExpired => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::InvalidCredentials
+            | Self::Unauthorized
+            | Self::RefreshRejected
+            | Self::TokenExpired => StatusCode::UNAUTHORIZED,
             Self::EmailTaken | Self::Conflict(_) | Self::LastAdmin => StatusCode::CONFLICT,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -223,7 +232,7 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         match self {
-            Self::Unauthorized | Self::InvalidCredentials => {
+            Self::Unauthorized | Self::RefreshRejected | Self::InvalidCredentials => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             Self::TokenExpired => {
@@ -303,6 +312,7 @@ mod tests {
             (ApiError::InvalidCredentials, 401, "invalid_credentials"),
             (ApiError::EmailTaken, 409, "email_taken"),
             (ApiError::Unauthorized, 401, "unauthorized"),
+            (ApiError::RefreshRejected, 401, "unauthorized"),
             (ApiError::TokenExpired, 401, "token_expired"),
             (ApiError::Forbidden, 403, "forbidden"),
             (ApiError::NotFound, 404, "not_found"),

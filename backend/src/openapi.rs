@@ -1,6 +1,7 @@
 //! The OpenAPI document: the same value is served, printed by
 //! `securetodo openapi`, and committed as `openapi/openapi.json`.
 
+use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -40,7 +41,7 @@ use crate::error::{FieldError, Problem};
         api::health::ready,
     ),
     components(schemas(Problem, FieldError, crate::domain::AuditEventType)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &QueryExamplesOnSchemas),
     tags(
         (name = "auth", description = "Registration, login, token refresh and logout"),
         (name = "users", description = "The caller's own account and sessions"),
@@ -66,6 +67,71 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Swagger UI's "Try it out" fills each optional query parameter with its
+/// `example` (or its schema's `example` or `default`) and sends it, so an
+/// example `q=milk` became a real filter that hid the user's todos. Optional
+/// query parameters therefore keep their examples in the JSON Schema
+/// `examples` list of their schema: shown by Swagger UI but not filled in,
+/// and still used by the contract tests' examples phase.
+struct QueryExamplesOnSchemas;
+
+impl Modify for QueryExamplesOnSchemas {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for param in operation.parameters.iter_mut().flatten() {
+                    let utoipa::openapi::RefOr::T(param) = param else {
+                        continue;
+                    };
+                    let optional = param.required != utoipa::openapi::Required::True;
+                    if param.parameter_in != ParameterIn::Query || !optional {
+                        continue;
+                    }
+                    // `Parameter::example` is private: edit the JSON form.
+                    let Ok(mut json) = serde_json::to_value(&*param) else {
+                        continue;
+                    };
+                    move_examples_to_schema(&mut json);
+                    if let Ok(updated) = serde_json::from_value(json) {
+                        *param = updated;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn move_examples_to_schema(param: &mut serde_json::Value) {
+    let Some(param) = param.as_object_mut() else {
+        return;
+    };
+    let mut examples: Vec<serde_json::Value> = param.remove("example").into_iter().collect();
+    let Some(schema) = param.get_mut("schema").and_then(|s| s.as_object_mut()) else {
+        return;
+    };
+    examples.extend(schema.remove("example"));
+    if examples.is_empty() {
+        return;
+    }
+    let list = schema
+        .entry("examples")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    if let Some(list) = list.as_array_mut() {
+        for example in examples {
+            if !list.contains(&example) {
+                list.push(example);
+            }
+        }
     }
 }
 

@@ -330,8 +330,40 @@ def test_env_example_defaults_are_the_documented_ones(env_example):
         if name in ("APP_ENV", "JWT_SECRET"):
             continue
         assert env_example[name] == default, name
-    # The shipped example is for deployments: production by default.
-    assert env_example["APP_ENV"] == "production"
+    # The shipped example is for `cp .env.example .env && cargo run`: development,
+    # with the production values beside it in comments.
+    assert env_example["APP_ENV"] == "development"
+    assert re.search(r"(?m)^# APP_ENV=production$", read(".env.example"))
+
+
+def test_compose_runs_the_app_in_production_whatever_env_says(compose):
+    # env_file would hand the development APP_ENV of .env.example to the
+    # container; `environment` wins over it.
+    assert env_map(service(compose, "app"))["APP_ENV"] == "production"
+
+
+def seconds(duration: str) -> float:
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    total = 0.0
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration):
+        total += float(number) * units[unit]
+    return total
+
+
+def test_compose_waits_for_the_graceful_shutdown(compose):
+    startup = read("backend/src/startup.rs")
+    timeout = int(re.search(r"\.shutdown_timeout\((\d+)\)", startup).group(1))
+    grace = service(compose, "app").get("stop_grace_period", "10s")  # Docker's default
+    assert seconds(grace) >= timeout, f"stop_grace_period {grace} < shutdown timeout {timeout}s"
+
+
+def test_license_is_the_mit_licence_of_cargo_toml():
+    cargo = tomllib.loads(read("Cargo.toml"))
+    assert cargo["workspace"]["package"]["license"] == "MIT"
+    text = read("LICENSE")
+    assert text.startswith("MIT License")
+    assert "Copyright (c) 2026 SecureTodo contributors" in text
+    assert "Permission is hereby granted, free of charge" in text
 
 
 def test_env_file_is_git_ignored():
@@ -348,10 +380,10 @@ def test_env_file_is_git_ignored():
 # ---------------------------------------------------------------- workflow --
 
 # The recipes CI runs, each as one step. `test` is the local all-in-one
-# (coverage + contract + deploy-check + e2e), split into jobs in CI.
+# (coverage + contract + walkthrough + deploy-check + e2e), split into jobs in CI.
 REQUIRED_RECIPES = [
     "lint", "openapi-check", "audit", "deny", "coverage", "contract",
-    "e2e", "deploy-check", "docker-build",
+    "walkthrough", "e2e", "deploy-check", "docker-build",
 ]
 
 
@@ -369,6 +401,25 @@ def all_steps(workflow: dict):
 def test_workflow_runs_on_push_and_pull_request(workflow):
     triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads `on` as True
     assert "push" in triggers and "pull_request" in triggers
+
+
+def test_workflow_also_runs_weekly(workflow):
+    # New advisories surface even in weeks without a push.
+    triggers = workflow.get("on", workflow.get(True))
+    crons = [entry["cron"] for entry in triggers.get("schedule") or []]
+    assert crons, "no schedule"
+    for cron in crons:
+        fields = cron.split()
+        assert len(fields) == 5 and fields[4] != "*", f"{cron!r} is not weekly"
+
+
+def test_dependabot_watches_every_ecosystem():
+    config = yaml.safe_load(read(".github/dependabot.yml"))
+    assert config["version"] == 2
+    watched = {(u["package-ecosystem"], u["directory"].rstrip("/") or "/") for u in config["updates"]}
+    for wanted in [("cargo", "/"), ("npm", "/frontend"), ("npm", "/openapi"),
+                   ("github-actions", "/"), ("docker", "/")]:
+        assert wanted in watched, wanted
 
 
 def test_workflow_steps_mirror_just_recipes_one_to_one(workflow):

@@ -5,7 +5,7 @@ The live tests rewrite only what differs between the container and this
 machine: listen ports (to free loopback ports), the certificate paths (to a
 throw-away self-signed certificate), the upstream (to a local stub app) and
 paths of included files. Skipped when nginx is not installed
-(DEPLOY_TESTS_INSTALL=1 deploy/tests/run.sh installs it).
+(deploy/tests/run.sh installs it when run as root, and says so when it cannot).
 """
 
 from __future__ import annotations

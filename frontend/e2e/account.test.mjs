@@ -112,3 +112,28 @@ test('a session ended elsewhere sends the user to sign in with a message', async
   assertClean(tab, 'after the session ended');
   await tab.context.close();
 });
+
+test('toasts cover neither the footer nor the Delete-account card', async () => {
+  const tab = await openPage(browser, { width: 1280, height: 800 });
+  const { page } = tab;
+  const email = uniqueEmail('toast');
+  await apiRegister(email);
+  await apiLogin(email, STRONG_PASSWORD, { 'User-Agent': 'curl/8.5.0' });
+  await uiLogin(page, email);
+  await page.goto('/account');
+  const sessions = page.getByRole('list', { name: 'Active sessions' });
+  await eventually(async () => (await sessions.getByRole('listitem').count()) === 2, 'two sessions listed');
+  await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+
+  await sessions.getByRole('button', { name: 'Revoke session on curl' }).click();
+  const toast = page.locator('.toast', { hasText: 'Session revoked' });
+  await toast.waitFor();
+  const overlaps = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  const t = await toast.boundingBox();
+  for (const [what, locator] of [['footer', page.locator('.site-footer')], ['Delete-account card', page.getByRole('region', { name: 'Delete account' })]]) {
+    const box = await locator.boundingBox();
+    assert.ok(!overlaps(t, box), `the toast covers the ${what}: ${JSON.stringify({ toast: t, [what]: box })}`);
+  }
+  assertClean(tab, 'with a toast on the account page');
+  await tab.context.close();
+});

@@ -36,8 +36,13 @@ export const STRONG_PASSWORD = 'violet-harbor-lantern-42';
  * page: uncaught errors, console errors (CSP violations are console errors) and any
  * native dialog (alert/confirm/prompt), which the app never opens.
  */
-export async function openPage(browser, { width = 1280, height = 900, colorScheme = 'light' } = {}) {
-  const context = await browser.newContext({ viewport: { width, height }, colorScheme, baseURL: BASE_URL });
+export async function openPage(browser, { width = 1280, height = 900, colorScheme = 'light', ...contextOptions } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, colorScheme, baseURL: BASE_URL, ...contextOptions });
+  return { context, ...await openTab(context) };
+}
+
+/** Another tab in an existing browser context (tabs of one context share cookies and storage). */
+export async function openTab(context) {
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
   const problems = [];
@@ -56,7 +61,7 @@ export async function openPage(browser, { width = 1280, height = 900, colorSchem
     dialogs.push(`${dialog.type()}: ${dialog.message()}`);
     await dialog.dismiss().catch(() => {});
   });
-  return { context, page, problems, dialogs };
+  return { page, problems, dialogs };
 }
 
 export function assertClean({ problems, dialogs }, where = '') {

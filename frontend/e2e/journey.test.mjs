@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  apiCreateTodo, apiLogin, assertClean, eventually, launch, navNames, openPage, STRONG_PASSWORD,
-  todoItem, todoTitles, uniqueEmail,
+  apiCreateTodo, apiLogin, apiRegister, assertClean, eventually, launch, navNames, openPage, STRONG_PASSWORD,
+  todoItem, todoTitles, uiLogin, uniqueEmail,
 } from './helpers.mjs';
 
 let browser;
@@ -75,6 +75,21 @@ test('the full journey of a new user', async (t) => {
     await page.getByText('Please sign in to continue.').waitFor();
   });
 
+  await t.test('a taken email offers "Try signing in instead", which carries the email to the sign-in form', async () => {
+    await page.goto('/register');
+    await page.getByRole('heading', { name: 'Create your account' }).waitFor();
+    await page.getByLabel('Email').fill(email.toUpperCase());
+    await page.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    const link = page.getByRole('link', { name: 'Try signing in instead' });
+    await link.click();
+    await page.waitForURL((url) => url.pathname === '/login');
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    assert.equal(await page.getByLabel('Email').inputValue(), email.toUpperCase());
+    assert.ok(!page.url().includes('example.com'), `the email left the address bar: ${page.url()}`);
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'password', 'the password is next');
+  });
+
   await t.test('a wrong password shows a login failure, the right one signs in', async () => {
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password', { exact: true }).fill('not-the-right-password');
@@ -87,6 +102,7 @@ test('the full journey of a new user', async (t) => {
     await page.waitForURL('**/dashboard');
     await page.getByText(`Welcome, ${email}`).waitFor();
     await page.getByText('Nothing to do yet').waitFor();
+    assert.ok(await page.getByRole('button', { name: 'Clear completed' }).isDisabled(), 'nothing to clear yet');
   });
 
   await t.test('add todos with priority, due date and description', async () => {
@@ -119,8 +135,11 @@ test('the full journey of a new user', async (t) => {
 
   await t.test('complete a todo and filter all / active / completed', async () => {
     const milk = todoItem(page, 'Buy milk');
+    const clear = page.getByRole('button', { name: 'Clear completed' });
+    assert.ok(await clear.isDisabled(), 'Clear completed is disabled while nothing is completed');
     await milk.getByRole('checkbox').check();
     await eventually(async () => (await milk.getAttribute('class')).includes('is-completed'), 'todo shown as completed');
+    await eventually(() => clear.isEnabled(), 'Clear completed is enabled once a todo is completed');
 
     const filters = page.getByRole('group', { name: 'Show' });
     await filters.getByRole('button', { name: 'Active' }).click();
@@ -187,11 +206,14 @@ test('the full journey of a new user', async (t) => {
     await page.getByRole('button', { name: 'Delete “Write report”' }).click();
     await todoItem(page, 'Write report').waitFor({ state: 'detached' });
 
-    await page.getByRole('button', { name: 'Clear completed' }).click();
+    const clear = page.getByRole('button', { name: 'Clear completed' });
+    await clear.click();
     const dialog = page.getByRole('dialog', { name: 'Clear completed todos?' });
-    await dialog.getByRole('button', { name: 'Clear completed' }).click();
+    await dialog.getByText('1 completed todo will be deleted permanently.').waitFor();
+    await dialog.getByRole('button', { name: 'Clear 1 completed' }).click();
     await todoItem(page, 'Buy milk').waitFor({ state: 'detached' });
     assert.deepEqual(await todoTitles(page), ['Call mom and dad']);
+    await eventually(() => clear.isDisabled(), 'Clear completed is disabled again once nothing is completed');
   });
 
   await t.test('a reload keeps the session, and load more fetches the next page', async () => {
@@ -222,4 +244,20 @@ test('the full journey of a new user', async (t) => {
   });
 
   assertClean(tab, 'during the journey');
+});
+
+test('the double-click tip shows with a mouse and not on touch screens', async () => {
+  const email = uniqueEmail('touch');
+  const desktop = await openPage(browser);
+  await apiRegister(email);
+  await uiLogin(desktop.page, email);
+  assert.ok(await desktop.page.getByText('Tip: double-click a title to edit it.').isVisible(), 'shown with a mouse');
+  await desktop.context.close();
+
+  const phone = await openPage(browser, { width: 390, height: 844, isMobile: true, hasTouch: true });
+  await uiLogin(phone.page, email);
+  assert.ok(await phone.page.evaluate(() => matchMedia('(pointer: coarse)').matches), 'the phone has a coarse pointer');
+  assert.equal(await phone.page.getByText('Tip: double-click a title to edit it.').isVisible(), false, 'hidden on touch');
+  assertClean(phone, 'on a touch screen');
+  await phone.context.close();
 });

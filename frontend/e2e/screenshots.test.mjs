@@ -56,7 +56,18 @@ async function shoot(page, name, width, scheme) {
   await waitForToasts(page);
   await page.evaluate(() => window.scrollTo(0, 0));
   const file = new URL(`${name}-${width}-${scheme}.png`, ARTIFACTS_DIR);
-  await page.screenshot({ path: fileURLToPath(file), fullPage: true, animations: 'disabled', caret: 'hide' });
+  if (width < 600) {
+    // Playwright's fullPage capture drops Chromium's touch emulation for the moment of the
+    // capture, which would draw phone pages with their mouse-only details (the double-click
+    // tip): grow the viewport to the whole page instead.
+    const viewport = page.viewportSize();
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    await page.setViewportSize({ width: viewport.width, height: Math.max(height, viewport.height) });
+    await page.screenshot({ path: fileURLToPath(file), animations: 'disabled', caret: 'hide' });
+    await page.setViewportSize(viewport);
+  } else {
+    await page.screenshot({ path: fileURLToPath(file), fullPage: true, animations: 'disabled', caret: 'hide' });
+  }
   if (process.env.UPDATE_DOCS_SCREENSHOTS === '1' && scheme === 'light' && DOCS_PAGES.has(name)) {
     await fs.mkdir(DOCS_DIR, { recursive: true });
     await fs.copyFile(file, new URL(`${name}-${width}.png`, DOCS_DIR));
@@ -66,7 +77,9 @@ async function shoot(page, name, width, scheme) {
 for (const scheme of SCHEMES) {
   for (const width of WIDTHS) {
     test(`screenshots: ${scheme} theme at ${width}px`, async () => {
-      const tab = await openPage(browser, { width, height: width > 600 ? 900 : 844, colorScheme: scheme });
+      // Phones are touch screens (no hover, coarse pointer), as the CSS expects.
+      const phone = width < 600 ? { isMobile: true, hasTouch: true } : {};
+      const tab = await openPage(browser, { width, height: width > 600 ? 900 : 844, colorScheme: scheme, ...phone });
       const { page } = tab;
       const dark = await page.evaluate(() => matchMedia('(prefers-color-scheme: dark)').matches);
       assert.equal(dark, scheme === 'dark');

@@ -117,25 +117,81 @@ function codeForStatus(status) {
 
 let refreshing = null;
 
+/*
+ * Tabs share one session, and a refresh token is single use: two tabs presenting the same
+ * cookie at once look like token theft to the server, which then ends the session (reuse
+ * detection). So a refresh runs under a Web Lock that every tab of this origin shares, and
+ * the tab that refreshed hands the new access token to the others over a BroadcastChannel.
+ * A tab that waited for the lock first looks for a token handed over while it waited; only
+ * when there is none does it refresh itself, by then with the cookie the other tab renewed.
+ */
+const REFRESH_LOCK = 'securetodo-refresh';
+const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('securetodo-session') : null;
+// The last token pair another tab handed over: { pair, at } (at: performance.now()).
+let handedOver = null;
+
+channel?.addEventListener('message', (event) => {
+  const pair = event.data?.type === 'refreshed' ? event.data.pair : null;
+  if (!pair || typeof pair.access_token !== 'string') return;
+  handedOver = { pair, at: performance.now() };
+  // A signed-in tab of the same user takes the newer token too; a signed-out tab does not
+  // become signed in behind the user's back.
+  if (session.isAuthenticated() && session.getUser()?.id === pair.user?.id) session.setTokens(pair);
+});
+
+const BUSY = Symbol('busy');
+
 /**
- * Exchange the HttpOnly refresh cookie for a new token pair. Concurrent callers share
- * one request, because a refresh token is single use and a second parallel refresh
- * would look like token reuse to the server. Resolves true on success, false on 401.
+ * Run `work({ waited })` holding the refresh lock. `waited` is true when another tab held
+ * it first: that tab is refreshing right now and is about to hand its token over.
+ */
+async function withRefreshLock(work) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks) return work({ waited: false });
+  const now = await locks.request(REFRESH_LOCK, { ifAvailable: true }, (lock) => (lock ? work({ waited: false }) : BUSY));
+  if (now !== BUSY) return now;
+  return locks.request(REFRESH_LOCK, () => work({ waited: true }));
+}
+
+// The hand-over message and the lock travel separately: give the message a moment.
+async function handedOverSince(askedAt, { wait }) {
+  const deadline = performance.now() + (wait ? 500 : 0);
+  while (!(handedOver && handedOver.at >= askedAt) && performance.now() < deadline) {
+    await new Promise((resolve) => { setTimeout(resolve, 10); });
+  }
+  return handedOver && handedOver.at >= askedAt ? handedOver.pair : null;
+}
+
+async function refreshWithCookie() {
+  const res = await send('POST', '/auth/refresh', { body: {} });
+  if (!res.ok) {
+    if (res.status >= 500 || res.status === 429) throw await toError(res);
+    return null;
+  }
+  const pair = await res.json();
+  if (!pair.user) {
+    const me = await send('GET', '/users/me', { token: pair.access_token });
+    if (me.ok) pair.user = await me.json();
+  }
+  // The refresh token stays in its HttpOnly cookie: only the access token travels.
+  const shared = { access_token: pair.access_token, token_type: pair.token_type, expires_in: pair.expires_in, user: pair.user };
+  channel?.postMessage({ type: 'refreshed', pair: shared });
+  return shared;
+}
+
+/**
+ * Exchange the HttpOnly refresh cookie for a new token pair. Concurrent callers in this tab
+ * share one request, and tabs take turns (see above). Resolves true on success, false on 401.
  */
 export function refreshSession() {
   if (!refreshing) {
+    const askedAt = performance.now();
     refreshing = (async () => {
       try {
-        const res = await send('POST', '/auth/refresh', { body: {} });
-        if (!res.ok) {
-          if (res.status >= 500 || res.status === 429) throw await toError(res);
-          return false;
-        }
-        const pair = await res.json();
-        if (!pair.user) {
-          const me = await send('GET', '/users/me', { token: pair.access_token });
-          if (me.ok) pair.user = await me.json();
-        }
+        const pair = await withRefreshLock(async ({ waited }) => (
+          (await handedOverSince(askedAt, { wait: waited })) ?? refreshWithCookie()
+        ));
+        if (!pair) return false;
         session.setTokens(pair);
         return true;
       } finally {
@@ -169,8 +225,9 @@ async function request(method, path, opts = {}) {
   const res = await send(method, path, { ...opts, token });
   if (res.ok) return readBody(res);
   const error = await toError(res);
-  // A 401 for a wrong password (e.g. when changing it) is an answer, not an expired session.
-  if (res.status === 401 && auth && error.code !== 'invalid_credentials') {
+  // Authenticated endpoints answer a wrong password with 422 on its field, so a 401 here
+  // always means the access token: refresh once and retry once.
+  if (res.status === 401 && auth) {
     if (opts.retried) return sessionEnded(endSessionOn401);
     const current = session.getAccessToken();
     // Another request may already have refreshed while this one was in flight.
@@ -199,10 +256,17 @@ export async function login({ email, password }) {
   return pair.user;
 }
 
-/** Restore a session from the refresh cookie on page load. Never throws. */
+/**
+ * Restore a session from the refresh cookie on page load. Never throws. Without the hint
+ * that this browser signed in, there is no cookie to try: no request, no 401 in the console.
+ */
 export async function restoreSession() {
+  if (!session.maySignInSilently()) return false;
   try {
-    return await refreshSession();
+    const restored = await refreshSession();
+    // The cookie is gone or no longer accepted: stop trying on every load.
+    if (!restored) session.clear('signout');
+    return restored;
   } catch {
     return false;
   }

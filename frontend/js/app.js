@@ -1,5 +1,6 @@
 // Entry point: wires the API client, the session, the router and the views together.
 import * as api from './api.js';
+import * as drafts from './drafts.js';
 import * as router from './router.js';
 import * as session from './session.js';
 import { createShell } from './views/shell.js';
@@ -55,10 +56,9 @@ function render(path, query) {
 
   // Abandon the previous view's pending requests before building the next one.
   current.controller?.abort();
-  current.destroy?.();
   const controller = new AbortController();
   const user = session.getUser();
-  current = { path, search: query.toString(), controller };
+  current = { path, search: query.toString(), controller, userId: user?.id ?? null, view: null };
 
   shell.renderNav(user, path);
   shell.showFlash(session.takeFlash());
@@ -71,20 +71,26 @@ function render(path, query) {
     updateQuery: router.updateQuery,
     next: query.has('next') ? router.safeInternalPath(query.get('next')) : null,
     apiDocsUrl: api.backendUrl('/swagger-ui/'),
+    // What the user had typed here when the session ended, if they signed in again.
+    draft: user ? drafts.take(path, user.id) : null,
   };
   let view;
   if (!route) view = notFoundView(ctx);
   else if (route.admin && !session.isAdmin()) view = forbiddenView(ctx);
   else view = route.view(ctx);
-  current.destroy = view.destroy;
+  current.view = view;
   shell.mount(view);
 }
 
 session.subscribe((reason, user) => {
   if (reason === 'expired') {
-    // The server no longer accepts this session (revoked, disabled, expired).
+    // The server no longer accepts this session (revoked, disabled, expired). Keep what the
+    // user typed so the page can give it back after they sign in again.
+    drafts.keep(current.path, current.userId, current.view?.saveDraft?.() ?? null);
     const protectedPage = ROUTES[current.path]?.auth;
     navigate(protectedPage ? loginPathFor(current.path, current.search) : '/login', { flash: SESSION_ENDED });
+  } else if (reason === 'signout' || reason === 'deleted') {
+    drafts.discard();
   } else if (reason === 'user' && current.path) {
     shell.renderNav(user, current.path);
   }
@@ -97,7 +103,8 @@ async function boot() {
     toast('The API address in this page is not a valid URL; using this site instead.', 'error');
   }
   shell.setApiDocsUrl(api.backendUrl('/swagger-ui/'));
-  // A reload keeps you signed in: the HttpOnly refresh cookie buys a fresh access token.
+  // A reload keeps you signed in: the HttpOnly refresh cookie buys a fresh access token
+  // (tried only when this browser signed in and has not signed out since).
   await api.restoreSession();
   router.start(render);
 }

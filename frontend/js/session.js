@@ -1,4 +1,8 @@
 // The signed-in state: access token and user, kept in memory only (never in Web Storage).
+// Web Storage holds one non-secret hint, "this browser signed in and has not signed out",
+// so that anonymous page loads do not probe /auth/refresh for a cookie that cannot exist.
+
+const SESSION_HINT_KEY = 'securetodo.session-hint';
 
 let accessToken = null;
 let user = null;
@@ -22,6 +26,28 @@ export function isAdmin() {
   return user?.role === 'admin';
 }
 
+/**
+ * True when this browser may hold a refresh cookie: it signed in (in any tab) and has
+ * not signed out or lost the session since. The hint is '1' or absent, never a token.
+ * Without Web Storage (disabled, private mode quirks) every load may have a session.
+ */
+export function maySignInSilently() {
+  try {
+    return window.localStorage.getItem(SESSION_HINT_KEY) === '1';
+  } catch {
+    return true;
+  }
+}
+
+function setSessionHint(present) {
+  try {
+    if (present) window.localStorage.setItem(SESSION_HINT_KEY, '1');
+    else window.localStorage.removeItem(SESSION_HINT_KEY);
+  } catch {
+    // No storage: every load then tries the cookie, as before the hint existed.
+  }
+}
+
 /** Seconds until the access token expires (0 when signed out). */
 export function secondsLeft() {
   return accessToken ? Math.max(0, Math.round((expiresAt - Date.now()) / 1000)) : 0;
@@ -33,6 +59,7 @@ export function setTokens(pair) {
   accessToken = pair.access_token;
   expiresAt = Date.now() + (Number(pair.expires_in) || 0) * 1000;
   if (pair.user) user = pair.user;
+  setSessionHint(true);
   emit(wasSignedIn ? 'refresh' : 'signin');
 }
 
@@ -50,6 +77,7 @@ export function clear(reason = 'signout') {
   accessToken = null;
   user = null;
   expiresAt = 0;
+  setSessionHint(false);
   if (wasSignedIn) emit(reason);
 }
 

@@ -317,7 +317,7 @@ pub async fn refresh(
     req: HttpRequest,
     body: OptionalJson<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
-    let token = presented_refresh_token(&req, body.0).ok_or(ApiError::Unauthorized)?;
+    let token = presented_refresh_token(&req, body.0).ok_or(ApiError::RefreshRejected)?;
     let presented_hash = hash_refresh_token(&token);
     let next = new_refresh_token();
     let ip = client_ip(&req, state.settings.trust_proxy_headers);
@@ -332,9 +332,9 @@ pub async fn refresh(
         }
         RefreshOutcome::Reused => {
             log::warn!("refresh token reuse detected; session revoked");
-            Err(ApiError::Unauthorized)
+            Err(ApiError::RefreshRejected)
         }
-        RefreshOutcome::Invalid => Err(ApiError::Unauthorized),
+        RefreshOutcome::Invalid => Err(ApiError::RefreshRejected),
     }
 }
 

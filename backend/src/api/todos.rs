@@ -186,8 +186,8 @@ pub struct ListTodosQuery {
     /// `-created_at` (newest first).
     #[param(inline)]
     pub sort: Option<TodoSort>,
-    /// Page size, 1 to 100.
-    #[param(minimum = 1, maximum = 100, default = 20, example = 20)]
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100, example = 20)]
     pub limit: Option<i64>,
     /// `next_cursor` from the previous page, used with the same `sort` and
     /// filters.

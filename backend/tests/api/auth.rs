@@ -564,6 +564,21 @@ async fn reusing_a_refresh_token_ends_the_whole_session() {
         .contains(&"auth.refresh_reuse_detected".to_owned()));
 }
 
+#[actix_web::test]
+async fn a_rejected_refresh_token_is_described_as_a_refresh_token_problem() {
+    let app = spawn_app().await;
+    let user = app.signed_up_user().await;
+    app.refresh(&user.refresh_token).await;
+
+    let reused = problem(app.refresh(&user.refresh_token).await, 401, "unauthorized").await;
+    let unknown = problem(app.refresh("made-up-token").await, 401, "unauthorized").await;
+    for body in [reused, unknown] {
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("refresh token"), "{detail}");
+        assert!(!detail.contains("access token"), "{detail}");
+    }
+}
+
 // ---------- logout ----------
 
 #[actix_web::test]

@@ -88,6 +88,31 @@ fn openapi_prints_exactly_the_document() {
 }
 
 #[test]
+fn openapi_into_a_closed_pipe_exits_quietly_and_successfully() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = securetodo(dir.path())
+        .arg("openapi")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away unread, as `head` does after its lines. The
+    // document is larger than a pipe buffer (64 KiB), so the command hits the
+    // closed pipe whether it started writing before this or not.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(securetodo::openapi::document_json().unwrap().len() > 65_536);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "exit {:?}: {stderr}",
+        output.status
+    );
+    assert!(!stderr.contains("ERROR"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
+
+#[test]
 fn unknown_subcommands_and_bad_env_fail_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     assert!(!securetodo(dir.path())
@@ -340,4 +365,35 @@ fn serve_is_the_default_and_stops_gracefully_on_sigterm() {
         "{rest:?}"
     );
     assert!(dir.path().join("data/cli.db").is_file());
+}
+
+#[test]
+fn env_example_copied_to_dot_env_starts_a_development_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.env.example");
+    std::fs::copy(example, dir.path().join(".env")).unwrap();
+    // The process environment wins over .env: a free port, no SPA directory.
+    let mut child = securetodo(dir.path())
+        .env("PORT", "0")
+        .env("FRONTEND_DIR", "")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        let listening = line.contains("listening on");
+        seen.push(line);
+        if listening {
+            break;
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let listening = seen.iter().find(|l| l.contains("listening on"));
+    let listening = listening.unwrap_or_else(|| panic!("did not start: {seen:?}"));
+    assert!(listening.contains("Development"), "{listening}");
 }

@@ -133,3 +133,56 @@ fn every_error_response_is_problem_json_and_every_operation_has_an_id_and_tag() 
         }
     }
 }
+
+/// Swagger UI's "Try it out" fills an optional query parameter with the
+/// parameter's `example`/`examples` or its schema's `example`/`default`, and
+/// sends it: `q=milk` became a filter that hid the user's own todos.
+#[test]
+fn optional_query_parameters_start_empty_in_swagger_ui() {
+    let doc: Value = serde_json::from_str(&securetodo::openapi::document_json().unwrap()).unwrap();
+    let mut checked = 0;
+    for (method, path, op) in operations(&doc) {
+        for param in op["parameters"].as_array().into_iter().flatten() {
+            if param["in"] != "query" || param["required"] == true {
+                continue;
+            }
+            let name = param["name"].as_str().unwrap();
+            let at = format!("{method} {path} ?{name}");
+            assert!(param.get("example").is_none(), "{at}: parameter example");
+            assert!(param.get("examples").is_none(), "{at}: parameter examples");
+            let schema = &param["schema"];
+            assert!(schema.get("example").is_none(), "{at}: schema example");
+            assert!(schema.get("default").is_none(), "{at}: schema default");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} optional query parameters found"
+    );
+
+    // The examples stay on the schemas, for readers and for the contract
+    // tests' examples phase.
+    let param = |path: &str, name: &str| {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["schema"]["examples"]
+            .clone()
+    };
+    assert_eq!(param("/api/v1/todos", "q"), serde_json::json!(["milk"]));
+    assert_eq!(
+        param("/api/v1/todos", "priority"),
+        serde_json::json!(["normal"])
+    );
+    assert_eq!(
+        param("/api/v1/admin/users", "q"),
+        serde_json::json!(["example.com"])
+    );
+    assert_eq!(
+        param("/api/v1/admin/audit-events", "type"),
+        serde_json::json!(["auth.login_failed"])
+    );
+}

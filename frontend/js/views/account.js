@@ -3,7 +3,7 @@ import { h, icon, replace } from '../dom.js';
 import * as api from '../api.js';
 import {
   alertBox, applyChecks, busy, clearErrors, confirmDialog, describeUserAgent, errorMessage, field, formAlert,
-  formatDate, isSilent, pageHeading, relativeTime, setFieldError, showApiError, showFormAlert, timeEl, toast, validatePassword,
+  formatDate, isSilent, pageHeading, relativeTime, showApiError, showFormAlert, timeEl, toast, validatePassword,
   PASSWORD_MAX, PASSWORD_MIN,
 } from './ui.js';
 
@@ -52,12 +52,8 @@ export function accountView({ user, navigate, signal }) {
         toast('Password changed', 'success');
         loadSessions();
       } catch (err) {
-        if (err.code === 'invalid_credentials' && !err.errors.length) {
-          setFieldError(pwForm, 'current_password', 'Your current password is not correct.');
-          pwForm.elements.current_password.focus();
-        } else {
-          showApiError(pwForm, err);
-        }
+        // A wrong current password is a 422 naming `current_password`.
+        showApiError(pwForm, err);
       }
     });
   });
@@ -179,12 +175,8 @@ export function accountView({ user, navigate, signal }) {
         navigate('/', { flash: { kind: 'success', text: 'Your account and all of its data have been deleted.' } });
       } catch (err) {
         deleteForm.elements.password.value = '';
-        if (err.code === 'invalid_credentials' && !err.errors.length) {
-          setFieldError(deleteForm, 'password', 'That password is not correct.');
-          deleteForm.elements.password.focus();
-        } else {
-          showApiError(deleteForm, err);
-        }
+        // A wrong password is a 422 naming `password`.
+        showApiError(deleteForm, err);
       }
     });
   });

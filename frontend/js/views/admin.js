@@ -1,17 +1,13 @@
 // Administration: users (search, role, enable/disable, revoke sessions, delete) and the audit log.
 import { h, icon, replace } from '../dom.js';
 import * as api from '../api.js';
+import { AUDIT_EVENT_TYPES } from '../audit-types.js';
 import {
   alertBox, busy, confirmDialog, debounce, errorMessage, field, formatShortDateTime, isSilent, pageHeading,
   relativeTime, timeEl, toast,
 } from './ui.js';
 
 const PAGE_SIZE = 25;
-const KNOWN_EVENT_TYPES = [
-  'user.registered', 'auth.login_succeeded', 'auth.login_failed', 'auth.locked_out', 'auth.refresh_reuse_detected',
-  'auth.logout', 'auth.logout_all', 'auth.session_revoked', 'user.password_changed', 'user.deleted', 'admin.created',
-  'admin.role_changed', 'admin.user_disabled', 'admin.user_enabled', 'admin.user_deleted', 'admin.sessions_revoked',
-];
 
 export function adminView({ user, navigate, signal }) {
   const users = { items: [], nextCursor: null, q: '', role: '' };
@@ -38,7 +34,7 @@ export function adminView({ user, navigate, signal }) {
   const roleFilter = field({ label: 'Role', name: 'role_filter', control: 'select', inputClass: 'select--sm', options: [['', 'All roles'], ['user', 'Users'], ['admin', 'Admins']], className: 'toolbar__field' });
   roleFilter.querySelector('select').addEventListener('change', (e) => { users.role = e.target.value; loadUsers(); });
 
-  const usersTable = h('table', { class: 'table table--stack' },
+  const usersTable = h('table', { class: 'table table--stack users-table' },
     h('caption', { class: 'visually-hidden' }, 'Users'),
     h('thead', {}, h('tr', {},
       ['Email', 'Role', 'Status', 'Todos', 'Last sign-in', 'Joined'].map((t) => h('th', { scope: 'col', class: t === 'Todos' ? 'num' : null }, t)),
@@ -75,7 +71,7 @@ export function adminView({ user, navigate, signal }) {
       h('option', { value: 'user' }, 'User'), h('option', { value: 'admin' }, 'Admin'));
     roleSelect.value = u.role;
     return h('tr', { dataset: { id: String(u.id) }, class: u.disabled ? 'is-disabled' : null },
-      h('td', { class: 'cell-strong cell-primary', 'data-label': 'Email' }, h('span', { class: 'user-cell' }, h('span', { class: 'user-cell__email' }, u.email), self ? h('span', { class: 'badge badge--admin' }, 'You') : null)),
+      h('td', { class: 'cell-strong cell-primary', 'data-label': 'Email' }, h('span', { class: 'user-cell' }, h('span', { class: 'user-cell__email', title: u.email }, u.email), self ? h('span', { class: 'badge badge--admin' }, 'You') : null)),
       h('td', { 'data-label': 'Role' }, roleSelect),
       h('td', { 'data-label': 'Status' }, u.disabled ? h('span', { class: 'badge badge--danger' }, 'Disabled') : h('span', { class: 'badge badge--success' }, 'Active')),
       h('td', { class: 'num', 'data-label': 'Todos' }, String(u.todo_count ?? 0)),
@@ -115,6 +111,44 @@ export function adminView({ user, navigate, signal }) {
     }
   }
 
+  // A role change is confirmed like every other change here; one's own says what follows.
+  function roleChangeDialog(u, role) {
+    const self = u.id === user.id;
+    if (self && role !== 'admin') {
+      return {
+        title: 'Remove your own admin role?',
+        message: 'You become a regular user at once: this admin page closes for you, and only another admin can give the role back.',
+        confirmLabel: 'Remove my admin role',
+        danger: true,
+      };
+    }
+    if (role === 'admin') {
+      return {
+        title: `Make ${u.email} an admin?`,
+        message: 'They can then manage every account, including yours, and read the audit log.',
+        confirmLabel: 'Make admin',
+      };
+    }
+    return {
+      title: `Make ${u.email} a regular user?`,
+      message: 'They lose the admin page and every admin action at their next request.',
+      confirmLabel: 'Make regular user',
+      danger: true,
+    };
+  }
+
+  function disableDialog(u) {
+    if (u.id === user.id) {
+      return {
+        title: 'Disable your own account?',
+        message: 'You are signed out at once, on every device, and cannot sign in again until another admin enables your account.',
+        confirmLabel: 'Disable my account',
+        danger: true,
+      };
+    }
+    return { title: `Disable ${u.email}?`, message: 'They are signed out everywhere and cannot sign in until enabled again.', confirmLabel: 'Disable', danger: true };
+  }
+
   // Event delegation: one listener per event type for the whole table.
   usersBody.addEventListener('change', async (event) => {
     const select = event.target;
@@ -122,8 +156,12 @@ export function adminView({ user, navigate, signal }) {
     const u = rowUser(select);
     if (!u) return;
     const role = select.value;
-    select.disabled = true;
     usersAlert.replaceChildren();
+    if (!(await confirmDialog(roleChangeDialog(u, role)))) {
+      select.value = u.role;
+      return;
+    }
+    select.disabled = true;
     try {
       const updated = await api.updateUser(u.id, { role });
       replaceUser(updated);
@@ -147,7 +185,7 @@ export function adminView({ user, navigate, signal }) {
     const action = button.dataset.action;
     if (action === 'toggle-disabled') {
       const disable = !u.disabled;
-      if (disable && !(await confirmDialog({ title: `Disable ${u.email}?`, message: 'They are signed out everywhere and cannot sign in until enabled again.', confirmLabel: 'Disable', danger: true }))) return;
+      if (disable && !(await confirmDialog(disableDialog(u)))) return;
       await busy(button, async () => {
         try {
           const updated = await api.updateUser(u.id, { disabled: disable });
@@ -189,13 +227,31 @@ export function adminView({ user, navigate, signal }) {
   const auditBody = h('tbody');
   const auditStatus = h('div', { class: 'list-status' });
   const auditMore = h('button', { type: 'button', class: 'btn', hidden: true }, 'Load more events');
-  const typeFilter = field({ label: 'Event type', name: 'type', placeholder: 'All events', maxlength: 64, autocomplete: 'off', inputClass: 'input--sm', className: 'toolbar__field', list: 'audit-types' });
-  const typeInput = typeFilter.querySelector('input');
-  // Suggestions only: the filter takes any type the server records.
-  typeFilter.append(h('datalist', { id: 'audit-types' }, KNOWN_EVENT_TYPES.map((t) => h('option', { value: t }))));
-  const runTypeFilter = debounce(() => { audit.type = typeInput.value.trim(); loadAudit(); }, 400);
-  typeInput.addEventListener('input', runTypeFilter);
-  typeInput.addEventListener('change', () => { runTypeFilter.cancel(); audit.type = typeInput.value.trim(); loadAudit(); });
+  // The types as a choice (typing "login" into a free-text filter found nothing: the
+  // server matches exact types).
+  const typeFilter = field({
+    label: 'Event type', name: 'type', control: 'select', inputClass: 'select--sm', className: 'toolbar__field',
+    options: [['', 'All events']],
+  });
+  const typeSelect = typeFilter.querySelector('select');
+  for (const [group, types] of AUDIT_EVENT_TYPES) {
+    typeSelect.append(h('optgroup', { label: group }, types.map(([value, text]) => h('option', { value }, text))));
+  }
+  const knownTypes = new Set(AUDIT_EVENT_TYPES.flatMap(([, types]) => types.map(([value]) => value)));
+  let otherGroup = null;
+  // A type the server records that this page does not list yet becomes a choice once seen.
+  function offerSeenTypes(events) {
+    for (const { type } of events) {
+      if (typeof type !== 'string' || knownTypes.has(type)) continue;
+      knownTypes.add(type);
+      if (!otherGroup) {
+        otherGroup = h('optgroup', { label: 'Other' });
+        typeSelect.append(otherGroup);
+      }
+      otherGroup.append(h('option', { value: type }, type));
+    }
+  }
+  typeSelect.addEventListener('change', () => { audit.type = typeSelect.value; loadAudit(); });
 
   const auditTable = h('table', { class: 'table table--stack audit-table' },
     h('caption', { class: 'visually-hidden' }, 'Audit events'),
@@ -221,6 +277,7 @@ export function adminView({ user, navigate, signal }) {
   }
 
   function renderAudit() {
+    offerSeenTypes(audit.items);
     replace(auditBody, audit.items.map((e) => h('tr', {},
       h('td', { class: 'cell-muted', 'data-label': 'Time' }, timeEl(e.created_at, formatShortDateTime(e.created_at))),
       h('td', { 'data-label': 'Event', class: 'cell-primary' }, h('span', { class: `badge event-badge ${/fail|reuse|lock|denied/.test(e.type) ? 'badge--danger' : 'badge--muted'}` }, e.type)),

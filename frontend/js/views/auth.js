@@ -2,7 +2,7 @@
 import { h, icon } from '../dom.js';
 import * as api from '../api.js';
 import {
-  applyChecks, busy, clearErrors, field, formAlert, pageHeading, showApiError, showFormAlert,
+  applyChecks, busy, clearErrors, field, formAlert, pageHeading, setFieldError, showApiError, showFormAlert,
   toast, validateEmail, validatePassword, PASSWORD_MAX, PASSWORD_MIN,
 } from './ui.js';
 
@@ -19,13 +19,29 @@ function authLayout({ title, subtitle, form, footer }) {
       'Your session token is kept in memory only; a secure, HttpOnly cookie keeps you signed in across reloads.'));
 }
 
-export function loginView({ navigate, next }) {
+/** The error under the email field, with a way to the sign-in form that keeps the address. */
+function emailTakenError(form, email) {
+  setFieldError(form, 'email', 'An account with this email already exists.');
+  const slot = form.querySelector(`#${CSS.escape(form.elements.email.id)}-error`);
+  slot?.append(' ', h('a', { href: `/login?email=${encodeURIComponent(email)}`, 'data-link': true }, 'Try signing in instead'));
+  form.elements.email.focus();
+}
+
+export function loginView({ navigate, next, query, updateQuery }) {
   const submit = h('button', { type: 'submit', class: 'btn btn--primary btn--block btn--lg' }, 'Sign in');
   const form = h('form', { class: 'form', novalidate: true, 'aria-label': 'Sign in' },
     formAlert(),
     field({ label: 'Email', name: 'email', type: 'email', autocomplete: 'username', required: true, maxlength: 254, inputmode: 'email', spellcheck: 'false' }),
     field({ label: 'Password', name: 'password', type: 'password', autocomplete: 'current-password', required: true, maxlength: PASSWORD_MAX }),
     submit);
+
+  // "Try signing in instead" on the registration form brings the email along; it then
+  // leaves the address bar (and the history) again.
+  const carried = (query?.get('email') ?? '').trim().slice(0, 254);
+  if (carried) {
+    form.elements.email.value = carried;
+    updateQuery?.({ next: query.get('next') ?? '' });
+  }
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -59,7 +75,7 @@ export function loginView({ navigate, next }) {
     form,
     footer: ['New to SecureTodo? ', h('a', { href: '/register', 'data-link': true }, 'Create an account')],
   });
-  return { node, title: 'Sign in' };
+  return { node, title: 'Sign in', focus: carried ? form.elements.password : undefined };
 }
 
 export function registerView({ navigate }) {
@@ -85,7 +101,8 @@ export function registerView({ navigate }) {
       try {
         await api.register({ email, password });
       } catch (err) {
-        showApiError(form, err, { fieldForCode: { email_taken: 'email' } });
+        if (err.code === 'email_taken') emailTakenError(form, email);
+        else showApiError(form, err);
         return;
       }
       // Registered: sign in straight away with the same credentials.

@@ -25,7 +25,7 @@ function readState(query) {
   return { filter, sort, priority, q: (query.get('q') ?? '').slice(0, 200) };
 }
 
-export function dashboardView({ user, query, signal, updateQuery }) {
+export function dashboardView({ user, query, signal, updateQuery, draft }) {
   const state = { ...readState(query), items: [], nextCursor: null, editingId: null };
   let listRequest = null;
 
@@ -120,7 +120,7 @@ export function dashboardView({ user, query, signal, updateQuery }) {
   const listStatus = h('div', { class: 'list-status' });
   const summary = h('p', { class: 'todo-summary', id: 'todo-summary', 'aria-live': 'polite' });
   const loadMore = h('button', { type: 'button', class: 'btn', hidden: true }, 'Load more');
-  const clearButton = h('button', { type: 'button', class: 'btn btn--ghost btn--sm' }, icon('trash'), 'Clear completed');
+  const clearButton = h('button', { type: 'button', class: 'btn btn--ghost btn--sm', disabled: true }, icon('trash'), 'Clear completed');
   const listAlert = h('div', { class: 'form-alert', role: 'alert' });
 
   loadMore.addEventListener('click', () => busy(loadMore, () => load({ append: true })));
@@ -176,6 +176,10 @@ export function dashboardView({ user, query, signal, updateQuery }) {
       state.nextCursor = page.next_cursor ?? null;
       state.editingId = null;
       renderList({ focusIndex: append ? state.items.length - page.items.length : null });
+      if (!append) {
+        restoreEditDraft();
+        refreshClearButton();
+      }
     } catch (err) {
       if (isSilent(err)) return;
       replace(listAlert, h('div', { class: 'alert alert--error' }, icon('alert'), h('p', {}, `Could not load your todos. ${errorMessage(err)}`)));
@@ -293,6 +297,7 @@ export function dashboardView({ user, query, signal, updateQuery }) {
         removeItem(updated.id);
       }
       toast(updated.completed ? `Completed \u201c${updated.title}\u201d` : `Marked \u201c${updated.title}\u201d as not completed`);
+      refreshClearButton();
     } catch (err) {
       checkbox.checked = !checkbox.checked;
       checkbox.disabled = false;
@@ -325,6 +330,7 @@ export function dashboardView({ user, query, signal, updateQuery }) {
           await api.deleteTodo(todo.id);
           toast(`Deleted \u201c${todo.title}\u201d`);
           removeItem(todo.id);
+          if (todo.completed) refreshClearButton();
         } catch (err) {
           if (err.code === 'not_found') removeItem(todo.id);
           if (!isSilent(err)) toast(errorMessage(err), 'error');
@@ -380,11 +386,89 @@ export function dashboardView({ user, query, signal, updateQuery }) {
     });
   }
 
+  /* ----- Drafts: unsent input survives a "session ended" sign-in (app.js keeps it in memory) ----- */
+  function saveDraft() {
+    const { title, priority, due_date: due, description } = addForm.elements;
+    const add = { title: title.value, priority: priority.value, due_date: due.value, description: description.value };
+    const addTyped = add.title.trim() || add.description.trim() || add.due_date || add.priority !== 'normal';
+    const editForm = list.querySelector('li.is-editing form');
+    let edit = null;
+    if (editForm && state.editingId !== null) {
+      const f = editForm.elements;
+      edit = { id: state.editingId, title: f.title.value, description: f.description.value, priority: f.priority.value, due_date: f.due_date.value };
+    }
+    return addTyped || edit ? { add: addTyped ? add : null, edit } : null;
+  }
+
+  function restoreAddDraft() {
+    const add = draft?.add;
+    if (!add) return;
+    const { title, priority, due_date: due, description } = addForm.elements;
+    title.value = add.title;
+    if (PRIORITIES.some(([v]) => v === add.priority)) priority.value = add.priority;
+    due.value = add.due_date;
+    description.value = add.description;
+    if (add.description) addForm.querySelector('details').open = true;
+  }
+
+  let editDraft = draft?.edit ?? null;
+  function restoreEditDraft() {
+    if (!editDraft) return;
+    const saved = editDraft;
+    editDraft = null;
+    const todo = state.items.find((t) => t.id === saved.id);
+    if (!todo) return;
+    startEdit(todo);
+    const form = list.querySelector(`li[data-id="${CSS.escape(String(todo.id))}"] form`);
+    if (!form) return;
+    form.elements.title.value = saved.title;
+    form.elements.description.value = saved.description;
+    if (PRIORITIES.some(([v]) => v === saved.priority)) form.elements.priority.value = saved.priority;
+    form.elements.due_date.value = saved.due_date;
+  }
+
+  /* ----- Clear completed: enabled only while something is completed, and says how much ----- */
+  // The list on screen may be filtered or paged, so the server counts the completed todos.
+  async function countCompleted({ all = false } = {}) {
+    let count = 0;
+    let cursor;
+    do {
+      const page = await api.listTodos({ completed: 'true', limit: 100, cursor }, { signal });
+      count += page.items.length;
+      cursor = page.next_cursor ?? undefined;
+    } while (all && cursor);
+    return count;
+  }
+
+  async function refreshClearButton() {
+    try {
+      const count = await countCompleted();
+      clearButton.disabled = count === 0;
+      clearButton.title = count === 0 ? 'No completed todos to clear' : '';
+    } catch (err) {
+      // Unknown: leave it usable; the dialog counts again.
+      if (!isSilent(err)) clearButton.disabled = false;
+    }
+  }
+
   async function clearCompleted() {
+    let count;
+    try {
+      count = await countCompleted({ all: true });
+    } catch (err) {
+      if (!isSilent(err)) toast(errorMessage(err), 'error');
+      return;
+    }
+    if (count === 0) {
+      toast('There are no completed todos to clear');
+      await refreshClearButton();
+      return;
+    }
+    const noun = count === 1 ? 'todo' : 'todos';
     const confirmed = await confirmDialog({
       title: 'Clear completed todos?',
-      message: 'Every completed todo will be deleted permanently.',
-      confirmLabel: 'Clear completed',
+      message: `${count} completed ${noun} will be deleted permanently.`,
+      confirmLabel: `Clear ${count} completed`,
       danger: true,
     });
     if (!confirmed) return;
@@ -398,6 +482,8 @@ export function dashboardView({ user, query, signal, updateQuery }) {
         if (!isSilent(err)) toast(errorMessage(err), 'error');
       }
     });
+    // busy() re-enabled the button; the count decides.
+    await refreshClearButton();
   }
 
   const node = h('div', { class: 'container dashboard' },
@@ -405,7 +491,7 @@ export function dashboardView({ user, query, signal, updateQuery }) {
       h('div', {},
         pageHeading('My todos'),
         h('p', { class: 'page-header__welcome' }, 'Welcome, ', h('strong', { class: 'user-email' }, user.email), '.')),
-      h('p', { class: 'page-header__hint muted small' }, 'Tip: double-click a title to edit it.')),
+      h('p', { class: 'page-header__hint page-header__hint--mouse muted small' }, 'Tip: double-click a title to edit it.')),
     h('section', { class: 'card add-card', 'aria-label': 'Add a todo' }, addForm),
     h('section', { class: 'card card--flush list-card', 'aria-label': 'Todo list' },
       toolbar,
@@ -415,6 +501,8 @@ export function dashboardView({ user, query, signal, updateQuery }) {
       h('footer', { class: 'list-footer' }, summary, h('div', { class: 'btn-row' }, clearButton)),
       h('div', { class: 'load-more' }, loadMore)));
 
+  restoreAddDraft();
+  if (draft) toast('Your session had ended; what you typed is back where you left it.', 'info');
   load();
-  return { node, title: 'My todos' };
+  return { node, title: 'My todos', saveDraft };
 }
