@@ -16,6 +16,7 @@ import yaml
 
 from conftest import (
     JWT_PLACEHOLDER,
+    NOT_YET_IMPLEMENTED,
     ROOT,
     SPEC_VARIABLES,
     parse_dockerfile,
@@ -316,7 +317,10 @@ def test_env_example_matches_spec_section_2_table():
     section = text.split("### Configuration", 1)[1].split("### Command line", 1)[0]
     names = set(re.findall(r"^\| `([A-Z_]+)`(?:, `([A-Z_]+)`)?", section, re.M))
     flat = {n for pair in names for n in pair if n}
-    assert flat == set(SPEC_VARIABLES), "update SPEC_VARIABLES in conftest.py"
+    assert not set(SPEC_VARIABLES) & NOT_YET_IMPLEMENTED
+    assert flat == set(SPEC_VARIABLES) | NOT_YET_IMPLEMENTED, (
+        "update SPEC_VARIABLES (or NOT_YET_IMPLEMENTED) in conftest.py"
+    )
 
 
 def test_env_example_placeholder_secret_and_how_to_generate():
