@@ -1,5 +1,6 @@
 // The audit event types the admin page offers as filter choices, with their labels.
-// The server's list is `kind` in backend/src/db/models/audit.rs: keep the two in step.
+// The API publishes the closed list as the OpenAPI enum `AuditEventType`
+// (backend/src/domain/audit.rs); a static test fails when the two differ.
 // (A type the server records that is missing here still shows in the log, and the admin
 // page adds it to the choices once it has seen one.)
 
