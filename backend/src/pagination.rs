@@ -81,6 +81,80 @@ pub fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
+/// A short digest naming one list and its filters. A cursor carries it, so
+/// a cursor cannot be replayed against another list or other filters.
+pub fn filter_digest<F: Serialize>(list: &str, filters: &F) -> String {
+    // Serialising a tuple of plain values cannot fail; an empty digest would
+    // only make every cursor of the list mismatch (422), never match wrongly.
+    let canonical = serde_json::to_vec(&(list, filters)).unwrap_or_default();
+    let digest = <Sha256 as sha2::Digest>::digest(canonical);
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// One page of a list: the items and the cursor of the next page.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Splits the `limit + 1` rows a use case loaded into the page and, when
+    /// the extra row shows there is more, the cursor after its last item.
+    pub fn from_rows(
+        mut rows: Vec<T>,
+        limit: i64,
+        cursor_after: impl FnOnce(&T) -> Result<String, ApiError>,
+    ) -> Result<Self, ApiError> {
+        let page_len = usize::try_from(limit).map_err(|e| ApiError::Internal(e.into()))?;
+        if rows.len() <= page_len {
+            return Ok(Self {
+                items: rows,
+                next_cursor: None,
+            });
+        }
+        rows.truncate(page_len);
+        let next_cursor = rows.last().map(cursor_after).transpose()?;
+        Ok(Self {
+            items: rows,
+            next_cursor,
+        })
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+}
+
+impl CursorKey {
+    /// The id to continue after, from a cursor of an id-ordered list issued
+    /// for the same filters (`digest`).
+    pub fn id_after(&self, cursor: Option<&str>, digest: &str) -> Result<Option<i64>, ApiError> {
+        let Some(cursor) = cursor else {
+            return Ok(None);
+        };
+        let position: IdPosition = self.decode(cursor)?;
+        if position.q != digest {
+            return Err(ApiError::validation(
+                "cursor",
+                "was issued for another list or other filters",
+            ));
+        }
+        Ok(Some(position.id))
+    }
+
+    /// The cursor after `id` in an id-ordered list with filters `digest`.
+    pub fn id_cursor(&self, digest: &str, id: i64) -> Result<String, ApiError> {
+        self.encode(&IdPosition {
+            q: digest.to_owned(),
+            id,
+        })
+    }
+}
+
 /// A position for lists ordered by id alone (newest first).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct IdPosition {
@@ -119,6 +193,28 @@ mod tests {
         }
         let other = CursorKey::derive(b"other secret");
         assert!(other.decode::<IdPosition>(&cursor).is_err());
+    }
+
+    #[test]
+    fn a_page_of_limit_plus_one_rows_has_a_next_cursor_after_its_last_item() {
+        let page = Page::from_rows(vec![5, 4, 3], 2, |last| Ok(format!("after {last}"))).unwrap();
+        assert_eq!(page.items, [5, 4]);
+        assert_eq!(page.next_cursor.as_deref(), Some("after 4"));
+        let last = Page::from_rows(vec![2, 1], 2, |_| unreachable!()).unwrap();
+        assert_eq!(last.items, [2, 1]);
+        assert!(last.next_cursor.is_none());
+    }
+
+    #[test]
+    fn id_cursors_belong_to_their_filters() {
+        let key = CursorKey::derive(b"secret");
+        let users = filter_digest("admin.users", &[Some("a"), None::<&str>]);
+        let other = filter_digest("admin.users", &[Some("b"), None::<&str>]);
+        assert_ne!(users, other);
+        let cursor = key.id_cursor(&users, 9).unwrap();
+        assert_eq!(key.id_after(Some(&cursor), &users).unwrap(), Some(9));
+        assert!(key.id_after(Some(&cursor), &other).is_err());
+        assert_eq!(key.id_after(None, &users).unwrap(), None);
     }
 
     #[test]

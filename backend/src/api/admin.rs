@@ -6,11 +6,8 @@
 //! so concurrent requests cannot together break the rule.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::UserResponse;
@@ -23,7 +20,7 @@ use crate::db::models::user::{UserFilter, UserSummary};
 use crate::domain::{AuditEventType, Role};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Json, PathId, Query};
-use crate::pagination::{limit, IdPosition};
+use crate::pagination::{filter_digest, limit, Page};
 use crate::state::AppState;
 
 /// Longest accepted `q` (the longest possible email).
@@ -190,53 +187,6 @@ pub struct AuditEventListResponse {
     pub next_cursor: Option<String>,
 }
 
-/// A short digest naming one list and its filters. A cursor carries it, so
-/// a cursor cannot be replayed against another list or other filters.
-fn filter_digest(list: &str, filters: &[Option<&str>]) -> ApiResult<String> {
-    let canonical =
-        serde_json::to_vec(&(list, filters)).map_err(|e| ApiError::Internal(e.into()))?;
-    let digest = Sha256::digest(canonical);
-    Ok(URL_SAFE_NO_PAD.encode(&digest[..16]))
-}
-
-/// The id to continue after, from a cursor issued for the same filters.
-fn cursor_position(state: &AppState, cursor: Option<&str>, digest: &str) -> ApiResult<Option<i64>> {
-    let Some(cursor) = cursor else {
-        return Ok(None);
-    };
-    let position: IdPosition = state.cursor_key.decode(cursor)?;
-    if position.q != digest {
-        return Err(ApiError::validation(
-            "cursor",
-            "was issued for another list or other filters",
-        ));
-    }
-    Ok(Some(position.id))
-}
-
-/// Splits `limit + 1` loaded rows into the page and the next cursor.
-fn paginate<T>(
-    state: &AppState,
-    mut rows: Vec<T>,
-    limit: i64,
-    digest: String,
-    id_of: impl Fn(&T) -> i64,
-) -> ApiResult<(Vec<T>, Option<String>)> {
-    let page_len = usize::try_from(limit).map_err(|e| ApiError::Internal(e.into()))?;
-    if rows.len() <= page_len {
-        return Ok((rows, None));
-    }
-    rows.truncate(page_len);
-    let next = match rows.last() {
-        Some(last) => Some(state.cursor_key.encode(&IdPosition {
-            q: digest,
-            id: id_of(last),
-        })?),
-        None => None,
-    };
-    Ok((rows, next))
-}
-
 fn actor(state: &AppState, req: &HttpRequest, caller: &AdminUser) -> Actor {
     Actor {
         user_id: caller.0.user_id,
@@ -276,8 +226,8 @@ pub async fn list_users(
     // Emails are stored lower-cased, so a lower-cased needle is a
     // case-insensitive match (LIKE alone folds ASCII only).
     let q = q.map(|q| q.to_lowercase()).filter(|q| !q.is_empty());
-    let digest = filter_digest("admin.users", &[q.as_deref(), role.map(Role::as_str)])?;
-    let before = cursor_position(&state, cursor.as_deref(), &digest)?;
+    let digest = filter_digest("admin.users", &[q.as_deref(), role.map(Role::as_str)]);
+    let before = state.cursor_key.id_after(cursor.as_deref(), &digest)?;
     let filter = UserFilter {
         email_contains: q,
         role,
@@ -286,10 +236,11 @@ pub async fn list_users(
         .db
         .read(move |conn| admin::list_users(conn, &filter, before, limit))
         .await?;
-    let (rows, next_cursor) = paginate(&state, rows, limit, digest, |u| u.id)?;
+    let page = Page::from_rows(rows, limit, |u| state.cursor_key.id_cursor(&digest, u.id))?
+        .map(AdminUserResponse::from);
     Ok(web::Json(AdminUserListResponse {
-        items: rows.into_iter().map(AdminUserResponse::from).collect(),
-        next_cursor,
+        items: page.items,
+        next_cursor: page.next_cursor,
     }))
 }
 
@@ -427,15 +378,16 @@ pub async fn list_audit_events(
     {
         return Err(ApiError::validation("type", "must be 1 to 64 characters"));
     }
-    let digest = filter_digest("admin.audit_events", &[event_type.as_deref()])?;
-    let before = cursor_position(&state, cursor.as_deref(), &digest)?;
+    let digest = filter_digest("admin.audit_events", &[event_type.as_deref()]);
+    let before = state.cursor_key.id_after(cursor.as_deref(), &digest)?;
     let rows = state
         .db
         .read(move |conn| admin::list_audit_events(conn, event_type.as_deref(), before, limit))
         .await?;
-    let (rows, next_cursor) = paginate(&state, rows, limit, digest, |e| e.id)?;
+    let page = Page::from_rows(rows, limit, |e| state.cursor_key.id_cursor(&digest, e.id))?
+        .map(AuditEventResponse::from);
     Ok(web::Json(AuditEventListResponse {
-        items: rows.into_iter().map(AuditEventResponse::from).collect(),
-        next_cursor,
+        items: page.items,
+        next_cursor: page.next_cursor,
     }))
 }

@@ -3,11 +3,8 @@
 
 use actix_web::http::header::{self, IfMatch};
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::problems::{BadId, JsonBodyErrors, Unauthenticated};
@@ -17,7 +14,7 @@ use crate::db::models::todo::{ListFilter, SortValue, Todo};
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{Json, PathId, Query};
-use crate::pagination;
+use crate::pagination::{self, Page};
 use crate::state::AppState;
 
 /// Longest accepted search string, in characters.
@@ -236,10 +233,13 @@ struct TodoCursor {
     id: i64,
 }
 
-fn filter_digest(owner: i64, filter: &ListFilter) -> String {
-    let canonical = serde_json::json!([owner, filter.completed, filter.priority, filter.search]);
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+/// The digest of one owner's list with these filters (the sort is checked
+/// on its own): a cursor is valid only for the list it was issued for.
+fn list_digest(owner: i64, filter: &ListFilter) -> String {
+    pagination::filter_digest(
+        "todos",
+        &(owner, filter.completed, filter.priority, &filter.search),
+    )
 }
 
 /// The request's `If-Match` (actix's typed header). One that does not
@@ -298,7 +298,7 @@ pub async fn list_todos(
         search,
     };
     let sort = query.sort.unwrap_or_default();
-    let digest = filter_digest(user.user_id, &filter);
+    let digest = list_digest(user.user_id, &filter);
     let after = match &query.cursor {
         None => None,
         Some(raw) => {
@@ -314,7 +314,7 @@ pub async fn list_todos(
     };
 
     let owner = user.user_id;
-    let mut rows = state
+    let rows = state
         .db
         .read(move |conn| {
             let position = after.as_ref().map(|(value, id)| (value, *id));
@@ -322,20 +322,17 @@ pub async fn list_todos(
         })
         .await?;
 
-    let has_more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = match rows.last() {
-        Some(last) if has_more => Some(state.cursor_key.encode(&TodoCursor {
+    let page = Page::from_rows(rows, limit, |last| {
+        state.cursor_key.encode(&TodoCursor {
             sort,
-            filters: digest,
+            filters: digest.clone(),
             value: last.sort_value(sort),
             id: last.id,
-        })?),
-        _ => None,
-    };
+        })
+    })?;
     Ok(web::Json(TodoListResponse {
-        items: rows.iter().map(TodoResponse::from).collect(),
-        next_cursor,
+        items: page.items.iter().map(TodoResponse::from).collect(),
+        next_cursor: page.next_cursor,
     }))
 }
 
@@ -582,8 +579,8 @@ mod tests {
             search: Some("x".into()),
             ..ListFilter::default()
         };
-        assert_eq!(filter_digest(1, &base), filter_digest(1, &base));
-        assert_ne!(filter_digest(1, &base), filter_digest(2, &base));
-        assert_ne!(filter_digest(1, &base), filter_digest(1, &searched));
+        assert_eq!(list_digest(1, &base), list_digest(1, &base));
+        assert_ne!(list_digest(1, &base), list_digest(2, &base));
+        assert_ne!(list_digest(1, &base), list_digest(1, &searched));
     }
 }
