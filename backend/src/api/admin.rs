@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::auth::UserResponse;
+use crate::api::dto::UserResponse;
 use crate::api::problems::{BadId, JsonBodyErrors, NotAdmin, Unauthenticated};
 use crate::app::{admin, Actor};
 use crate::auth::extract::client_ip;

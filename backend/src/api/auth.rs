@@ -3,7 +3,6 @@
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,10 +14,12 @@ use crate::auth::extract::{authenticate, client_ip, client_key};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::auth::AuthUser;
 use crate::db::models::user::{self, User};
-use crate::domain::{Email, Password, Role};
+use crate::domain::{Email, Password};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{Json, OptionalJson};
 use crate::state::AppState;
+
+pub use super::dto::UserResponse;
 
 pub const REFRESH_COOKIE: &str = "securetodo_refresh";
 pub const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
@@ -48,43 +49,6 @@ pub struct RefreshRequest {
     /// refresh cookie is sent.
     #[schema(example = "q3Zl9m2s...")]
     pub refresh_token: Option<String>,
-}
-
-/// A user account as its owner and admins see it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserResponse {
-    #[schema(example = 1)]
-    pub id: i64,
-    #[schema(example = "alice@example.com")]
-    pub email: String,
-    pub role: Role,
-    #[schema(example = false)]
-    pub disabled: bool,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<&User> for UserResponse {
-    fn from(u: &User) -> Self {
-        Self {
-            id: u.id,
-            email: u.email.clone(),
-            role: u.role(),
-            disabled: u.disabled,
-            created_at: u.created_at.and_utc(),
-        }
-    }
-}
-
-impl From<&AuthUser> for UserResponse {
-    fn from(u: &AuthUser) -> Self {
-        Self {
-            id: u.user_id,
-            email: u.email.clone(),
-            role: u.role,
-            disabled: false,
-            created_at: u.created_at.and_utc(),
-        }
-    }
 }
 
 /// Tokens issued by login and refresh.

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod dto;
 pub mod health;
 pub mod problems;
 pub mod todos;

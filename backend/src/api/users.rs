@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::auth::{removal_cookie, UserResponse};
+use crate::api::auth::removal_cookie;
+use crate::api::dto::UserResponse;
 use crate::api::problems::{BadId, JsonBodyErrors, TooManyAttempts, Unauthenticated};
 use crate::app::{accounts, sessions, Actor};
 use crate::auth::extract::client_ip;
