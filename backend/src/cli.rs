@@ -1,4 +1,4 @@
-//! The `securetodo` command line: serve, migrate, create-admin, openapi.
+//! The `securetodo` command line: serve, migrate, create-admin, openapi, prune.
 
 use std::io::{BufRead, Write};
 
@@ -37,6 +37,9 @@ pub enum Command {
     },
     /// Print the OpenAPI document (JSON) to standard output.
     Openapi,
+    /// Run one retention pass (ended sessions, retired refresh tokens, old
+    /// audit events), print what it removed and exit.
+    Prune,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -61,6 +64,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 log::info!("server stopped");
                 Ok(())
             })
+        }
+        Command::Prune => {
+            let settings = Settings::from_env()?;
+            let report = crate::app::retention::prune_database(&settings)?;
+            writeln!(std::io::stdout().lock(), "{report}")?;
+            Ok(())
         }
         Command::Migrate => {
             let settings = Settings::from_env()?;

@@ -323,6 +323,7 @@ pub async fn login(
         })
     })
     .await??;
+    crate::metrics::login(if outcome.is_some() { "success" } else { "failure" });
     let (user, session_id) = outcome.ok_or(ApiError::InvalidCredentials)?;
     token_pair(&state, &user, session_id, refresh.token)
 }

@@ -89,6 +89,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     })
     .await??;
     let found = found.ok_or(ApiError::Unauthorized)?;
+    crate::observe::set_user(req, found.user_id);
     Ok(AuthUser {
         user_id: found.user_id,
         session_id: found.session_id,

@@ -7,4 +7,5 @@ mod cli;
 mod foundation;
 mod helpers;
 mod openapi;
+mod operations;
 mod todos;

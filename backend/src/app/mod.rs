@@ -1,0 +1,4 @@
+//! Use cases: synchronous functions over a connection, typed in and out,
+//! shared by the HTTP handlers, the background tasks and the command line.
+
+pub mod retention;
