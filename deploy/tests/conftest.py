@@ -28,6 +28,9 @@ SPEC_VARIABLES = {
     "FRONTEND_DIR": "frontend",
     "TRUST_PROXY_HEADERS": "false",
     "RUST_LOG": "info",
+    "AUDIT_RETENTION_DAYS": "365",
+    "METRICS_ADDR": "",
+    "LOG_FORMAT": "text",
 }
 
 JWT_PLACEHOLDER = "change-me-use-openssl-rand-base64-48-output-here"
