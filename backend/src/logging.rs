@@ -131,7 +131,8 @@ impl<'kvs> VisitSource<'kvs> for Fields {
         } else if let Some(b) = value.to_bool() {
             Value::from(b)
         } else if let Some(x) = value.to_f64() {
-            serde_json::Number::from_f64(x).map_or_else(|| Value::from(x.to_string()), Value::Number)
+            serde_json::Number::from_f64(x)
+                .map_or_else(|| Value::from(x.to_string()), Value::Number)
         } else if let Some(s) = value.to_borrowed_str() {
             Value::from(s)
         } else {
@@ -154,7 +155,11 @@ mod tests {
     }
 
     fn render(
-        writer: fn(&mut dyn Write, &log::Record<'_>, chrono::DateTime<chrono::Utc>) -> std::io::Result<()>,
+        writer: fn(
+            &mut dyn Write,
+            &log::Record<'_>,
+            chrono::DateTime<chrono::Utc>,
+        ) -> std::io::Result<()>,
         record: &log::Record<'_>,
     ) -> String {
         let mut out = Vec::new();
@@ -202,10 +207,7 @@ mod tests {
     #[test]
     fn lines_written_inside_a_request_carry_its_id() {
         let id = RequestId::parse(b"req-42").unwrap();
-        let context = RequestContext {
-            id,
-            metrics: None,
-        };
+        let context = RequestContext { id, metrics: None };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();

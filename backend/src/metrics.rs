@@ -152,7 +152,10 @@ impl Metrics {
 
     /// Counts one login attempt by its result.
     pub fn login(&self, result: &'static str) {
-        let key = Key::from_parts(LOGINS_TOTAL, vec![Label::from_static_parts("result", result)]);
+        let key = Key::from_parts(
+            LOGINS_TOTAL,
+            vec![Label::from_static_parts("result", result)],
+        );
         self.recorder.register_counter(&key, &METADATA).increment(1);
     }
 
@@ -165,7 +168,7 @@ impl Metrics {
                 DB_POOL_CONNECTIONS,
                 vec![Label::from_static_parts("state", state)],
             ))
-            .set(value as f64);
+            .set(f64::from(value));
         }
         self.gauge(Key::from_name(DB_POOL_MAX_CONNECTIONS))
             .set(f64::from(gauges.pool_max));
@@ -473,7 +476,9 @@ mod tests {
         assert!(ProcessStats::parse(stat, "Name:\tx\n").is_none());
         let mut text = String::new();
         stats.render_into(&mut text);
-        assert!(text.contains("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 3.25\n"));
+        assert!(text.contains(
+            "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 3.25\n"
+        ));
         assert!(text.contains("process_resident_memory_bytes 10485760\n"));
     }
 

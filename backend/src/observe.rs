@@ -80,7 +80,12 @@ pub async fn observe(
             };
             done.log();
             if let Some(metrics) = &metrics {
-                metrics.observe_request(&method, request.match_pattern(), done.status, started.elapsed());
+                metrics.observe_request(
+                    &method,
+                    request.match_pattern(),
+                    done.status,
+                    started.elapsed(),
+                );
             }
             Ok(res)
         }

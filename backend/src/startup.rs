@@ -154,7 +154,7 @@ fn run_metrics(
             .app_data(state.clone())
             .app_data(metrics.clone())
             .route("/metrics", web::get().to(crate::metrics::scrape))
-            .default_service(web::to(HttpResponse::NotFound))
+            .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
     })
     .workers(1)
     .worker_max_blocking_threads(1)

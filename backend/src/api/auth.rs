@@ -323,7 +323,11 @@ pub async fn login(
         })
     })
     .await??;
-    crate::metrics::login(if outcome.is_some() { "success" } else { "failure" });
+    crate::metrics::login(if outcome.is_some() {
+        "success"
+    } else {
+        "failure"
+    });
     let (user, session_id) = outcome.ok_or(ApiError::InvalidCredentials)?;
     token_pair(&state, &user, session_id, refresh.token)
 }

@@ -378,8 +378,14 @@ mod tests {
         let mut report = PruneReport::default();
         conn.batch_execute("UPDATE sessions SET revoked_at = datetime('now') WHERE id = 1")
             .unwrap();
-        let selected =
-            prune_batch(&mut conn, Target::Sessions, &policy(10), db_now(), &mut report).unwrap();
+        let selected = prune_batch(
+            &mut conn,
+            Target::Sessions,
+            &policy(10),
+            db_now(),
+            &mut report,
+        )
+        .unwrap();
         assert_eq!(selected, 3);
         assert_eq!(report.removed(Target::Sessions), 3);
         // l1, l2 of session 1, e1-e3 of session 2 and r1 of session 3.

@@ -849,18 +849,19 @@ async fn another_users_todo_is_404_exactly_like_a_missing_one() {
     let id = id_of(&secret);
     let missing = 987_654;
 
-    let get_missing: Value = app.get_todo(&mallory, missing).await.json().await.unwrap();
+    // `problem` drops the per-request `request_id` before the comparison.
+    let get_missing = problem(app.get_todo(&mallory, missing).await, 404, "not_found").await;
     let get_foreign = app.get_todo(&mallory, id).await;
     assert!(get_foreign.headers().get("etag").is_none());
     assert_eq!(problem(get_foreign, 404, "not_found").await, get_missing);
 
     let patch = json!({"title": "pwned", "completed": false});
-    let patch_missing: Value = app
-        .patch_todo(&mallory, missing, &patch)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let patch_missing = problem(
+        app.patch_todo(&mallory, missing, &patch).await,
+        404,
+        "not_found",
+    )
+    .await;
     let patch_foreign = app.patch_todo(&mallory, id, &patch).await;
     assert_eq!(
         problem(patch_foreign, 404, "not_found").await,
@@ -873,12 +874,7 @@ async fn another_users_todo_is_404_exactly_like_a_missing_one() {
     let star = app.patch_if_match(&mallory, id, "*", &patch).await;
     problem(star, 404, "not_found").await;
 
-    let delete_missing: Value = app
-        .delete_todo(&mallory, missing)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let delete_missing = problem(app.delete_todo(&mallory, missing).await, 404, "not_found").await;
     let delete_foreign = app.delete_todo(&mallory, id).await;
     assert_eq!(
         problem(delete_foreign, 404, "not_found").await,
