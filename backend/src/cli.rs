@@ -1,4 +1,4 @@
-//! The `securetodo` command line: serve, migrate, create-admin, openapi.
+//! The `securetodo` command line: serve, migrate, create-admin, openapi, prune.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -43,6 +43,9 @@ pub enum Command {
     },
     /// Print the OpenAPI document (JSON) to standard output.
     Openapi,
+    /// Run one retention pass (ended sessions, retired refresh tokens, old
+    /// audit events), print what it removed and exit.
+    Prune,
 }
 
 /// Runs the command. `serve` runs the server (`startup::serve`), handed in
@@ -63,6 +66,12 @@ pub fn run(cli: Cli, serve: fn(Settings) -> anyhow::Result<()>) -> anyhow::Resul
             let settings = Settings::from_env()?;
             settings.log_warnings();
             serve(settings)
+        }
+        Command::Prune => {
+            let settings = Settings::from_env()?;
+            let report = crate::app::retention::prune_database(&settings)?;
+            writeln!(std::io::stdout().lock(), "{report}")?;
+            Ok(())
         }
         Command::Migrate => {
             let settings = Settings::from_env()?;

@@ -27,6 +27,34 @@ pub enum DatabaseUrl {
     Memory,
 }
 
+/// `LOG_FORMAT`: how log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `[ts LEVEL target] message request_id=...`
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// Reads `LOG_FORMAT` (`text`, the default, or `json`).
+    pub fn parse(raw: Option<&str>) -> Result<Self, ConfigError> {
+        match raw.map(str::trim).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("") | Some("text") => Ok(Self::Text),
+            Some("json") => Ok(Self::Json),
+            Some(_) => Err(invalid("LOG_FORMAT", "must be `text` or `json`")),
+        }
+    }
+}
+
+/// `METRICS_ADDR`: where the Prometheus listener binds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsAddr {
+    pub host: String,
+    pub port: u16,
+}
+
 #[derive(Clone)]
 pub struct Settings {
     pub app_env: AppEnv,
@@ -43,6 +71,11 @@ pub struct Settings {
     pub auth_rate_limit_per_minute: u32,
     pub frontend_dir: Option<PathBuf>,
     pub trust_proxy_headers: bool,
+    /// `METRICS_ADDR`; `None` (empty) turns the metrics listener off.
+    pub metrics_addr: Option<MetricsAddr>,
+    pub log_format: LogFormat,
+    /// `AUDIT_RETENTION_DAYS`; 0 keeps audit events forever.
+    pub audit_retention_days: u32,
 }
 
 impl fmt::Debug for Settings {
@@ -64,6 +97,9 @@ impl fmt::Debug for Settings {
             )
             .field("frontend_dir", &self.frontend_dir)
             .field("trust_proxy_headers", &self.trust_proxy_headers)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("log_format", &self.log_format)
+            .field("audit_retention_days", &self.audit_retention_days)
             .finish()
     }
 }
@@ -130,6 +166,14 @@ impl Settings {
             Some(dir) => Some(PathBuf::from(dir.trim())),
         };
         let trust_proxy_headers = parse_bool("TRUST_PROXY_HEADERS", get("TRUST_PROXY_HEADERS"))?;
+        let metrics_addr = parse_metrics_addr(get("METRICS_ADDR"))?;
+        let log_format = LogFormat::parse(get("LOG_FORMAT").as_deref())?;
+        let audit_retention_days = parse_number(
+            "AUDIT_RETENTION_DAYS",
+            get("AUDIT_RETENTION_DAYS"),
+            365u32,
+            0..=36_500,
+        )?;
 
         // Not trimmed: whitespace is part of a secret.
         let secret = lookup("JWT_SECRET").filter(|s| !s.is_empty());
@@ -176,6 +220,9 @@ impl Settings {
             auth_rate_limit_per_minute,
             frontend_dir,
             trust_proxy_headers,
+            metrics_addr,
+            log_format,
+            audit_retention_days,
         })
     }
 
@@ -251,6 +298,36 @@ fn parse_database_url(raw: Option<String>) -> Result<DatabaseUrl, ConfigError> {
     }
 }
 
+/// `HOST:PORT`, `[IPv6]:PORT`, or empty for none.
+fn parse_metrics_addr(raw: Option<String>) -> Result<Option<MetricsAddr>, ConfigError> {
+    let raw = match raw.as_deref() {
+        None | Some("") => return Ok(None),
+        Some(raw) => raw,
+    };
+    let bad = || invalid("METRICS_ADDR", "must be HOST:PORT, e.g. 127.0.0.1:9090");
+    let (host, port) = raw.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let host = match host.strip_prefix('[') {
+        // An IPv6 address needs its brackets: `[::1]:9090`.
+        Some(v6) => v6
+            .strip_suffix(']')
+            .filter(|h| h.parse::<std::net::Ipv6Addr>().is_ok())
+            .ok_or_else(bad)?,
+        None if !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')) =>
+        {
+            host
+        }
+        None => return Err(bad()),
+    };
+    Ok(Some(MetricsAddr {
+        host: host.to_owned(),
+        port,
+    }))
+}
+
 fn parse_origins(raw: String) -> Result<Vec<String>, ConfigError> {
     let mut origins = Vec::new();
     for origin in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
@@ -301,6 +378,45 @@ mod tests {
         assert_eq!(s.auth_rate_limit_per_minute, 20);
         assert_eq!(s.frontend_dir, Some(PathBuf::from("frontend")));
         assert!(!s.trust_proxy_headers);
+        assert_eq!(s.metrics_addr, None);
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.audit_retention_days, 365);
+    }
+
+    #[test]
+    fn operations_settings_are_parsed() {
+        let s = settings(&[
+            ("METRICS_ADDR", "0.0.0.0:9090"),
+            ("LOG_FORMAT", "JSON"),
+            ("AUDIT_RETENTION_DAYS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.metrics_addr,
+            Some(MetricsAddr {
+                host: "0.0.0.0".into(),
+                port: 9090
+            })
+        );
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.audit_retention_days, 0);
+        for (raw, host, port) in [
+            ("localhost:0", "localhost", 0),
+            ("[::1]:9100", "::1", 9100),
+            ("metrics.internal:9100", "metrics.internal", 9100),
+        ] {
+            let s = settings(&[("METRICS_ADDR", raw)]).unwrap();
+            assert_eq!(
+                s.metrics_addr,
+                Some(MetricsAddr {
+                    host: host.into(),
+                    port
+                }),
+                "{raw}"
+            );
+        }
+        assert_eq!(LogFormat::parse(Some(" text ")), Ok(LogFormat::Text));
+        assert_eq!(LogFormat::parse(None), Ok(LogFormat::Text));
     }
 
     #[test]
@@ -376,6 +492,17 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "*"),
             ("CORS_ALLOWED_ORIGINS", "https://ok.example, example.com"),
             ("CORS_ALLOWED_ORIGINS", "https://example.com/path"),
+            ("METRICS_ADDR", "9090"),
+            ("METRICS_ADDR", ":9090"),
+            ("METRICS_ADDR", "localhost:"),
+            ("METRICS_ADDR", "localhost:99999"),
+            ("METRICS_ADDR", "http://localhost:9090"),
+            ("METRICS_ADDR", "::1:9090"),
+            ("METRICS_ADDR", "[nope]:9090"),
+            ("METRICS_ADDR", "bad host:9090"),
+            ("LOG_FORMAT", "yaml"),
+            ("AUDIT_RETENTION_DAYS", "-1"),
+            ("AUDIT_RETENTION_DAYS", "forever"),
         ];
         for (variable, value) in cases {
             let err = settings(&[(variable, value)]).unwrap_err();

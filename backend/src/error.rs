@@ -52,6 +52,11 @@ pub struct Problem {
     /// The fields at fault, for validation failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// The id of the request (the response's `X-Request-Id`): quote it when
+    /// reporting a problem; the server's log lines for the request carry it.
+    #[schema(example = "3f2a6c0e9b1d4e8f8a7b6c5d4e3f2a1b")]
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub request_id: String,
 }
 
 /// Every error the API can answer with. Each maps to one status and one
@@ -196,6 +201,11 @@ impl ApiError {
                 Self::Validation(errors) => Some(errors.clone()),
                 _ => None,
             },
+            // Set by the outermost middleware for the whole request; empty
+            // (and omitted) only outside a request, as in unit tests.
+            request_id: crate::request_context::current_id()
+                .map(|id| id.as_str().to_owned())
+                .unwrap_or_default(),
         }
     }
 }

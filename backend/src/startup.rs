@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_web::dev::{fn_service, Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderName;
 use actix_web::http::{header, Method};
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use utoipa::OpenApi;
@@ -14,14 +15,16 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use actix_extensible_rate_limit::backend::memory::InMemoryBackend;
 
+use crate::app::retention::RetentionPolicy;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
 use crate::config::Settings;
 use crate::db::{self, Db, DbPool};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::pagination::CursorKey;
 use crate::state::AppState;
-use crate::{api, middleware, openapi};
+use crate::{api, background, middleware, observe, openapi};
 use secrecy::ExposeSecret;
 
 /// `securetodo serve`: builds the application and serves until SIGINT or
@@ -44,6 +47,10 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `METRICS_ADDR` listener: its port and its server.
+    metrics: Option<(u16, Server)>,
+    /// Periodic work (retention, metrics upkeep), ended with the server.
+    tasks: Vec<actix_web::rt::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -71,12 +78,51 @@ impl Application {
             cursor_key: CursorKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
             settings,
         });
-        let server = run(listener, state)?;
-        Ok(Self { port, server })
+        let metrics = match &state.settings.metrics_addr {
+            Some(addr) => {
+                let listener = TcpListener::bind((addr.host.as_str(), addr.port))
+                    .with_context(|| format!("binding METRICS_ADDR {}:{}", addr.host, addr.port))?;
+                Some((listener, Arc::new(Metrics::new()?)))
+            }
+            None => None,
+        };
+        let mut tasks = vec![background::spawn_retention(
+            state.db.pool().clone(),
+            RetentionPolicy::from_settings(&state.settings),
+            background::RETENTION_FIRST_DELAY,
+            background::RETENTION_INTERVAL,
+        )];
+        let server = run(
+            listener,
+            state.clone(),
+            metrics.as_ref().map(|(_, m)| Arc::clone(m)),
+        )?;
+        let metrics = match metrics {
+            Some((listener, metrics)) => {
+                tasks.push(background::spawn_metrics_upkeep(
+                    Arc::clone(&metrics),
+                    background::METRICS_UPKEEP_INTERVAL,
+                ));
+                let port = listener.local_addr()?.port();
+                Some((port, run_metrics(listener, state, metrics)?))
+            }
+            None => None,
+        };
+        Ok(Self {
+            port,
+            server,
+            metrics,
+            tasks,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the `METRICS_ADDR` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
@@ -86,8 +132,43 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (or `handle().stop()`): stops accepting,
     /// lets in-flight requests finish, then drops the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let metrics = self
+            .metrics
+            .map(|(_, server)| (server.handle(), actix_web::rt::spawn(server)));
+        let result = self.server.await;
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Some((handle, server)) = metrics {
+            handle.stop(true).await;
+            let _ = server.await;
+        }
+        result
     }
+}
+
+/// The `METRICS_ADDR` listener: `GET /metrics` and nothing else, on one
+/// worker. It stops when the main server stops.
+fn run_metrics(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Server> {
+    let metrics = web::Data::from(metrics);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(crate::metrics::scrape))
+            .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
+    })
+    .workers(1)
+    .worker_max_blocking_threads(1)
+    .disable_signals()
+    .listen(listener)?
+    .shutdown_timeout(1)
+    .run();
+    Ok(server)
 }
 
 fn cores() -> usize {
@@ -127,7 +208,9 @@ fn cors(settings: &Settings) -> Cors {
             header::IF_MATCH,
             header::ACCEPT,
         ])
+        .allowed_header(HeaderName::from_static(crate::request_context::HEADER))
         .expose_headers([
+            HeaderName::from_static(crate::request_context::HEADER),
             header::ETAG,
             header::LOCATION,
             header::RETRY_AFTER,
@@ -144,7 +227,11 @@ fn cors(settings: &Settings) -> Cors {
     cors
 }
 
-fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+fn run(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    metrics: Option<Arc<Metrics>>,
+) -> anyhow::Result<Server> {
     let frontend_dir = state.settings.frontend_dir.clone().filter(|dir| {
         let exists = dir.join("index.html").is_file();
         if !exists {
@@ -159,17 +246,23 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     let state_pool = state.db.pool().clone();
     let server = HttpServer::new(move || {
         let settings = &state.settings;
-        let app = App::new()
+        let mut app = App::new()
             .app_data(state.clone())
-            .app_data(web::PayloadConfig::new(crate::extract::MAX_BODY_BYTES))
+            .app_data(web::PayloadConfig::new(crate::extract::MAX_BODY_BYTES));
+        if let Some(metrics) = &metrics {
+            app = app.app_data(web::Data::from(Arc::clone(metrics)));
+        }
+        let app = app
             .wrap(cors(settings))
-            // `%U` is the path without the query string; no headers, no cookies.
-            .wrap(
-                Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
-                    .custom_request_replace("METHOD", |req| req.method().to_string()),
-            )
             .wrap(from_fn(middleware::security_headers))
+            // Outermost: the request id and context cover everything inside,
+            // and the access line and metrics see the final status.
+            .wrap(from_fn(observe::observe))
             .configure(|cfg| api::configure(cfg, &state))
+            // Metrics are served on METRICS_ADDR only; here the path is a
+            // plain 404 (not the SPA page), so a scraper pointed at the
+            // public port fails loudly instead of parsing HTML.
+            .service(web::resource("/metrics").to(api::not_found))
             .service(web::resource("/swagger-ui").route(web::get().to(|| async {
                 HttpResponse::MovedPermanently()
                     .insert_header((header::LOCATION, "/swagger-ui/"))

@@ -28,11 +28,13 @@ SPEC_VARIABLES = {
     "FRONTEND_DIR": "frontend",
     "TRUST_PROXY_HEADERS": "false",
     "RUST_LOG": "info",
+    "AUDIT_RETENTION_DAYS": "365",
+    "METRICS_ADDR": "",
+    "LOG_FORMAT": "text",
 }
 
 # Variables SPEC section 2 names for round-2 features that have not landed
-# yet (PostgreSQL/Redis, MFA, API tokens, trash and quotas: issues 14-17, and
-# operations: issue 18). `.env.example` lists a variable once the app reads
+# yet (PostgreSQL/Redis, MFA, API tokens, trash and quotas: issues 14-17). `.env.example` lists a variable once the app reads
 # it; move it into SPEC_VARIABLES then.
 NOT_YET_IMPLEMENTED = {
     "REDIS_URL",
@@ -42,9 +44,6 @@ NOT_YET_IMPLEMENTED = {
     "API_RATE_LIMIT_PER_MINUTE",
     "MAX_TODOS_PER_USER",
     "TRASH_RETENTION_DAYS",
-    "AUDIT_RETENTION_DAYS",
-    "METRICS_ADDR",
-    "LOG_FORMAT",
 }
 
 JWT_PLACEHOLDER = "change-me-use-openssl-rand-base64-48-output-here"

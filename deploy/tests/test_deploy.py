@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -172,6 +173,7 @@ def test_compose_config_validates(tmp_path):
     (tmp_path / ".env").write_text(env)
     result = subprocess.run(
         [*command, "--profile", "proxy", "--profile", "frontend", "--profile", "tools",
+         "--profile", "monitoring",
          "config", "-q"],
         cwd=tmp_path,
         capture_output=True,
@@ -544,3 +546,64 @@ def test_shell_scripts_are_executable_and_parse(script):
     assert os.access(path, os.X_OK), f"{script} is not executable"
     result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------- monitoring --
+
+SERIES = re.compile(r"\b((?:http|securetodo|process)_[a-z_]+)\b")
+
+
+def exported_series() -> set[str]:
+    """Every series name backend/src/metrics.rs writes."""
+    source = read("backend/src/metrics.rs")
+    return set(re.findall(r'"((?:http|securetodo|process)_[a-z_]+)"', source))
+
+
+def used_series(text: str) -> set[str]:
+    names = set(SERIES.findall(text))
+    return {re.sub(r"_(bucket|sum|count)$", "", n) if n.startswith("http_request_duration") else n
+            for n in names}
+
+
+def test_prometheus_scrapes_every_app_replica_on_the_metrics_port():
+    config = yaml.safe_load(read("deploy/prometheus/prometheus.yml"))
+    (job,) = config["scrape_configs"]
+    assert job["job_name"] == "securetodo" and job["metrics_path"] == "/metrics"
+    (sd,) = job["dns_sd_configs"]
+    assert sd["names"] == ["app"] and sd["port"] == 9090
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+
+
+def test_alert_rules_and_dashboard_use_only_series_the_app_exports():
+    exported = exported_series()
+    assert {"http_requests_total", "http_request_duration_seconds", "process_cpu_seconds_total",
+            "process_resident_memory_bytes", "securetodo_build_info"} <= exported
+    rules = yaml.safe_load(read("deploy/prometheus/alerts.yml"))
+    exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    for rule in (r for g in rules["groups"] for r in g["rules"]):
+        assert rule["alert"].startswith("SecureTodo") and rule["for"] and rule["labels"]["severity"]
+    dashboard = json.loads(read("deploy/grafana/securetodo-dashboard.json"))
+    exprs += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    for expr in exprs:
+        unknown = used_series(expr) - exported
+        assert not unknown, f"{unknown} in {expr}"
+    titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
+    for topic in ["p50", "p99", "error", "cpu", "memory", "pool"]:
+        assert topic in titles, topic
+    # The operations guide documents every alert.
+    guide = read("docs/operations.md")
+    for rule in (r for g in rules["groups"] for r in g["rules"]):
+        assert rule["alert"] in guide, rule["alert"]
+
+
+def test_compose_monitoring_profile_runs_prometheus_and_grafana_on_loopback(compose):
+    for name in ("prometheus", "grafana"):
+        svc = service(compose, name)
+        assert svc["profiles"] == ["monitoring"]
+        assert all(str(p).startswith("127.0.0.1:") for p in svc["ports"]), svc["ports"]
+        assert svc["cap_drop"] == ["ALL"]
+    mounts = " ".join(service(compose, "prometheus")["volumes"])
+    assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+    assert "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in mounts
+    # The app's metrics port is for the compose network only.
+    assert not any("9090" in str(p) for p in service(compose, "app").get("ports", []))

@@ -67,6 +67,7 @@ def test_proxy_config_hardening():
     assert "server_tokens off;" in text
     assert "http://app:8080" in text
     assert "/.well-known/acme-challenge/" in text and "root /var/www/certbot;" in text
+    assert "proxy_set_header X-Request-Id $securetodo_request_id;" in text
 
 
 def test_spa_meta_tag_rewrite_matches_frontend_index():
@@ -293,6 +294,17 @@ def test_proxy_forwards_with_overwritten_forwarding_headers(proxy):
     assert seen["headers"]["X-Forwarded-Proto"] == "https"
     assert seen["headers"]["Host"] == DOMAIN
     assert response.getheader("Server") == "nginx"  # no version
+    # nginx's own id when the client sent none...
+    generated = seen["headers"]["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", generated), generated
+    # ...the client's when it is well formed, and a fresh one otherwise.
+    for sent, kept in [("client-id_1.2", True), ("bad id;", False), ("x" * 65, False)]:
+        _, body = https_request(proxy["https"], "/api/v1/users/me", headers={"X-Request-Id": sent})
+        forwarded = json.loads(body)["headers"]["X-Request-Id"]
+        if kept:
+            assert forwarded == sent
+        else:
+            assert re.fullmatch(r"[0-9a-f]{32}", forwarded), forwarded
 
 
 @needs_nginx
@@ -330,6 +342,8 @@ def test_proxy_answers_problem_json_when_the_app_is_down(tmp_path, tls_material)
     assert response.getheader("Content-Type") == "application/problem+json"
     problem = json.loads(body)
     assert problem["status"] == 503 and problem["code"] == "internal"
+    assert problem["request_id"] == response.getheader("X-Request-Id")
+    assert re.fullmatch(r"[0-9a-f]{32}", problem["request_id"])
     for header in ["Strict-Transport-Security", "Content-Security-Policy", "X-Content-Type-Options",
                    "Referrer-Policy", "X-Frame-Options", "Permissions-Policy",
                    "Cross-Origin-Opener-Policy", "Retry-After"]:

@@ -213,6 +213,11 @@ pub async fn login(
         .db
         .write(move |tx| sessions::login(tx, attempt))
         .await?;
+    crate::metrics::login(if matches!(outcome, LoginOutcome::SignedIn { .. }) {
+        "success"
+    } else {
+        "failure"
+    });
     let LoginOutcome::SignedIn {
         user,
         session_id,

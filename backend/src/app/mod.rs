@@ -1,9 +1,11 @@
 //! Use cases: the rules, as synchronous functions over a connection inside
-//! the transaction the caller opened. The API and the CLI both call them.
+//! the transaction the caller opened. The API, the background tasks and
+//! the CLI all call them.
 
 pub mod accounts;
 pub mod admin;
 pub mod lockout;
+pub mod retention;
 pub mod sessions;
 pub mod todos;
 

@@ -103,6 +103,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .read(move |conn| sessions::authenticate(conn, session_id, user_id))
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    crate::observe::set_user(req, found.user_id);
     Ok(AuthUser {
         user_id: found.user_id,
         session_id: found.session_id,

@@ -20,6 +20,8 @@ pub struct PasswordHasher {
     /// A hash of a random password, verified when the email is unknown so
     /// that an unknown email costs the same time as a wrong password.
     dummy_hash: Arc<str>,
+    /// Hashes waiting for a permit or running (a metrics gauge).
+    queue: crate::metrics::QueueDepth,
 }
 
 /// base64(SHA-384(password)): 64 ASCII bytes, under bcrypt's 72-byte limit.
@@ -44,6 +46,7 @@ impl PasswordHasher {
             cost,
             permits: Arc::new(Semaphore::new(cores)),
             dummy_hash: dummy_hash.into(),
+            queue: crate::metrics::QueueDepth::default(),
         })
     }
 
@@ -60,7 +63,13 @@ impl PasswordHasher {
         Ok(actix_web::web::block(move || Password::parse(raw, &email)).await?)
     }
 
+    /// Hashes and verifications waiting for a permit or running.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.get()
+    }
+
     pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+        let _queued = self.queue.enter();
         let _permit = self.permits.acquire().await.context("hasher closed")?;
         let password = password.expose().to_owned();
         let cost = self.cost;
@@ -70,6 +79,7 @@ impl PasswordHasher {
     /// Verifies against `hash`, or against the dummy hash when there is no
     /// account (the result is then always false).
     pub async fn verify(&self, password: &Password, hash: Option<String>) -> anyhow::Result<bool> {
+        let _queued = self.queue.enter();
         let _permit = self.permits.acquire().await.context("hasher closed")?;
         let password = password.expose().to_owned();
         let (hash, real) = match hash {

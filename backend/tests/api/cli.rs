@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::helpers::{spawn_app_with, TEST_JWT_SECRET};
 
-fn securetodo(dir: &std::path::Path) -> Command {
+pub fn securetodo(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_securetodo"));
     cmd.current_dir(dir).env_clear();
     // Keep what coverage instrumentation needs to record this process.

@@ -23,7 +23,13 @@ impl log::Log for CaptureLogger {
         true
     }
     fn log(&self, record: &log::Record<'_>) {
-        let line = format!("{} {} {}", record.level(), record.target(), record.args());
+        let mut line = format!("{} {} {}", record.level(), record.target(), record.args());
+        // Key-values as ` key=value`, and the id of the request being
+        // handled when the line was written (as the real formatter sees it).
+        let _ = record.key_values().visit(&mut KeyValues(&mut line));
+        if let Some(id) = securetodo::request_context::current_id() {
+            line.push_str(&format!(" context_request_id={id}"));
+        }
         if std::env::var_os("TEST_LOG").is_some() {
             eprintln!("{line}");
         }
@@ -32,6 +38,19 @@ impl log::Log for CaptureLogger {
         }
     }
     fn flush(&self) {}
+}
+
+struct KeyValues<'a>(&'a mut String);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for KeyValues<'_> {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        self.0.push_str(&format!(" {key}={value}"));
+        Ok(())
+    }
 }
 
 fn init_logging() {
@@ -63,6 +82,8 @@ pub struct TestUser {
 
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:PORT` of the metrics listener, with `METRICS_ADDR`.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub db_path: PathBuf,
     _dir: tempfile::TempDir,
@@ -129,6 +150,9 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings");
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
@@ -137,6 +161,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         .unwrap();
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        metrics_address,
         client,
         db_path,
         _dir: dir,
@@ -614,6 +639,19 @@ impl TestApp {
         })
     }
 
+    /// The Prometheus text from the metrics listener.
+    pub async fn scrape_metrics(&self) -> String {
+        let address = self.metrics_address.as_ref().expect("METRICS_ADDR is set");
+        let response = self
+            .client
+            .get(format!("{address}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     pub async fn stop(&self) {
         self.handle.stop(true).await;
     }
@@ -677,7 +715,16 @@ pub async fn problem(response: Response, status: u16, code: &str) -> Value {
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     assert_eq!(content_type, "application/problem+json");
-    let body: Value = response.json().await.unwrap();
+    // Every problem names the request, exactly as its `X-Request-Id` header.
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .expect("X-Request-Id on a problem response");
+    let mut body: Value = response.json().await.unwrap();
+    assert_eq!(body["request_id"], request_id.as_str(), "{body}");
+    // Checked; removed so that tests can compare the bodies of two requests.
+    body.as_object_mut().unwrap().remove("request_id");
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status);
     assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());

@@ -8,4 +8,5 @@ mod cli;
 mod foundation;
 mod helpers;
 mod openapi;
+mod operations;
 mod todos;

@@ -695,23 +695,24 @@ async fn another_users_todo_is_404_exactly_like_a_missing_one() {
     let id = id_of(&secret);
     let missing = 987_654;
 
-    let get_missing: Value = app
-        .get_todo(&mallory.token, missing)
-        .await
-        .json()
-        .await
-        .unwrap();
+    // `problem` drops the per-request `request_id` before the comparison.
+    let get_missing = problem(
+        app.get_todo(&mallory.token, missing).await,
+        404,
+        "not_found",
+    )
+    .await;
     let get_foreign = app.get_todo(&mallory.token, id).await;
     assert!(get_foreign.headers().get("etag").is_none());
     assert_eq!(problem(get_foreign, 404, "not_found").await, get_missing);
 
     let patch = json!({"title": "pwned", "completed": false});
-    let patch_missing: Value = app
-        .update_todo(&mallory.token, missing, &patch, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let patch_missing = problem(
+        app.update_todo(&mallory.token, missing, &patch, None).await,
+        404,
+        "not_found",
+    )
+    .await;
     let patch_foreign = app.update_todo(&mallory.token, id, &patch, None).await;
     assert_eq!(
         problem(patch_foreign, 404, "not_found").await,
@@ -724,12 +725,12 @@ async fn another_users_todo_is_404_exactly_like_a_missing_one() {
     let star = app.update_todo(&mallory.token, id, &patch, Some("*")).await;
     problem(star, 404, "not_found").await;
 
-    let delete_missing: Value = app
-        .delete_todo(&mallory.token, missing, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let delete_missing = problem(
+        app.delete_todo(&mallory.token, missing, None).await,
+        404,
+        "not_found",
+    )
+    .await;
     let delete_foreign = app.delete_todo(&mallory.token, id, None).await;
     assert_eq!(
         problem(delete_foreign, 404, "not_found").await,
