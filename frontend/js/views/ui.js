@@ -139,7 +139,7 @@ export function applyChecks(form, checks) {
  * Show an API error on a form: each `errors[].field` next to its field, anything else
  * (or fields the form does not have) in the form-level alert. Focuses the first bad field.
  */
-export function showApiError(form, err, { fieldForCode = {} } = {}) {
+export function showApiError(form, err) {
   if (err?.code === 'session_ended' || err?.name === 'AbortError') return;
   const leftovers = [];
   let first = null;
@@ -151,12 +151,7 @@ export function showApiError(form, err, { fieldForCode = {} } = {}) {
       leftovers.push(message);
     }
   }
-  const codeField = fieldForCode[err?.code];
-  if (!fieldErrors.length && codeField && setFieldError(form, codeField, errorMessage(err))) {
-    first = form.querySelector(`[name="${CSS.escape(codeField)}"]`);
-  } else if (!fieldErrors.length) {
-    leftovers.push(errorMessage(err));
-  }
+  if (!fieldErrors.length) leftovers.push(errorMessage(err));
   if (leftovers.length) showFormAlert(form, leftovers.join(' '));
   first?.focus();
 }
