@@ -170,12 +170,13 @@ export function fieldSentence(form, name, message) {
   return `${subject} ${text}${/[.!?]$/.test(text) ? '' : '.'}`;
 }
 
-/** A human sentence for an API error. */
+/**
+ * A human sentence for an API error. (`invalid_credentials` and `email_taken` come only
+ * from sign-in and registration, whose forms word them themselves.)
+ */
 export function errorMessage(err) {
   if (!err) return 'Something went wrong. Please try again.';
   switch (err.code) {
-    case 'invalid_credentials': return 'Incorrect email or password.';
-    case 'email_taken': return 'An account with this email already exists. Try signing in instead.';
     case 'rate_limited':
       return err.retryAfter
         ? `Too many attempts. Please wait ${err.retryAfter} seconds and try again.`
