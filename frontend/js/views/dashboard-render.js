@@ -104,6 +104,19 @@ export function summaryText(count, filter, more) {
   return count === 0 ? '' : `Showing ${count} ${shown}${more ? ' (more available)' : ''}`;
 }
 
+export function clearDialog(count) {
+  return {
+    title: 'Clear completed todos?',
+    message: `${count} completed ${count === 1 ? 'todo' : 'todos'} will be deleted permanently.`,
+    confirmLabel: `Clear ${count} completed`,
+    danger: true,
+  };
+}
+
+export function clearedMessage(n) {
+  return n === 0 ? 'There were no completed todos to clear' : `Cleared ${n} completed ${n === 1 ? 'todo' : 'todos'}`;
+}
+
 export function todoListNode() {
   return h('ul', { class: 'todo-list', 'aria-label': 'Todos', 'aria-describedby': 'todo-summary' });
 }

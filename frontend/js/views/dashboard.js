@@ -6,7 +6,7 @@ import {
 } from './ui.js';
 import { pagedList, searchField } from './components.js';
 import {
-  addButtonNode, addFormNode, clearButtonNode, dashboardLayout, editItem, filterGroupNode, listEmpty, listErrorNode,
+  addButtonNode, addFormNode, clearButtonNode, clearDialog, clearedMessage, dashboardLayout, editItem, filterGroupNode, listEmpty, listErrorNode,
   priorityFilterNode, sortSelectNode, summaryNode, summaryText, todoItem, todoListNode, toolbarNode,
   FILTERS, PRIORITIES, SORTS,
 } from './dashboard-render.js';
@@ -44,6 +44,75 @@ function editPatch(todo, { title, description, priority, due_date: due }) {
 
 const byId = (id) => `li[data-id="${CSS.escape(String(id))}"]`;
 
+// The list request for the current filters, and the same filters as they show in the address.
+function listParams(state) {
+  return {
+    completed: state.filter === 'all' ? undefined : String(state.filter === 'completed'),
+    q: state.q,
+    priority: state.priority,
+    sort: state.sort,
+    limit: PAGE_SIZE,
+  };
+}
+
+function addressQuery(state) {
+  return {
+    filter: state.filter === 'all' ? '' : state.filter,
+    q: state.q,
+    priority: state.priority,
+    sort: state.sort === '-created_at' ? '' : state.sort,
+  };
+}
+
+// The create body of the add form (its title already checked).
+function newTodo({ title, priority, due_date: due, description }) {
+  const body = { title: title.value.trim(), priority: priority.value };
+  if (due.value) body.due_date = due.value;
+  if (description.value.trim()) body.description = description.value;
+  return body;
+}
+
+// The list on screen may be filtered or paged, so the server counts the completed todos.
+async function countCompleted(signal, { all = false } = {}) {
+  let count = 0;
+  let cursor;
+  do {
+    const page = await api.listTodos({ completed: 'true', limit: 100, cursor }, { signal });
+    count += page.items.length;
+    cursor = page.next_cursor ?? undefined;
+  } while (all && cursor);
+  return count;
+}
+
+/* ----- Drafts: unsent input survives a "session ended" sign-in (app.js keeps it in memory) ----- */
+function readDraft(addForm, editForm, editingId) {
+  const { title, priority, due_date: due, description } = addForm.elements;
+  const add = { title: title.value, priority: priority.value, due_date: due.value, description: description.value };
+  const addTyped = add.title.trim() || add.description.trim() || add.due_date || add.priority !== 'normal';
+  let edit = null;
+  if (editForm && editingId !== null) {
+    const f = editForm.elements;
+    edit = { id: editingId, title: f.title.value, description: f.description.value, priority: f.priority.value, due_date: f.due_date.value };
+  }
+  return addTyped || edit ? { add: addTyped ? add : null, edit } : null;
+}
+
+function fillAddForm(addForm, add) {
+  const { title, priority, due_date: due, description } = addForm.elements;
+  title.value = add.title;
+  if (PRIORITIES.some(([v]) => v === add.priority)) priority.value = add.priority;
+  due.value = add.due_date;
+  description.value = add.description;
+  if (add.description) addForm.querySelector('details').open = true;
+}
+
+function fillEditForm(form, saved) {
+  form.elements.title.value = saved.title;
+  form.elements.description.value = saved.description;
+  if (PRIORITIES.some(([v]) => v === saved.priority)) form.elements.priority.value = saved.priority;
+  form.elements.due_date.value = saved.due_date;
+}
+
 export function dashboardView({ user, query, signal, updateQuery, draft }) {
   const state = { ...readState(query), editingId: null };
 
@@ -68,7 +137,7 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
     signal,
     latestOnly: true,
     loadingText: 'Loading your todos…',
-    fetchPage: ({ cursor, signal: requestSignal }) => api.listTodos({ ...params(), cursor }, { signal: requestSignal }),
+    fetchPage: ({ cursor, signal: requestSignal }) => api.listTodos({ ...listParams(state), cursor }, { signal: requestSignal }),
     renderItem: (todo) => (todo.id === state.editingId ? editItem(todo) : todoItem(todo)),
     empty: () => listEmpty(state.filter !== 'all' || state.q || state.priority),
     errorNode: (err) => listErrorNode(`Could not load your todos. ${errorMessage(err)}`),
@@ -90,11 +159,9 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
   addForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(addForm);
-    const { title, priority, due_date: due, description } = addForm.elements;
+    const { title } = addForm.elements;
     if (!applyChecks(addForm, { title: validateTitle(title.value) })) return;
-    const body = { title: title.value.trim(), priority: priority.value };
-    if (due.value) body.due_date = due.value;
-    if (description.value.trim()) body.description = description.value;
+    const body = newTodo(addForm.elements);
     await busy(addButton, async () => {
       try {
         const todo = await api.createTodo(body);
@@ -141,23 +208,8 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
   list.addEventListener('submit', onEditSubmit);
   list.addEventListener('keydown', onListKeydown);
 
-  function params() {
-    return {
-      completed: state.filter === 'all' ? undefined : String(state.filter === 'completed'),
-      q: state.q,
-      priority: state.priority,
-      sort: state.sort,
-      limit: PAGE_SIZE,
-    };
-  }
-
   function load() {
-    updateQuery({
-      filter: state.filter === 'all' ? '' : state.filter,
-      q: state.q,
-      priority: state.priority,
-      sort: state.sort === '-created_at' ? '' : state.sort,
-    });
+    updateQuery(addressQuery(state));
     return todos.load();
   }
 
@@ -292,30 +344,8 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
     });
   }
 
-  /* ----- Drafts: unsent input survives a "session ended" sign-in (app.js keeps it in memory) ----- */
-  function saveDraft() {
-    const { title, priority, due_date: due, description } = addForm.elements;
-    const add = { title: title.value, priority: priority.value, due_date: due.value, description: description.value };
-    const addTyped = add.title.trim() || add.description.trim() || add.due_date || add.priority !== 'normal';
-    const editForm = list.querySelector('li.is-editing form');
-    let edit = null;
-    if (editForm && state.editingId !== null) {
-      const f = editForm.elements;
-      edit = { id: state.editingId, title: f.title.value, description: f.description.value, priority: f.priority.value, due_date: f.due_date.value };
-    }
-    return addTyped || edit ? { add: addTyped ? add : null, edit } : null;
-  }
-
-  function restoreAddDraft() {
-    const add = draft?.add;
-    if (!add) return;
-    const { title, priority, due_date: due, description } = addForm.elements;
-    title.value = add.title;
-    if (PRIORITIES.some(([v]) => v === add.priority)) priority.value = add.priority;
-    due.value = add.due_date;
-    description.value = add.description;
-    if (add.description) addForm.querySelector('details').open = true;
-  }
+  /* ----- Drafts ----- */
+  const saveDraft = () => readDraft(addForm, list.querySelector('li.is-editing form'), state.editingId);
 
   let editDraft = draft?.edit ?? null;
   function restoreEditDraft() {
@@ -326,29 +356,13 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
     if (!todo) return;
     startEdit(todo);
     const form = list.querySelector(`${byId(todo.id)} form`);
-    if (!form) return;
-    form.elements.title.value = saved.title;
-    form.elements.description.value = saved.description;
-    if (PRIORITIES.some(([v]) => v === saved.priority)) form.elements.priority.value = saved.priority;
-    form.elements.due_date.value = saved.due_date;
+    if (form) fillEditForm(form, saved);
   }
 
   /* ----- Clear completed: enabled only while something is completed, and says how much ----- */
-  // The list on screen may be filtered or paged, so the server counts the completed todos.
-  async function countCompleted({ all = false } = {}) {
-    let count = 0;
-    let cursor;
-    do {
-      const page = await api.listTodos({ completed: 'true', limit: 100, cursor }, { signal });
-      count += page.items.length;
-      cursor = page.next_cursor ?? undefined;
-    } while (all && cursor);
-    return count;
-  }
-
   async function refreshClearButton() {
     try {
-      const count = await countCompleted();
+      const count = await countCompleted(signal);
       clearButton.disabled = count === 0;
       clearButton.title = count === 0 ? 'No completed todos to clear' : '';
     } catch (err) {
@@ -360,7 +374,7 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
   async function clearCompleted() {
     let count;
     try {
-      count = await countCompleted({ all: true });
+      count = await countCompleted(signal, { all: true });
     } catch (err) {
       if (!isSilent(err)) toast(errorMessage(err), 'error');
       return;
@@ -370,19 +384,11 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
       await refreshClearButton();
       return;
     }
-    const noun = count === 1 ? 'todo' : 'todos';
-    const confirmed = await confirmDialog({
-      title: 'Clear completed todos?',
-      message: `${count} completed ${noun} will be deleted permanently.`,
-      confirmLabel: `Clear ${count} completed`,
-      danger: true,
-    });
-    if (!confirmed) return;
+    if (!(await confirmDialog(clearDialog(count)))) return;
     await busy(clearButton, async () => {
       try {
         const result = await api.clearCompleted();
-        const n = result?.deleted ?? 0;
-        toast(n === 0 ? 'There were no completed todos to clear' : `Cleared ${n} completed ${n === 1 ? 'todo' : 'todos'}`, 'success');
+        toast(clearedMessage(result?.deleted ?? 0), 'success');
         await load();
       } catch (err) {
         if (!isSilent(err)) toast(errorMessage(err), 'error');
@@ -395,7 +401,7 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
   const toolbar = toolbarNode({ filterGroup, search: search.node, priorityFilter, sortSelect });
   const node = dashboardLayout({ user, addForm, toolbar, list: todos, summary, clearButton });
 
-  restoreAddDraft();
+  if (draft?.add) fillAddForm(addForm, draft.add);
   if (draft) toast('Your session had ended; what you typed is back where you left it.', 'info');
   load();
   return { node, title: 'My todos', saveDraft };
