@@ -40,11 +40,6 @@ export class ApiError extends Error {
     this.errors = Array.isArray(errors) ? errors : [];
     this.retryAfter = retryAfter;
   }
-
-  /** Message for a field named in `errors[]` (first one wins). */
-  fieldMessage(field) {
-    return this.errors.find((e) => e.field === field)?.message ?? null;
-  }
 }
 
 function buildUrl(path, query) {

@@ -139,7 +139,7 @@ export function applyChecks(form, checks) {
  * Show an API error on a form: each `errors[].field` next to its field, anything else
  * (or fields the form does not have) in the form-level alert. Focuses the first bad field.
  */
-export function showApiError(form, err, { fieldForCode = {} } = {}) {
+export function showApiError(form, err) {
   if (err?.code === 'session_ended' || err?.name === 'AbortError') return;
   const leftovers = [];
   let first = null;
@@ -151,12 +151,7 @@ export function showApiError(form, err, { fieldForCode = {} } = {}) {
       leftovers.push(message);
     }
   }
-  const codeField = fieldForCode[err?.code];
-  if (!fieldErrors.length && codeField && setFieldError(form, codeField, errorMessage(err))) {
-    first = form.querySelector(`[name="${CSS.escape(codeField)}"]`);
-  } else if (!fieldErrors.length) {
-    leftovers.push(errorMessage(err));
-  }
+  if (!fieldErrors.length) leftovers.push(errorMessage(err));
   if (leftovers.length) showFormAlert(form, leftovers.join(' '));
   first?.focus();
 }
@@ -175,12 +170,13 @@ export function fieldSentence(form, name, message) {
   return `${subject} ${text}${/[.!?]$/.test(text) ? '' : '.'}`;
 }
 
-/** A human sentence for an API error. */
+/**
+ * A human sentence for an API error. (`invalid_credentials` and `email_taken` come only
+ * from sign-in and registration, whose forms word them themselves.)
+ */
 export function errorMessage(err) {
   if (!err) return 'Something went wrong. Please try again.';
   switch (err.code) {
-    case 'invalid_credentials': return 'Incorrect email or password.';
-    case 'email_taken': return 'An account with this email already exists. Try signing in instead.';
     case 'rate_limited':
       return err.retryAfter
         ? `Too many attempts. Please wait ${err.retryAfter} seconds and try again.`
