@@ -185,7 +185,8 @@ pub async fn login(
     let ip = client_ip(&req, trust);
     let client = client_key(&req, trust).unwrap_or_else(|| "unknown".to_owned());
     let agent = user_agent(&req);
-    let device_hash = presented_device_token(&req).map(|t| hash_refresh_token(&t));
+    let presented_device = presented_device_token(&req);
+    let device_hash = presented_device.as_deref().map(hash_refresh_token);
 
     let lookup_email = email.as_str().to_owned();
     let found = state
@@ -231,7 +232,7 @@ pub async fn login(
     let device_token = if new_device {
         Some(device.token)
     } else {
-        presented_device_token(&req)
+        presented_device
     };
     if let Some(token) = device_token {
         response

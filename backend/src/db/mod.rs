@@ -71,12 +71,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut SqliteConnection) -> ApiResult<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        actix_web::web::block(move || {
-            let mut conn = pool.get()?;
-            conn.immediate_transaction(f)
-        })
-        .await?
+        self.read(move |conn| conn.immediate_transaction(f)).await
     }
 }
 
