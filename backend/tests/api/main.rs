@@ -7,6 +7,8 @@ mod auth;
 mod cli;
 mod foundation;
 mod helpers;
+mod mfa;
 mod openapi;
 mod operations;
+mod rotation;
 mod todos;
