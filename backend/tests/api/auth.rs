@@ -205,7 +205,7 @@ async fn login_returns_a_token_pair_and_a_strict_refresh_cookie() {
         "256-bit refresh token"
     );
     // The database never holds the token itself.
-    let db = std::fs::read(&app.db_path).unwrap();
+    let db = app.stored_text();
     assert!(!db.windows(refresh.len()).any(|w| w == refresh.as_bytes()));
     let me = app.get_me(pair["access_token"].as_str().unwrap()).await;
     assert_eq!(me.status(), 200);

@@ -3,6 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::{dispatch, Conn};
+
 use crate::db::schema::{retired_refresh_tokens, sessions, users};
 
 /// Live sessions a user may hold; the oldest are ended beyond this.
@@ -10,7 +12,7 @@ pub const MAX_SESSIONS_PER_USER: i64 = 20;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = sessions)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct Session {
     pub id: i64,
     pub user_id: i64,
@@ -51,11 +53,12 @@ pub struct SessionUser {
 /// The live session `sid` of user `uid` with its enabled user, or `None`.
 /// Served by the primary key of `sessions` and of `users`.
 pub fn find_live(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     session_id: i64,
     user_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<Option<SessionUser>> {
+    dispatch!(conn, conn => {
     sessions::table
         .inner_join(users::table)
         .filter(sessions::id.eq(session_id))
@@ -74,16 +77,20 @@ pub fn find_live(
         ))
         .first(conn)
         .optional()
+})
 }
 
-pub fn touch(conn: &mut SqliteConnection, session_id: i64, now: NaiveDateTime) -> QueryResult<()> {
+pub fn touch(conn: &mut Conn<'_>, session_id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    dispatch!(conn, conn => {
     diesel::update(sessions::table.find(session_id))
         .set(sessions::last_used_at.eq(now))
         .execute(conn)
         .map(|_| ())
+})
 }
 
-pub fn insert(conn: &mut SqliteConnection, new: &NewSession<'_>) -> QueryResult<Session> {
+pub fn insert(conn: &mut Conn<'_>, new: &NewSession<'_>) -> QueryResult<Session> {
+    dispatch!(conn, conn => {
     let session = diesel::insert_into(sessions::table)
         .values(new)
         .returning(Session::as_returning())
@@ -103,37 +110,63 @@ pub fn insert(conn: &mut SqliteConnection, new: &NewSession<'_>) -> QueryResult<
             .execute(conn)?;
     }
     Ok(session)
+})
 }
 
 /// The session whose *current* refresh token has this hash, if still live.
 pub fn find_by_refresh_hash(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     hash: &str,
 ) -> QueryResult<Option<Session>> {
+    dispatch!(conn, conn => {
     sessions::table
         .filter(sessions::refresh_token_hash.eq(hash))
         .select(Session::as_select())
         .first(conn)
         .optional()
+})
+}
+
+/// [`find_by_refresh_hash`] for a rotation. PostgreSQL locks the row
+/// (`FOR UPDATE`): of two refreshes racing with one token, the second waits
+/// for the first to commit, then no longer finds the token current and
+/// finds it retired instead (reuse). SQLite's write transaction already
+/// serialises them.
+pub fn find_by_refresh_hash_for_update(
+    conn: &mut Conn<'_>,
+    hash: &str,
+) -> QueryResult<Option<Session>> {
+    match conn {
+        Conn::Sqlite(_) => find_by_refresh_hash(conn, hash),
+        Conn::Pg(c) => sessions::table
+            .filter(sessions::refresh_token_hash.eq(hash))
+            .select(Session::as_select())
+            .for_update()
+            .first(&mut **c)
+            .optional(),
+    }
 }
 
 /// The session a rotated-away refresh token belonged to.
-pub fn find_by_retired_hash(conn: &mut SqliteConnection, hash: &str) -> QueryResult<Option<i64>> {
+pub fn find_by_retired_hash(conn: &mut Conn<'_>, hash: &str) -> QueryResult<Option<i64>> {
+    dispatch!(conn, conn => {
     retired_refresh_tokens::table
         .find(hash)
         .select(retired_refresh_tokens::session_id)
         .first(conn)
         .optional()
+})
 }
 
 /// Replaces the session's refresh token, remembering the old one so that
 /// presenting it again is detected as reuse.
 pub fn rotate(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     session: &Session,
     new_hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    dispatch!(conn, conn => {
     diesel::insert_into(retired_refresh_tokens::table)
         .values((
             retired_refresh_tokens::token_hash.eq(&session.refresh_token_hash),
@@ -148,13 +181,15 @@ pub fn rotate(
         ))
         .execute(conn)
         .map(|_| ())
+})
 }
 
 pub fn revoke(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     session_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    dispatch!(conn, conn => {
     diesel::update(
         sessions::table
             .find(session_id)
@@ -162,15 +197,17 @@ pub fn revoke(
     )
     .set(sessions::revoked_at.eq(now))
     .execute(conn)
+})
 }
 
 /// Revokes one session of `user_id`; 0 when it is not theirs or not live.
 pub fn revoke_owned(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     user_id: i64,
     session_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    dispatch!(conn, conn => {
     diesel::update(
         sessions::table
             .filter(sessions::id.eq(session_id))
@@ -180,15 +217,17 @@ pub fn revoke_owned(
     )
     .set(sessions::revoked_at.eq(now))
     .execute(conn)
+})
 }
 
 /// Revokes every live session of the user except `keep`.
 pub fn revoke_all(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     user_id: i64,
     keep: Option<i64>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    dispatch!(conn, conn => {
     let query = sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
@@ -196,14 +235,16 @@ pub fn revoke_all(
     diesel::update(query)
         .set(sessions::revoked_at.eq(now))
         .execute(conn)
+})
 }
 
 /// The user's live sessions, newest first (at most MAX_SESSIONS_PER_USER).
 pub fn list_live(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     user_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Session>> {
+    dispatch!(conn, conn => {
     sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
@@ -212,20 +253,25 @@ pub fn list_live(
         .limit(MAX_SESSIONS_PER_USER)
         .select(Session::as_select())
         .load(conn)
+})
 }
 
-pub fn find_owner(conn: &mut SqliteConnection, session_id: i64) -> QueryResult<Option<i64>> {
+pub fn find_owner(conn: &mut Conn<'_>, session_id: i64) -> QueryResult<Option<i64>> {
+    dispatch!(conn, conn => {
     sessions::table
         .find(session_id)
         .select(sessions::user_id)
         .first(conn)
         .optional()
+})
 }
 
 /// Counts a wrong password given inside the session; returns the count.
-pub fn add_password_failure(conn: &mut SqliteConnection, session_id: i64) -> QueryResult<i32> {
+pub fn add_password_failure(conn: &mut Conn<'_>, session_id: i64) -> QueryResult<i32> {
+    dispatch!(conn, conn => {
     diesel::update(sessions::table.find(session_id))
         .set(sessions::failed_password_checks.eq(sessions::failed_password_checks + 1))
         .returning(sessions::failed_password_checks)
         .get_result(conn)
+})
 }
