@@ -4,10 +4,10 @@ use diesel::prelude::*;
 
 use crate::app::lockout::MAX_FAILED_LOGINS;
 use crate::app::Actor;
-use crate::db::{dispatch, Conn};
 use crate::db::models::audit;
 use crate::db::models::{device, session, user};
 use crate::db::schema::users;
+use crate::db::{dispatch, Conn};
 use crate::domain::{AuditEvent, LockScope, LoginFailure, Via};
 use crate::domain::{Email, Role};
 use crate::error::{ApiError, ApiResult};
@@ -167,11 +167,7 @@ pub fn password_hash(conn: &mut Conn<'_>, user_id: i64) -> ApiResult<Option<Stri
 
 /// A wrong current password given inside a session counts against that
 /// session's own budget: each is audited, and the fifth ends the session.
-pub fn record_wrong_password(
-    conn: &mut Conn<'_>,
-    actor: &Actor,
-    session_id: i64,
-) -> ApiResult<()> {
+pub fn record_wrong_password(conn: &mut Conn<'_>, actor: &Actor, session_id: i64) -> ApiResult<()> {
     let failures = session::add_password_failure(conn, session_id)?;
     let ip = actor.ip.as_deref();
     audit::record(

@@ -4,13 +4,12 @@
 //! together break the rule (on PostgreSQL after locking the active admins'
 //! rows: see `user::lock_active_admins`).
 
-
 use crate::app::Actor;
-use crate::db::Conn;
 use crate::clock::now;
 use crate::db::models::audit::{self, StoredAuditEvent};
 use crate::db::models::session;
 use crate::db::models::user::{self, User, UserFilter, UserSummary};
+use crate::db::Conn;
 use crate::domain::AuditEvent;
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
@@ -142,11 +141,7 @@ pub fn delete_user(conn: &mut Conn<'_>, actor: &Actor, target_id: i64) -> ApiRes
 }
 
 /// Ends every session of a user.
-pub fn revoke_user_sessions(
-    conn: &mut Conn<'_>,
-    actor: &Actor,
-    target_id: i64,
-) -> ApiResult<()> {
+pub fn revoke_user_sessions(conn: &mut Conn<'_>, actor: &Actor, target_id: i64) -> ApiResult<()> {
     let target = user::find(conn, target_id)?.ok_or(ApiError::NotFound)?;
     ensure_still_admin(conn, actor.user_id)?;
     let ended = session::revoke_all(conn, target.id, None, now())?;

@@ -10,10 +10,10 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::db::Conn;
 use crate::db::models::audit;
 use crate::db::models::device::{self, Device};
 use crate::db::models::user::{self, User};
+use crate::db::Conn;
 use crate::domain::{AuditEvent, LockScope, LoginFailure};
 
 /// Failures in a row before the budget's lock.

@@ -22,9 +22,9 @@ use std::fmt;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::db::{dispatch, transaction, Conn, DbPool};
 use crate::config::Settings;
 use crate::db::schema::{audit_events, retired_refresh_tokens, sessions};
+use crate::db::{dispatch, transaction, Conn, DbPool};
 
 /// Rows removed per write transaction.
 pub const DEFAULT_BATCH_SIZE: i64 = 1000;
@@ -125,10 +125,12 @@ impl fmt::Display for PruneReport {
 /// One pass over the configured database (`securetodo prune`).
 pub fn prune_database(settings: &Settings) -> anyhow::Result<PruneReport> {
     let pool = crate::db::build_pool(&settings.database, 1)?;
-    Ok(
-        prune_exclusive(&pool, &RetentionPolicy::from_settings(settings), crate::clock::now())?
-            .unwrap_or_default(),
-    )
+    Ok(prune_exclusive(
+        &pool,
+        &RetentionPolicy::from_settings(settings),
+        crate::clock::now(),
+    )?
+    .unwrap_or_default())
 }
 
 /// The PostgreSQL advisory lock a retention pass holds, so that of several
@@ -164,8 +166,9 @@ pub fn prune_exclusive(
         let Conn::Pg(pg) = conn else {
             return Ok(Some(report?));
         };
-        let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({RETENTION_LOCK_KEY})"))
-            .execute(&mut **pg);
+        let unlocked =
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({RETENTION_LOCK_KEY})"))
+                .execute(&mut **pg);
         let report = report?;
         unlocked?;
         Ok(Some(report))
@@ -235,23 +238,25 @@ fn prune_batch(
                 .limit(limit)
                 .load(c))?;
             if !ids.is_empty() {
-                let (tokens, removed) = transaction(conn, |tx| dispatch!(tx, tx => {
-                    // Tokens a session retired since the first step (it
-                    // ended meanwhile) go first, so that they are counted
-                    // rather than removed silently by the cascade.
-                    let tokens = diesel::delete(
-                        retired_refresh_tokens::table
-                            .filter(retired_refresh_tokens::session_id.eq_any(&ids)),
-                    )
-                    .execute(tx)?;
-                    let removed = diesel::delete(
-                        sessions::table
-                            .filter(sessions::id.eq_any(&ids))
-                            .filter(ended_session(now)),
-                    )
-                    .execute(tx)?;
-                    QueryResult::Ok((tokens, removed))
-                }))?;
+                let (tokens, removed) = transaction(conn, |tx| {
+                    dispatch!(tx, tx => {
+                        // Tokens a session retired since the first step (it
+                        // ended meanwhile) go first, so that they are counted
+                        // rather than removed silently by the cascade.
+                        let tokens = diesel::delete(
+                            retired_refresh_tokens::table
+                                .filter(retired_refresh_tokens::session_id.eq_any(&ids)),
+                        )
+                        .execute(tx)?;
+                        let removed = diesel::delete(
+                            sessions::table
+                                .filter(sessions::id.eq_any(&ids))
+                                .filter(ended_session(now)),
+                        )
+                        .execute(tx)?;
+                        QueryResult::Ok((tokens, removed))
+                    })
+                })?;
                 report.add(Target::RetiredRefreshTokens, tokens);
                 report.add(target, removed);
             }

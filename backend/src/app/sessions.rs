@@ -5,12 +5,12 @@ use chrono::Duration;
 
 use crate::app::lockout::{self, Budget};
 use crate::app::Actor;
-use crate::db::Conn;
 use crate::clock::now;
 use crate::db::models::audit;
 use crate::db::models::device;
 use crate::db::models::session::{self, NewSession, Session, SessionUser};
 use crate::db::models::user::{self, User};
+use crate::db::Conn;
 use crate::domain::{AuditEvent, LoginFailure};
 use crate::error::{ApiError, ApiResult};
 

@@ -3,9 +3,9 @@
 
 use actix_web::http::header::{EntityTag, IfMatch};
 
-use crate::db::Conn;
 use crate::clock::now;
 use crate::db::models::todo::{self, ListFilter, NewTodo, SortValue, Todo, TodoChangeset};
+use crate::db::Conn;
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
 use crate::error::{ApiError, ApiResult};
 

@@ -210,10 +210,8 @@ impl Db {
     /// Readiness: a connection within two seconds, and our schema answers.
     pub async fn ping(&self) -> anyhow::Result<()> {
         let pool = self.pool.clone();
-        actix_web::web::block(move || {
-            pool.with_conn_timeout(Some(Duration::from_secs(2)), |conn| ping(conn))
-        })
-        .await?
+        actix_web::web::block(move || pool.with_conn_timeout(Some(Duration::from_secs(2)), ping))
+            .await?
     }
 
     /// Runs `f` inside one write transaction (see [`transaction`]): a rule
@@ -287,7 +285,11 @@ pub fn build_pool(database: &DatabaseUrl, max_size: u32) -> anyhow::Result<DbPoo
     open_pool(database, max_size, Migrate::Apply)
 }
 
-pub fn open_pool(database: &DatabaseUrl, max_size: u32, migrate: Migrate) -> anyhow::Result<DbPool> {
+pub fn open_pool(
+    database: &DatabaseUrl,
+    max_size: u32,
+    migrate: Migrate,
+) -> anyhow::Result<DbPool> {
     let pool = match database {
         DatabaseUrl::Postgres(url) => DbPool::Pg(pg_pool(url, max_size)?),
         DatabaseUrl::File(path) => {

@@ -266,7 +266,7 @@ async fn unknown_email_costs_a_password_hash_like_a_known_one() {
 async fn disabled_accounts_get_the_same_401() {
     let (app, user) = spawn_app_with_user().await;
     app.sql(&format!(
-        "UPDATE users SET disabled = 1 WHERE id = {};",
+        "UPDATE users SET disabled = TRUE WHERE id = {};",
         user.id
     ));
     let body = problem(

@@ -92,7 +92,10 @@ pub struct TestApp {
     /// The database the app uses.
     pub database: TestDatabase,
     _dir: tempfile::TempDir,
-    handle: actix_web::dev::ServerHandle,
+    /// The in-process server; `None` for a `securetodo serve` process.
+    handle: Option<actix_web::dev::ServerHandle>,
+    /// Whether dropping this app drops its PostgreSQL database.
+    owns_database: bool,
 }
 
 /// The backend a test app runs on. `TEST_DATABASE_URL=postgres://...` (a
@@ -126,10 +129,6 @@ pub fn postgres_server() -> Option<String> {
     Some(format!("{scheme}://{authority}"))
 }
 
-pub fn on_postgres() -> bool {
-    postgres_server().is_some()
-}
-
 /// A fresh PostgreSQL database for one test: a copy of a template migrated
 /// once per run (named after the migrations, so a changed migration gets a
 /// new template).
@@ -149,11 +148,14 @@ fn fresh_postgres_database(server: &str) -> TestDatabase {
         if !exists {
             let building = format!("{name}_b{}", std::process::id());
             admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {building}; CREATE DATABASE {building}"))
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {building}"))
                 .unwrap();
-            let url = securetodo::config::DatabaseUrl::Postgres(securetodo::config::PostgresUrl::new(
-                format!("{server}/{building}"),
-            ));
+            admin
+                .batch_execute(&format!("CREATE DATABASE {building}"))
+                .unwrap();
+            let url = securetodo::config::DatabaseUrl::Postgres(
+                securetodo::config::PostgresUrl::new(format!("{server}/{building}")),
+            );
             drop(securetodo::db::build_pool(&url, 1).unwrap());
             retry(|| admin.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}")));
         }
@@ -165,11 +167,7 @@ fn fresh_postgres_database(server: &str) -> TestDatabase {
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
     let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres")).unwrap();
-    retry(|| {
-        admin.batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} TEMPLATE {template}"
-        ))
-    });
+    retry(|| admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")));
     TestDatabase::Postgres {
         server: server.to_owned(),
         name,
@@ -201,7 +199,10 @@ fn migrations_digest() -> u64 {
         .flat_map(|d| {
             let d = d.unwrap().path();
             if d.is_dir() {
-                std::fs::read_dir(d).unwrap().map(|f| f.unwrap().path()).collect()
+                std::fs::read_dir(d)
+                    .unwrap()
+                    .map(|f| f.unwrap().path())
+                    .collect()
             } else {
                 vec![d]
             }
@@ -220,12 +221,19 @@ impl Drop for TestApp {
     /// Stops the server (the command is sent at once) and drops a
     /// PostgreSQL test database, ending its connections.
     fn drop(&mut self) {
-        let _ = self.handle.stop(false);
+        if let Some(handle) = &self.handle {
+            // The stop command is sent when `stop` is called; nothing to await.
+            drop(handle.stop(false));
+        }
+        if !self.owns_database {
+            return;
+        }
         if let TestDatabase::Postgres { server, name } = &self.database {
             use diesel::connection::SimpleConnection;
             use diesel::Connection;
             if let Ok(mut admin) = diesel::PgConnection::establish(&format!("{server}/postgres")) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }
@@ -316,7 +324,45 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         db_path,
         database,
         _dir: dir,
-        handle,
+        handle: Some(handle),
+        owns_database: true,
+    }
+}
+
+/// A fresh database for several apps to share: on PostgreSQL a copy of the
+/// migrated template (dropped with the returned guard), else `None`.
+pub fn shared_postgres_database() -> Option<TestApp> {
+    let server = postgres_server()?;
+    let database = fresh_postgres_database(&server);
+    Some(TestApp {
+        address: String::new(),
+        metrics_address: None,
+        client: reqwest::Client::new(),
+        db_path: PathBuf::new(),
+        database,
+        _dir: tempfile::tempdir().unwrap(),
+        handle: None,
+        owns_database: true,
+    })
+}
+
+impl TestApp {
+    /// A client of a server running elsewhere (a `securetodo serve`
+    /// process) on `database`, which it does not own.
+    pub fn client_of(address: String, database: TestDatabase) -> TestApp {
+        TestApp {
+            address,
+            metrics_address: None,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            db_path: PathBuf::new(),
+            database,
+            _dir: tempfile::tempdir().unwrap(),
+            handle: None,
+            owns_database: false,
+        }
     }
 }
 
@@ -722,10 +768,6 @@ impl TestApp {
         }
     }
 
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.database, TestDatabase::Postgres { .. })
-    }
-
     /// Runs SQL against the app's database (portable SQL: both backends).
     pub fn sql(&self, statements: &str) {
         use diesel::connection::SimpleConnection;
@@ -771,10 +813,11 @@ impl TestApp {
                     .unwrap();
                     let mut all = Vec::new();
                     for table in tables {
-                        let rows: Vec<Row> =
-                            diesel::sql_query(format!("SELECT row_to_json(t)::text AS row FROM {table} t"))
-                                .load(&mut **c)
-                                .unwrap();
+                        let rows: Vec<Row> = diesel::sql_query(format!(
+                            "SELECT row_to_json(t)::text AS row FROM {table} t"
+                        ))
+                        .load(&mut **c)
+                        .unwrap();
                         for r in rows {
                             all.extend_from_slice(r.row.as_bytes());
                         }
@@ -818,7 +861,9 @@ impl TestApp {
     pub fn audit_types(&self) -> Vec<String> {
         use diesel::prelude::*;
         use securetodo::db::schema::audit_events::dsl;
-        let query = dsl::audit_events.order(dsl::id.asc()).select(dsl::event_type);
+        let query = dsl::audit_events
+            .order(dsl::id.asc())
+            .select(dsl::event_type);
         self.with_db(|conn| match conn {
             Conn::Sqlite(c) => query.load(&mut **c),
             Conn::Pg(c) => query.load(&mut **c),
@@ -838,7 +883,8 @@ impl TestApp {
         match &self.database {
             TestDatabase::Sqlite(path) => {
                 let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-                conn.batch_execute("PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE;").unwrap();
+                conn.batch_execute("PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE;")
+                    .unwrap();
                 WriteLock::Sqlite(conn)
             }
             pg => {
@@ -887,7 +933,9 @@ impl TestApp {
     }
 
     pub async fn stop(&self) {
-        self.handle.stop(true).await;
+        if let Some(handle) = &self.handle {
+            handle.stop(true).await;
+        }
     }
 }
 

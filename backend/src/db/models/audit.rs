@@ -42,18 +42,18 @@ pub fn record(
     ip: Option<&str>,
 ) -> QueryResult<()> {
     dispatch!(conn, conn => {
-    diesel::insert_into(audit_events::table)
-        .values(NewAuditEvent {
-            event_type: event.event_type().as_str(),
-            actor_user_id,
-            target_user_id,
-            ip,
-            created_at: crate::clock::now(),
-            detail: event.detail(),
-        })
-        .execute(conn)
-        .map(|_| ())
-})
+        diesel::insert_into(audit_events::table)
+            .values(NewAuditEvent {
+                event_type: event.event_type().as_str(),
+                actor_user_id,
+                target_user_id,
+                ip,
+                created_at: crate::clock::now(),
+                detail: event.detail(),
+            })
+            .execute(conn)
+            .map(|_| ())
+    })
 }
 
 /// Records a failed login for an unknown email. These cost an attacker
@@ -97,19 +97,21 @@ pub fn record_anonymous_login_failure(
 /// The statement behind [`page`], for the backend `$db`.
 macro_rules! page_query {
     ($db:ty, $event_type:expr, $before:expr, $limit:expr) => {{
-    let (event_type, before, limit): (Option<&str>, Option<i64>, i64) = ($event_type, $before, $limit);
-    let mut query: audit_events::BoxedQuery<'static, $db, AsSelect<StoredAuditEvent, $db>> = audit_events::table
-        .select(StoredAuditEvent::as_select())
-        .order(audit_events::id.desc())
-        .limit(limit)
-        .into_boxed();
-    if let Some(event_type) = event_type {
-        query = query.filter(audit_events::event_type.eq(event_type.to_owned()));
-    }
-    if let Some(before) = before {
-        query = query.filter(audit_events::id.lt(before));
-    }
-    query
+        let (event_type, before, limit): (Option<&str>, Option<i64>, i64) =
+            ($event_type, $before, $limit);
+        let mut query: audit_events::BoxedQuery<'static, $db, AsSelect<StoredAuditEvent, $db>> =
+            audit_events::table
+                .select(StoredAuditEvent::as_select())
+                .order(audit_events::id.desc())
+                .limit(limit)
+                .into_boxed();
+        if let Some(event_type) = event_type {
+            query = query.filter(audit_events::event_type.eq(event_type.to_owned()));
+        }
+        if let Some(before) = before {
+            query = query.filter(audit_events::id.lt(before));
+        }
+        query
     }};
 }
 

@@ -59,72 +59,69 @@ pub fn find_live(
     now: NaiveDateTime,
 ) -> QueryResult<Option<SessionUser>> {
     dispatch!(conn, conn => {
-    sessions::table
-        .inner_join(users::table)
-        .filter(sessions::id.eq(session_id))
-        .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::revoked_at.is_null())
-        .filter(sessions::expires_at.gt(now))
-        .filter(users::disabled.eq(false))
-        .select((
-            sessions::id,
-            sessions::last_used_at,
-            users::id,
-            users::email,
-            users::role,
-            users::disabled,
-            users::created_at,
-        ))
-        .first(conn)
-        .optional()
-})
+        sessions::table
+            .inner_join(users::table)
+            .filter(sessions::id.eq(session_id))
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .filter(users::disabled.eq(false))
+            .select((
+                sessions::id,
+                sessions::last_used_at,
+                users::id,
+                users::email,
+                users::role,
+                users::disabled,
+                users::created_at,
+            ))
+            .first(conn)
+            .optional()
+    })
 }
 
 pub fn touch(conn: &mut Conn<'_>, session_id: i64, now: NaiveDateTime) -> QueryResult<()> {
     dispatch!(conn, conn => {
-    diesel::update(sessions::table.find(session_id))
-        .set(sessions::last_used_at.eq(now))
-        .execute(conn)
-        .map(|_| ())
-})
+        diesel::update(sessions::table.find(session_id))
+            .set(sessions::last_used_at.eq(now))
+            .execute(conn)
+            .map(|_| ())
+    })
 }
 
 pub fn insert(conn: &mut Conn<'_>, new: &NewSession<'_>) -> QueryResult<Session> {
     dispatch!(conn, conn => {
-    let session = diesel::insert_into(sessions::table)
-        .values(new)
-        .returning(Session::as_returning())
-        .get_result(conn)?;
-    // Bound what one account can hold: end the oldest live sessions.
-    let live: Vec<i64> = sessions::table
-        .filter(sessions::user_id.eq(new.user_id))
-        .filter(sessions::revoked_at.is_null())
-        .order(sessions::id.desc())
-        .offset(MAX_SESSIONS_PER_USER)
-        .limit(1000)
-        .select(sessions::id)
-        .load(conn)?;
-    if !live.is_empty() {
-        diesel::update(sessions::table.filter(sessions::id.eq_any(live)))
-            .set(sessions::revoked_at.eq(new.created_at))
-            .execute(conn)?;
-    }
-    Ok(session)
-})
+        let session = diesel::insert_into(sessions::table)
+            .values(new)
+            .returning(Session::as_returning())
+            .get_result(conn)?;
+        // Bound what one account can hold: end the oldest live sessions.
+        let live: Vec<i64> = sessions::table
+            .filter(sessions::user_id.eq(new.user_id))
+            .filter(sessions::revoked_at.is_null())
+            .order(sessions::id.desc())
+            .offset(MAX_SESSIONS_PER_USER)
+            .limit(1000)
+            .select(sessions::id)
+            .load(conn)?;
+        if !live.is_empty() {
+            diesel::update(sessions::table.filter(sessions::id.eq_any(live)))
+                .set(sessions::revoked_at.eq(new.created_at))
+                .execute(conn)?;
+        }
+        Ok(session)
+    })
 }
 
 /// The session whose *current* refresh token has this hash, if still live.
-pub fn find_by_refresh_hash(
-    conn: &mut Conn<'_>,
-    hash: &str,
-) -> QueryResult<Option<Session>> {
+pub fn find_by_refresh_hash(conn: &mut Conn<'_>, hash: &str) -> QueryResult<Option<Session>> {
     dispatch!(conn, conn => {
-    sessions::table
-        .filter(sessions::refresh_token_hash.eq(hash))
-        .select(Session::as_select())
-        .first(conn)
-        .optional()
-})
+        sessions::table
+            .filter(sessions::refresh_token_hash.eq(hash))
+            .select(Session::as_select())
+            .first(conn)
+            .optional()
+    })
 }
 
 /// [`find_by_refresh_hash`] for a rotation. PostgreSQL locks the row
@@ -150,12 +147,12 @@ pub fn find_by_refresh_hash_for_update(
 /// The session a rotated-away refresh token belonged to.
 pub fn find_by_retired_hash(conn: &mut Conn<'_>, hash: &str) -> QueryResult<Option<i64>> {
     dispatch!(conn, conn => {
-    retired_refresh_tokens::table
-        .find(hash)
-        .select(retired_refresh_tokens::session_id)
-        .first(conn)
-        .optional()
-})
+        retired_refresh_tokens::table
+            .find(hash)
+            .select(retired_refresh_tokens::session_id)
+            .first(conn)
+            .optional()
+    })
 }
 
 /// Replaces the session's refresh token, remembering the old one so that
@@ -167,37 +164,33 @@ pub fn rotate(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     dispatch!(conn, conn => {
-    diesel::insert_into(retired_refresh_tokens::table)
-        .values((
-            retired_refresh_tokens::token_hash.eq(&session.refresh_token_hash),
-            retired_refresh_tokens::session_id.eq(session.id),
-            retired_refresh_tokens::retired_at.eq(now),
-        ))
-        .execute(conn)?;
-    diesel::update(sessions::table.find(session.id))
-        .set((
-            sessions::refresh_token_hash.eq(new_hash),
-            sessions::last_used_at.eq(now),
-        ))
-        .execute(conn)
-        .map(|_| ())
-})
+        diesel::insert_into(retired_refresh_tokens::table)
+            .values((
+                retired_refresh_tokens::token_hash.eq(&session.refresh_token_hash),
+                retired_refresh_tokens::session_id.eq(session.id),
+                retired_refresh_tokens::retired_at.eq(now),
+            ))
+            .execute(conn)?;
+        diesel::update(sessions::table.find(session.id))
+            .set((
+                sessions::refresh_token_hash.eq(new_hash),
+                sessions::last_used_at.eq(now),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    })
 }
 
-pub fn revoke(
-    conn: &mut Conn<'_>,
-    session_id: i64,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
+pub fn revoke(conn: &mut Conn<'_>, session_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
     dispatch!(conn, conn => {
-    diesel::update(
-        sessions::table
-            .find(session_id)
-            .filter(sessions::revoked_at.is_null()),
-    )
-    .set(sessions::revoked_at.eq(now))
-    .execute(conn)
-})
+        diesel::update(
+            sessions::table
+                .find(session_id)
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set(sessions::revoked_at.eq(now))
+        .execute(conn)
+    })
 }
 
 /// Revokes one session of `user_id`; 0 when it is not theirs or not live.
@@ -208,16 +201,16 @@ pub fn revoke_owned(
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     dispatch!(conn, conn => {
-    diesel::update(
-        sessions::table
-            .filter(sessions::id.eq(session_id))
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::expires_at.gt(now)),
-    )
-    .set(sessions::revoked_at.eq(now))
-    .execute(conn)
-})
+        diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(session_id))
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::expires_at.gt(now)),
+        )
+        .set(sessions::revoked_at.eq(now))
+        .execute(conn)
+    })
 }
 
 /// Revokes every live session of the user except `keep`.
@@ -228,14 +221,14 @@ pub fn revoke_all(
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     dispatch!(conn, conn => {
-    let query = sessions::table
-        .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::revoked_at.is_null())
-        .filter(sessions::id.ne(keep.unwrap_or(-1)));
-    diesel::update(query)
-        .set(sessions::revoked_at.eq(now))
-        .execute(conn)
-})
+        let query = sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::id.ne(keep.unwrap_or(-1)));
+        diesel::update(query)
+            .set(sessions::revoked_at.eq(now))
+            .execute(conn)
+    })
 }
 
 /// The user's live sessions, newest first (at most MAX_SESSIONS_PER_USER).
@@ -245,33 +238,33 @@ pub fn list_live(
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Session>> {
     dispatch!(conn, conn => {
-    sessions::table
-        .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::revoked_at.is_null())
-        .filter(sessions::expires_at.gt(now))
-        .order(sessions::id.desc())
-        .limit(MAX_SESSIONS_PER_USER)
-        .select(Session::as_select())
-        .load(conn)
-})
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .order(sessions::id.desc())
+            .limit(MAX_SESSIONS_PER_USER)
+            .select(Session::as_select())
+            .load(conn)
+    })
 }
 
 pub fn find_owner(conn: &mut Conn<'_>, session_id: i64) -> QueryResult<Option<i64>> {
     dispatch!(conn, conn => {
-    sessions::table
-        .find(session_id)
-        .select(sessions::user_id)
-        .first(conn)
-        .optional()
-})
+        sessions::table
+            .find(session_id)
+            .select(sessions::user_id)
+            .first(conn)
+            .optional()
+    })
 }
 
 /// Counts a wrong password given inside the session; returns the count.
 pub fn add_password_failure(conn: &mut Conn<'_>, session_id: i64) -> QueryResult<i32> {
     dispatch!(conn, conn => {
-    diesel::update(sessions::table.find(session_id))
-        .set(sessions::failed_password_checks.eq(sessions::failed_password_checks + 1))
-        .returning(sessions::failed_password_checks)
-        .get_result(conn)
-})
+        diesel::update(sessions::table.find(session_id))
+            .set(sessions::failed_password_checks.eq(sessions::failed_password_checks + 1))
+            .returning(sessions::failed_password_checks)
+            .get_result(conn)
+    })
 }

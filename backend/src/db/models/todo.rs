@@ -6,11 +6,11 @@ use diesel::expression::{is_aggregate, ValidGrouping};
 use diesel::prelude::*;
 
 use crate::db::{dispatch, Conn};
+use diesel::backend::Backend;
+use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Bool};
-use diesel::backend::Backend;
-use diesel::pg::Pg;
 use diesel::sqlite::Sqlite;
 use serde::{Deserialize, Serialize};
 
@@ -107,30 +107,34 @@ pub struct ListFilter {
 
 pub fn insert(conn: &mut Conn<'_>, new: &NewTodo<'_>) -> QueryResult<Todo> {
     dispatch!(conn, conn => {
-    diesel::insert_into(todos::table)
-        .values(new)
-        .returning(Todo::as_returning())
-        .get_result(conn)
-})
+        diesel::insert_into(todos::table)
+            .values(new)
+            .returning(Todo::as_returning())
+            .get_result(conn)
+    })
 }
 
 /// The owner's todo `id`, or `None` (also when it belongs to someone else).
 pub fn find_owned(conn: &mut Conn<'_>, owner: i64, id: i64) -> QueryResult<Option<Todo>> {
     dispatch!(conn, conn => {
-    todos::table
-        .filter(todos::user_id.eq(owner))
-        .filter(todos::id.eq(id))
-        .select(Todo::as_select())
-        .first(conn)
-        .optional()
-})
+        todos::table
+            .filter(todos::user_id.eq(owner))
+            .filter(todos::id.eq(id))
+            .select(Todo::as_select())
+            .first(conn)
+            .optional()
+    })
 }
 
 /// [`find_owned`] for a change that depends on the version read: locked
 /// (`FOR UPDATE`) on PostgreSQL until the transaction ends, so two writers
 /// holding the same `If-Match` cannot both pass it. SQLite's write
 /// transaction already excludes the other writer.
-pub fn find_owned_for_update(conn: &mut Conn<'_>, owner: i64, id: i64) -> QueryResult<Option<Todo>> {
+pub fn find_owned_for_update(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    id: i64,
+) -> QueryResult<Option<Todo>> {
     match conn {
         Conn::Sqlite(_) => find_owned(conn, owner, id),
         Conn::Pg(c) => todos::table
@@ -151,40 +155,40 @@ pub fn update_owned(
     changes: &TodoChangeset,
 ) -> QueryResult<Option<Todo>> {
     dispatch!(conn, conn => {
-    diesel::update(
-        todos::table
-            .filter(todos::user_id.eq(owner))
-            .filter(todos::id.eq(id)),
-    )
-    .set(changes)
-    .returning(Todo::as_returning())
-    .get_result(conn)
-    .optional()
-})
+        diesel::update(
+            todos::table
+                .filter(todos::user_id.eq(owner))
+                .filter(todos::id.eq(id)),
+        )
+        .set(changes)
+        .returning(Todo::as_returning())
+        .get_result(conn)
+        .optional()
+    })
 }
 
 /// Deletes the owner's todo `id`; returns how many rows went (0 or 1).
 pub fn delete_owned(conn: &mut Conn<'_>, owner: i64, id: i64) -> QueryResult<usize> {
     dispatch!(conn, conn => {
-    diesel::delete(
-        todos::table
-            .filter(todos::user_id.eq(owner))
-            .filter(todos::id.eq(id)),
-    )
-    .execute(conn)
-})
+        diesel::delete(
+            todos::table
+                .filter(todos::user_id.eq(owner))
+                .filter(todos::id.eq(id)),
+        )
+        .execute(conn)
+    })
 }
 
 /// Deletes every completed todo of the owner; returns how many.
 pub fn delete_completed(conn: &mut Conn<'_>, owner: i64) -> QueryResult<usize> {
     dispatch!(conn, conn => {
-    diesel::delete(
-        todos::table
-            .filter(todos::user_id.eq(owner))
-            .filter(todos::completed.eq(true)),
-    )
-    .execute(conn)
-})
+        diesel::delete(
+            todos::table
+                .filter(todos::user_id.eq(owner))
+                .filter(todos::completed.eq(true)),
+        )
+        .execute(conn)
+    })
 }
 
 type BoxedTodos<'a, DB> =
@@ -331,57 +335,63 @@ fn text(value: &SortValue) -> Option<String> {
 /// that each backend's statement is built with its own tie-breaker column.
 macro_rules! list_query {
     ($db:ty, $id:expr, $owner:expr, $filter:expr, $sort:expr, $after:expr, $limit:expr) => {{
-    let (owner, filter, sort, after, limit): (i64, &ListFilter, TodoSort, Option<(&SortValue, i64)>, i64) =
-        ($owner, $filter, $sort, $after, $limit);
-    (|| -> Result<BoxedTodos<'_, $db>, SortValueMismatch> {
-    let mut query: BoxedTodos<'_, $db> = todos::table
-        .filter(todos::user_id.eq(owner))
-        .select(Todo::as_select())
-        .into_boxed();
-    if let Some(completed) = filter.completed {
-        query = query.filter(todos::completed.eq(completed));
-    }
-    if let Some(rank) = filter.priority {
-        query = query.filter(todos::priority.eq(rank));
-    }
-    if let Some(needle) = &filter.search {
-        query = query.filter(
-            contains_folded(todos::title, needle).or(contains_folded(todos::description, needle)),
-        );
-    }
-    let desc = sort.descending();
-    let query = match (sort.key(), desc) {
-        (SortKey::CreatedAt, _) => {
-            let after = position(after, time)?;
-            keyset!(query, todos::created_at, $id, after, desc)
-        }
-        (SortKey::Priority, _) => match (position(after, rank)?, filter.priority) {
-            // Filtered to one rank, the position is the id alone; stated that
-            // way SQLite seeks within `(user_id, priority, id)` instead of
-            // reading the rank's rows from the start.
-            (Some((_, id)), Some(_)) if desc => query
-                .filter($id.lt(id))
-                .order_by((todos::priority.desc(), $id.desc())),
-            (Some((_, id)), Some(_)) => query
-                .filter($id.gt(id))
-                .order_by((todos::priority.asc(), $id.asc())),
-            (after, _) => keyset!(query, todos::priority, $id, after, desc),
-        },
-        (SortKey::Title, _) => {
-            let after = position(after, text)?;
-            keyset!(query, todos::title_sort, $id, after, desc)
-        }
-        (SortKey::DueDate, false) => {
-            let after = position(after, text)?;
-            keyset!(query, todos::due_sort_asc, $id, after, desc)
-        }
-        (SortKey::DueDate, true) => {
-            let after = position(after, text)?;
-            keyset!(query, todos::due_sort_desc, $id, after, desc)
-        }
-    };
-    Ok(query.limit(limit))
-    })()
+        let (owner, filter, sort, after, limit): (
+            i64,
+            &ListFilter,
+            TodoSort,
+            Option<(&SortValue, i64)>,
+            i64,
+        ) = ($owner, $filter, $sort, $after, $limit);
+        (|| -> Result<BoxedTodos<'_, $db>, SortValueMismatch> {
+            let mut query: BoxedTodos<'_, $db> = todos::table
+                .filter(todos::user_id.eq(owner))
+                .select(Todo::as_select())
+                .into_boxed();
+            if let Some(completed) = filter.completed {
+                query = query.filter(todos::completed.eq(completed));
+            }
+            if let Some(rank) = filter.priority {
+                query = query.filter(todos::priority.eq(rank));
+            }
+            if let Some(needle) = &filter.search {
+                query = query.filter(
+                    contains_folded(todos::title, needle)
+                        .or(contains_folded(todos::description, needle)),
+                );
+            }
+            let desc = sort.descending();
+            let query = match (sort.key(), desc) {
+                (SortKey::CreatedAt, _) => {
+                    let after = position(after, time)?;
+                    keyset!(query, todos::created_at, $id, after, desc)
+                }
+                (SortKey::Priority, _) => match (position(after, rank)?, filter.priority) {
+                    // Filtered to one rank, the position is the id alone; stated that
+                    // way SQLite seeks within `(user_id, priority, id)` instead of
+                    // reading the rank's rows from the start.
+                    (Some((_, id)), Some(_)) if desc => query
+                        .filter($id.lt(id))
+                        .order_by((todos::priority.desc(), $id.desc())),
+                    (Some((_, id)), Some(_)) => query
+                        .filter($id.gt(id))
+                        .order_by((todos::priority.asc(), $id.asc())),
+                    (after, _) => keyset!(query, todos::priority, $id, after, desc),
+                },
+                (SortKey::Title, _) => {
+                    let after = position(after, text)?;
+                    keyset!(query, todos::title_sort, $id, after, desc)
+                }
+                (SortKey::DueDate, false) => {
+                    let after = position(after, text)?;
+                    keyset!(query, todos::due_sort_asc, $id, after, desc)
+                }
+                (SortKey::DueDate, true) => {
+                    let after = position(after, text)?;
+                    keyset!(query, todos::due_sort_desc, $id, after, desc)
+                }
+            };
+            Ok(query.limit(limit))
+        })()
     }};
 }
 
@@ -403,7 +413,9 @@ pub fn list(
         Conn::Sqlite(c) => {
             list_query!(Sqlite, todos::id_key, owner, filter, sort, after, limit)?.load(&mut **c)
         }
-        Conn::Pg(c) => list_query!(Pg, todos::id, owner, filter, sort, after, limit)?.load(&mut **c),
+        Conn::Pg(c) => {
+            list_query!(Pg, todos::id, owner, filter, sort, after, limit)?.load(&mut **c)
+        }
     })
 }
 
@@ -451,13 +463,13 @@ mod tests {
     }
 
     fn plan(conn: &mut SqliteConnection, query: BoxedTodos<'_, Sqlite>) -> String {
-    {
-        let rows: Vec<(i32, i32, i32, String)> = Explain(query).load(conn).unwrap();
-        rows.into_iter()
-            .map(|(_, _, _, detail)| detail)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+        {
+            let rows: Vec<(i32, i32, i32, String)> = Explain(query).load(conn).unwrap();
+            rows.into_iter()
+                .map(|(_, _, _, detail)| detail)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
     }
 
     fn sample_value(sort: TodoSort) -> SortValue {
@@ -475,7 +487,16 @@ mod tests {
         let filter = ListFilter::default();
         for sort in TodoSort::ALL {
             let value = sample_value(sort);
-            let query = list_query!(Sqlite, todos::id_key, 1, &filter, sort, Some((&value, 7)), 21).unwrap();
+            let query = list_query!(
+                Sqlite,
+                todos::id_key,
+                1,
+                &filter,
+                sort,
+                Some((&value, 7)),
+                21
+            )
+            .unwrap();
             let cacheable =
                 QueryFragment::<Sqlite>::is_safe_to_cache_prepared(&query, &Sqlite).unwrap();
             assert!(cacheable, "{sort:?}");
@@ -508,7 +529,8 @@ mod tests {
             let value = sample_value(sort);
             for filter in &filters {
                 for after in [None, Some((&value, 7))] {
-                    let query = list_query!(Sqlite, todos::id_key, 1, filter, sort, after, 21).unwrap();
+                    let query =
+                        list_query!(Sqlite, todos::id_key, 1, filter, sort, after, 21).unwrap();
                     let plan = plan(&mut conn, query);
                     let context = format!("{sort:?} {filter:?} {after:?}:\n{plan}");
                     assert!(
@@ -536,9 +558,45 @@ mod tests {
         let time = SortValue::Time(NaiveDateTime::default());
         let rank = SortValue::Rank(1);
         let filter = ListFilter::default();
-        assert!(list_query!(Sqlite, todos::id_key, 1, &filter, TodoSort::Title, Some((&time, 1)), 5).is_err());
-        assert!(list_query!(Sqlite, todos::id_key, 1, &filter, TodoSort::DueDate, Some((&rank, 1)), 5).is_err());
-        assert!(list_query!(Sqlite, todos::id_key, 1, &filter, TodoSort::Priority, Some((&time, 1)), 5).is_err());
-        assert!(list_query!(Sqlite, todos::id_key, 1, &filter, TodoSort::CreatedAt, Some((&rank, 1)), 5).is_err());
+        assert!(list_query!(
+            Sqlite,
+            todos::id_key,
+            1,
+            &filter,
+            TodoSort::Title,
+            Some((&time, 1)),
+            5
+        )
+        .is_err());
+        assert!(list_query!(
+            Sqlite,
+            todos::id_key,
+            1,
+            &filter,
+            TodoSort::DueDate,
+            Some((&rank, 1)),
+            5
+        )
+        .is_err());
+        assert!(list_query!(
+            Sqlite,
+            todos::id_key,
+            1,
+            &filter,
+            TodoSort::Priority,
+            Some((&time, 1)),
+            5
+        )
+        .is_err());
+        assert!(list_query!(
+            Sqlite,
+            todos::id_key,
+            1,
+            &filter,
+            TodoSort::CreatedAt,
+            Some((&rank, 1)),
+            5
+        )
+        .is_err());
     }
 }

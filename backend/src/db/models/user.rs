@@ -50,22 +50,22 @@ pub struct NewUser<'a> {
 
 pub fn find_by_email(conn: &mut Conn<'_>, email: &str) -> QueryResult<Option<User>> {
     dispatch!(conn, conn => {
-    users::table
-        .filter(users::email.eq(email))
-        .select(User::as_select())
-        .first(conn)
-        .optional()
-})
+        users::table
+            .filter(users::email.eq(email))
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    })
 }
 
 pub fn find(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<User>> {
     dispatch!(conn, conn => {
-    users::table
-        .find(id)
-        .select(User::as_select())
-        .first(conn)
-        .optional()
-})
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    })
 }
 
 /// Inserts a user; `Ok(None)` when the email is already taken. `ON
@@ -86,12 +86,12 @@ pub fn insert(conn: &mut Conn<'_>, new: &NewUser<'_>) -> QueryResult<Option<User
 /// Counts admins that are not disabled.
 pub fn count_active_admins(conn: &mut Conn<'_>) -> QueryResult<i64> {
     dispatch!(conn, conn => {
-    users::table
-        .filter(users::role.eq(Role::Admin.as_str()))
-        .filter(users::disabled.eq(false))
-        .count()
-        .get_result(conn)
-})
+        users::table
+            .filter(users::role.eq(Role::Admin.as_str()))
+            .filter(users::disabled.eq(false))
+            .count()
+            .get_result(conn)
+    })
 }
 
 /// The last-admin rule: true when `target` is an active admin and no other
@@ -150,66 +150,66 @@ pub fn record_login(
     clear_untrusted: bool,
 ) -> QueryResult<()> {
     dispatch!(conn, conn => {
-    let target = users::table.find(id);
-    if clear_untrusted {
-        diesel::update(target)
-            .set((
-                users::failed_logins.eq(0),
-                users::lockouts.eq(0),
-                users::locked_until.eq(None::<NaiveDateTime>),
-                users::last_login_at.eq(Some(at)),
-            ))
-            .execute(conn)
-    } else {
-        diesel::update(target)
-            .set(users::last_login_at.eq(Some(at)))
-            .execute(conn)
-    }
-    .map(|_| ())
-})
+        let target = users::table.find(id);
+        if clear_untrusted {
+            diesel::update(target)
+                .set((
+                    users::failed_logins.eq(0),
+                    users::lockouts.eq(0),
+                    users::locked_until.eq(None::<NaiveDateTime>),
+                    users::last_login_at.eq(Some(at)),
+                ))
+                .execute(conn)
+        } else {
+            diesel::update(target)
+                .set(users::last_login_at.eq(Some(at)))
+                .execute(conn)
+        }
+        .map(|_| ())
+    })
 }
 
 /// Counts one untrusted failure (the increment happens in SQL, so
 /// concurrent failures all count). Returns the failures so far.
 pub fn add_failure(conn: &mut Conn<'_>, id: i64) -> QueryResult<i32> {
     dispatch!(conn, conn => {
-    diesel::update(users::table.find(id))
-        .set(users::failed_logins.eq(users::failed_logins + 1))
-        .returning(users::failed_logins)
-        .get_result(conn)
-})
+        diesel::update(users::table.find(id))
+            .set(users::failed_logins.eq(users::failed_logins + 1))
+            .returning(users::failed_logins)
+            .get_result(conn)
+    })
 }
 
 /// Locks the account until `until`; the next lock will last longer.
 pub fn lock(conn: &mut Conn<'_>, id: i64, until: NaiveDateTime) -> QueryResult<()> {
     dispatch!(conn, conn => {
-    diesel::update(users::table.find(id))
-        .set((
-            users::failed_logins.eq(0),
-            users::lockouts.eq(users::lockouts + 1),
-            users::locked_until.eq(Some(until)),
-        ))
-        .execute(conn)
-        .map(|_| ())
-})
+        diesel::update(users::table.find(id))
+            .set((
+                users::failed_logins.eq(0),
+                users::lockouts.eq(users::lockouts + 1),
+                users::locked_until.eq(Some(until)),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    })
 }
 
 pub fn set_password_hash(conn: &mut Conn<'_>, id: i64, hash: &str) -> QueryResult<()> {
     dispatch!(conn, conn => {
-    diesel::update(users::table.find(id))
-        .set((
-            users::password_hash.eq(hash),
-            users::updated_at.eq(crate::clock::now()),
-        ))
-        .execute(conn)
-        .map(|_| ())
-})
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(hash),
+                users::updated_at.eq(crate::clock::now()),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    })
 }
 
 pub fn delete(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {
     dispatch!(conn, conn => {
-    diesel::delete(users::table.find(id)).execute(conn)
-})
+        diesel::delete(users::table.find(id)).execute(conn)
+    })
 }
 
 /// One row of the admin user list, with figures computed in the same query.
@@ -304,15 +304,15 @@ pub fn set_role_and_disabled(
     at: NaiveDateTime,
 ) -> QueryResult<User> {
     dispatch!(conn, conn => {
-    diesel::update(users::table.find(id))
-        .set((
-            users::role.eq(role.as_str()),
-            users::disabled.eq(disabled),
-            users::updated_at.eq(at),
-        ))
-        .returning(User::as_returning())
-        .get_result(conn)
-})
+        diesel::update(users::table.find(id))
+            .set((
+                users::role.eq(role.as_str()),
+                users::disabled.eq(disabled),
+                users::updated_at.eq(at),
+            ))
+            .returning(User::as_returning())
+            .get_result(conn)
+    })
 }
 
 #[cfg(test)]
