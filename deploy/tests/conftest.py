@@ -265,3 +265,12 @@ def tls_material(tmp_path_factory) -> Path:
     return live.parent.parent
 
 
+
+
+@pytest.fixture
+def postgres():
+    """The PostgreSQL test server (realapp.py); skips, or fails under
+    REQUIRE_POSTGRES=1, when it does not answer."""
+    from realapp import postgres_server
+
+    yield from postgres_server()

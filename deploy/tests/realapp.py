@@ -106,8 +106,9 @@ class Postgres:
         self.created.clear()
 
 
-@pytest.fixture
-def postgres():
+def postgres_server():
+    """The `postgres` fixture (conftest.py): a Postgres whose databases are
+    dropped after the test."""
     if shutil.which("psql") is None:
         unavailable("psql is not installed (the PostgreSQL client)")
     server = Postgres(os.environ.get("TEST_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432")

@@ -16,11 +16,22 @@ support is missing; under REQUIRE_POSTGRES=1 (CI) it fails instead.
 from __future__ import annotations
 
 import http.client
+import subprocess
 import threading
 import time
 
 from conftest import NGINX, https_connection
-from realapp import Api, Server, binary, binary_mentions, http_json, migrate, redis_url_if_up, unavailable
+from realapp import (
+    Api,
+    Server,
+    app_env,
+    binary,
+    binary_mentions,
+    http_json,
+    migrate,
+    redis_url_if_up,
+    unavailable,
+)
 from test_scale_nginx import Balancer
 
 READERS = 4
@@ -165,3 +176,24 @@ class Load:
                     # Not acknowledged: it may or may not have been stored.
                     self.unacknowledged += 1
             time.sleep(0.02)
+
+
+def test_a_replica_refuses_to_start_before_the_one_shot_migration(tmp_path, postgres):
+    # The compose profile starts the replicas after `migrate` succeeded; a
+    # replica started too early must stop, naming the command, not migrate.
+    bin_path = binary()
+    database = postgres.create_database("premigrate")
+    result = subprocess.run([str(bin_path), "serve"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60, env=app_env(postgres.url(database), PORT="0",
+                                                    MIGRATE_ON_START="false"))
+    if result.returncode != 0 and "not supported" in result.stderr:
+        unavailable(f"{bin_path} has no PostgreSQL support yet")
+    assert result.returncode != 0, "serve started on an unmigrated database"
+    assert "securetodo migrate" in result.stdout + result.stderr
+    # Nothing of the app's schema was applied (Diesel's own bookkeeping
+    # table may have been created by the pending-migrations check).
+    tables = postgres.psql(database, "SELECT table_name FROM information_schema.tables "
+                                     "WHERE table_schema = current_schema()").split()
+    assert set(tables) <= {"__diesel_schema_migrations"}, (
+        f"serve applied migrations although MIGRATE_ON_START=false: {tables}"
+    )
