@@ -84,6 +84,11 @@ def test_killing_a_replica_loses_no_read_and_no_acknowledged_write(tmp_path, pos
         assert len(reads) >= 50, f"only {len(reads)} reads: the load did not run"
         after = [r for r in reads if r[0] > killed_at]
         assert len(after) >= 10, f"only {len(after)} reads after the kill"
+        # nginx met the dead replica (and, every read being 200 below,
+        # passed those requests on).
+        assert f"127.0.0.1:{replicas[0].port}" in lb.nginx.log(), (
+            "nginx never tried the killed replica: nothing was failed over"
+        )
         failed = [r for r in reads if r[1] != 200]
         assert not failed, (
             f"{len(failed)} of {len(reads)} reads failed, e.g. {failed[:5]}\n"
