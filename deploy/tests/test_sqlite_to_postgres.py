@@ -215,3 +215,83 @@ def test_refuses_databases_at_different_migration_versions(tmp_path, postgres, t
     result = run_script(source, postgres.url(database))
     assert result.returncode != 0
     assert "different migration versions" in result.stderr
+
+
+def migrated_pair(tmp_path: Path, postgres) -> tuple[Path, str]:
+    """A SQLite file and a PostgreSQL database, both migrated, with one user."""
+    bin_path = binary()
+    database = postgres.create_database("catalog")
+    migrate(bin_path, postgres.url(database), tmp_path)
+    source = tmp_path / "catalog.db"
+    migrate(bin_path, f"sqlite://{source}", tmp_path)
+    lite = sqlite3.connect(source)
+    lite.execute("INSERT INTO users (id, email, password_hash, created_at, updated_at) "
+                 "VALUES (7, 'carol@example.com', 'x', '2026-01-02 03:04:05.123456', "
+                 "'2026-01-02 03:04:05')")
+    lite.commit()
+    lite.close()
+    return source, database
+
+
+def test_a_table_added_later_is_copied_parents_first(tmp_path, postgres, tools):
+    # A later migration's table, named so that alphabetical order would put
+    # it before its parent: the script finds it in the catalog and orders it
+    # by its foreign key, without being edited.
+    source, database = migrated_pair(tmp_path, postgres)
+    postgres.psql(database, """
+        CREATE TABLE aa_later (
+            id BIGSERIAL PRIMARY KEY,
+            user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            parent_id BIGINT REFERENCES aa_later (id),
+            flag BOOLEAN NOT NULL,
+            seen_at TIMESTAMP,
+            note TEXT,
+            pg_only TEXT NOT NULL DEFAULT 'default'
+        )""")
+    lite = sqlite3.connect(source)
+    lite.execute("""CREATE TABLE aa_later (
+        id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        parent_id INTEGER REFERENCES aa_later (id),
+        flag BOOLEAN NOT NULL, seen_at TIMESTAMP, note TEXT)""")
+    lite.executemany("INSERT INTO aa_later VALUES (?, 7, ?, ?, ?, ?)", [
+        (3, None, 1, "2026-05-06 07:08:09.5", "a,\n\"b\""),
+        (5, 3, 0, None, None),
+        (9, 5, 1, "2026-05-06 07:08:10", ""),
+    ])
+    lite.commit()
+    lite.close()
+
+    result = run_script(source, postgres.url(database))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "aa_later.pg_only exists only in PostgreSQL" in result.stdout
+    rows = postgres.psql(database, "SELECT id, parent_id, flag, seen_at, note IS NULL, note, pg_only "
+                                   "FROM aa_later ORDER BY id")
+    assert rows.split("\n")[:2] == ['3||t|2026-05-06 07:08:09.5|f|a,', '"b"|default']
+    assert '5|3|f||t||default' in rows and '9|5|t|2026-05-06 07:08:10|f||default' in rows
+    assert postgres.psql(database, "SELECT nextval('aa_later_id_seq')").strip() == "10"
+    assert postgres.psql(database, "SELECT nextval('users_id_seq')").strip() == "8"
+    assert postgres.psql(database, "SELECT created_at FROM users").strip() == "2026-01-02 03:04:05.123456"
+
+
+def test_refuses_a_column_postgres_lacks(tmp_path, postgres, tools):
+    source, database = migrated_pair(tmp_path, postgres)
+    lite = sqlite3.connect(source)
+    lite.execute("ALTER TABLE users ADD COLUMN nickname TEXT")
+    lite.commit()
+    lite.close()
+    result = run_script(source, postgres.url(database))
+    assert result.returncode != 0
+    assert "users: columns only in SQLite" in result.stderr and "nickname" in result.stderr
+    assert postgres.psql(database, "SELECT count(*) FROM users").strip() == "0"
+
+
+def test_refuses_a_table_postgres_lacks(tmp_path, postgres, tools):
+    source, database = migrated_pair(tmp_path, postgres)
+    lite = sqlite3.connect(source)
+    lite.execute("CREATE TABLE only_here (id INTEGER PRIMARY KEY)")
+    lite.commit()
+    lite.close()
+    result = run_script(source, postgres.url(database))
+    assert result.returncode != 0
+    assert "tables only in SQLite" in result.stderr and "only_here" in result.stderr
