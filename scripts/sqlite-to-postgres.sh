@@ -82,7 +82,7 @@ sqlite_tables=$(sq "SELECT name FROM sqlite_master WHERE type = 'table'
                     AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
                     AND name <> '__diesel_schema_migrations' ORDER BY 1")
 sqlite_only=$(comm -23 <(echo "$sqlite_tables") <(echo "$pg_tables"))
-[ -z "$sqlite_only" ] || die "tables only in SQLite (their rows would be lost): $(echo $sqlite_only)"
+[ -z "$sqlite_only" ] || die "tables only in SQLite (their rows would be lost): $(tr '\n' ' ' <<<"$sqlite_only")"
 for table in $pg_tables; do
   [[ "$table" =~ $ident ]] || die "unexpected table name $table"
 done
@@ -104,6 +104,11 @@ copy_tables=()
 for table in $order; do
   if grep -qx "$table" <<<"$sqlite_tables"; then copy_tables+=("$table"); fi
 done
+[ ${#copy_tables[@]} -gt 0 ] || die "no tables to copy"
+# 'a','b',...: the tables as an SQL array's elements.
+quoted=("${copy_tables[@]/#/\'}")
+quoted=("${quoted[@]/%/\'}")
+table_list=$(IFS=,; echo "${quoted[*]}")
 
 # ----------------------------------------------------------- the copy script --
 script="$work/copy.sql"
@@ -112,7 +117,7 @@ script="$work/copy.sql"
   # Nobody else writes to these tables while they are filled.
   echo "LOCK TABLE $(IFS=,; echo "${copy_tables[*]}") IN ACCESS EXCLUSIVE MODE;"
   echo "DO \$\$ DECLARE t text; found boolean; BEGIN"
-  echo "  FOREACH t IN ARRAY ARRAY['$(IFS=,; echo "${copy_tables[*]}" | sed "s/,/','/g")'] LOOP"
+  echo "  FOREACH t IN ARRAY ARRAY[$table_list] LOOP"
   echo "    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I)', t) INTO found;"
   echo "    IF found THEN RAISE EXCEPTION 'refusing to copy: table % of the target is not empty', t; END IF;"
   echo "  END LOOP; END \$\$;"
@@ -131,7 +136,7 @@ for table in "${copy_tables[@]}"; do
   sqlite_columns=$(sq "SELECT name FROM pragma_table_xinfo('$table') WHERE hidden = 0 ORDER BY cid")
   pg_names=$(cut -d'|' -f1 <<<"$pg_columns")
   lost=$(comm -23 <(sort <<<"$sqlite_columns") <(sort <<<"$pg_names"))
-  [ -z "$lost" ] || die "$table: columns only in SQLite (their values would be lost): $(echo $lost)"
+  [ -z "$lost" ] || die "$table: columns only in SQLite (their values would be lost): $(tr '\n' ' ' <<<"$lost")"
 
   columns=() selects=() stage=() inserts=()
   while IFS='|' read -r name type optional; do
@@ -197,7 +202,7 @@ DO \$\$ DECLARE r record; top bigint; BEGIN
                   pg_get_serial_sequence(format('%I', c.relname), a.attname) AS seq
            FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
-             AND c.relname = ANY (ARRAY['$(IFS=,; echo "${copy_tables[*]}" | sed "s/,/','/g")'])
+             AND c.relname = ANY (ARRAY[$table_list])
              AND a.attnum > 0 AND NOT a.attisdropped LOOP
     CONTINUE WHEN r.seq IS NULL;
     EXECUTE format('SELECT max(%I) FROM %I', r.col, r.tab) INTO top;
