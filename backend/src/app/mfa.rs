@@ -6,7 +6,6 @@
 //! them at fixed instants with real TOTP codes.
 
 use chrono::{Duration, NaiveDateTime};
-use diesel::SqliteConnection;
 use sha2::{Digest, Sha256};
 
 use crate::app::accounts::record_session_failure;
@@ -17,6 +16,7 @@ use crate::db::models::mfa::{self as store, NewChallenge};
 use crate::db::models::session::{self, NewSession};
 use crate::db::models::user::User;
 use crate::db::models::{audit, device, user};
+use crate::db::Conn;
 use crate::domain::{AuditEvent, LoginFailure, MfaCodeFailure, MfaContext, MfaMethod};
 use crate::error::{ApiError, ApiResult};
 
@@ -76,7 +76,7 @@ fn unix(now: NaiveDateTime) -> i64 {
 /// Checks `factor` for `user` (MFA on) and spends it: a TOTP step is
 /// accepted once per user, a recovery code once.
 fn spend_factor(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     keys: &MfaKeys,
     user: &User,
     factor: &SecondFactor,
@@ -123,7 +123,7 @@ fn spend_factor(
 /// caller has verified: a new secret is stored sealed, pending until a code
 /// confirms it. `Conflict` when MFA is already on.
 pub fn start_enrolment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     keys: &MfaKeys,
     actor: &Actor,
     now: NaiveDateTime,
@@ -155,7 +155,7 @@ pub fn start_enrolment(
 /// the code's step counts as used, every other session of the actor ends
 /// (`keep` continues), and ten recovery codes are returned, once.
 pub fn confirm_enrolment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     keys: &MfaKeys,
     actor: &Actor,
     keep: i64,
@@ -210,7 +210,7 @@ pub fn confirm_enrolment(
 // ---------- management inside a session ----------
 
 /// The actor with MFA on, or `Conflict`.
-fn with_mfa_on(conn: &mut SqliteConnection, actor: &Actor) -> ApiResult<User> {
+fn with_mfa_on(conn: &mut Conn<'_>, actor: &Actor) -> ApiResult<User> {
     let current = user::find(conn, actor.user_id)?.ok_or(ApiError::Unauthorized)?;
     if !current.mfa_enabled {
         return Err(ApiError::Conflict("multi-factor authentication is off"));
@@ -221,7 +221,7 @@ fn with_mfa_on(conn: &mut SqliteConnection, actor: &Actor) -> ApiResult<User> {
 /// Checks a code given inside the session `session_id`; a wrong one is
 /// audited and spends the session's failure budget (the fifth ends it).
 fn check_in_session(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     keys: &MfaKeys,
     actor: &Actor,
     session_id: i64,
@@ -257,7 +257,7 @@ fn check_in_session(
 /// A new set of recovery codes (the old set stops working), for an actor
 /// whose password the caller has verified and who gives a code.
 pub fn regenerate_recovery_codes(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     keys: &MfaKeys,
     actor: &Actor,
     session_id: i64,
@@ -285,7 +285,7 @@ pub fn regenerate_recovery_codes(
 /// Turns MFA off for an actor whose password the caller has verified and
 /// who gives a code: the secret, recovery codes and pending logins go.
 pub fn disable(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     keys: &MfaKeys,
     actor: &Actor,
     session_id: i64,
@@ -322,7 +322,7 @@ pub fn disable(
 /// Opens the second step of a login whose password was right: stores the
 /// challenge for the token hashing to `token_hash`.
 pub fn open_challenge(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     user: &User,
     token_hash: &str,
     device_hash: Option<&str>,
@@ -376,7 +376,7 @@ pub enum MfaLoginOutcome {
 /// wrong code counts against the login's failure budget (the device
 /// cookie it presented, or the untrusted clients') like a wrong password.
 pub fn complete_login(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     keys: &MfaKeys,
     attempt: MfaLoginAttempt,
     now: NaiveDateTime,
@@ -528,9 +528,9 @@ mod tests {
     impl Fixture {
         fn conn(
             &self,
-        ) -> diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<SqliteConnection>>
+        ) -> diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<diesel::SqliteConnection>>
         {
-            self.pool.get().unwrap()
+            self.pool.sqlite()
         }
 
         fn code(&self, unix_secs: i64) -> TotpCode {
@@ -539,14 +539,16 @@ mod tests {
         }
 
         fn user(&self) -> User {
-            user::find(&mut self.conn(), self.user.id).unwrap().unwrap()
+            user::find(&mut Conn::Sqlite(&mut self.conn()), self.user.id)
+                .unwrap()
+                .unwrap()
         }
 
         /// A login's first step for this user, as `sessions::login` opens it.
         fn challenge(&self, token: &str, device: Option<&str>, now: i64) {
             let user = self.user();
             open_challenge(
-                &mut self.conn(),
+                &mut Conn::Sqlite(&mut self.conn()),
                 &user,
                 &hash(token),
                 device.map(hash).as_deref(),
@@ -568,7 +570,13 @@ mod tests {
                 new_device_hash: hash(&format!("device {token} {now}")),
             };
             matches!(
-                complete_login(&mut self.conn(), &self.keys, attempt, at(now)).unwrap(),
+                complete_login(
+                    &mut Conn::Sqlite(&mut self.conn()),
+                    &self.keys,
+                    attempt,
+                    at(now)
+                )
+                .unwrap(),
                 MfaLoginOutcome::SignedIn { .. }
             )
         }
@@ -586,7 +594,8 @@ mod tests {
     fn enrolled() -> Fixture {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
         let keys = MfaKeys::new(&MfaKey([7; 32]));
-        let conn = &mut pool.get().unwrap();
+        let mut pooled = pool.sqlite();
+        let conn = &mut Conn::Sqlite(&mut pooled);
         let now = at(T0);
         let user = user::insert(
             conn,
@@ -645,7 +654,8 @@ mod tests {
     fn an_enrolment_is_off_until_a_code_confirms_it_and_that_code_is_spent() {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
         let keys = MfaKeys::new(&MfaKey([7; 32]));
-        let conn = &mut pool.get().unwrap();
+        let mut pooled = pool.sqlite();
+        let conn = &mut Conn::Sqlite(&mut pooled);
         let now = at(T0);
         let owner = user::insert(
             conn,
@@ -720,7 +730,7 @@ mod tests {
     #[test]
     fn confirming_ends_every_other_session() {
         let f = enrolled();
-        let conn = &mut f.conn();
+        let conn = &mut Conn::Sqlite(&mut f.conn());
         let live = session::list_live(conn, f.user.id, at(T0)).unwrap();
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].id, f.session_id);
@@ -741,7 +751,13 @@ mod tests {
         // The next step's code works.
         f.challenge("d", None, t + 30);
         assert!(f.totp_step("d", t + 30, t + 30));
-        let events = audit::page(&mut f.conn(), Some("mfa.code_failed"), None, 10).unwrap();
+        let events = audit::page(
+            &mut Conn::Sqlite(&mut f.conn()),
+            Some("mfa.code_failed"),
+            None,
+            10,
+        )
+        .unwrap();
         assert_eq!(events.len(), 2);
         assert!(events
             .iter()
@@ -796,7 +812,13 @@ mod tests {
         let t = T0 + 1200;
         f.challenge("guess", Some("device"), t);
         // The device is known, so the account's lock does not end this.
-        device::insert(&mut f.conn(), f.user.id, &hash("device"), at(T0)).unwrap();
+        device::insert(
+            &mut Conn::Sqlite(&mut f.conn()),
+            f.user.id,
+            &hash("device"),
+            at(T0),
+        )
+        .unwrap();
         for _ in 0..MAX_CODE_ATTEMPTS {
             assert!(!f.totp_step("guess", t - 3600, t));
         }
@@ -811,14 +833,26 @@ mod tests {
     fn wrong_codes_lock_strangers_out_but_never_the_owners_device() {
         let f = enrolled();
         let t = T0 + 1500;
-        device::insert(&mut f.conn(), f.user.id, &hash("owner's"), at(T0)).unwrap();
+        device::insert(
+            &mut Conn::Sqlite(&mut f.conn()),
+            f.user.id,
+            &hash("owner's"),
+            at(T0),
+        )
+        .unwrap();
         for n in 0..MAX_FAILED_LOGINS_FOR_TEST {
             let token = format!("stranger {n}");
             f.challenge(&token, None, t);
             assert!(!f.totp_step(&token, t - 3600, t));
         }
         assert!(f.user().locked_until.is_some_and(|until| until > at(t)));
-        let events = audit::page(&mut f.conn(), Some("auth.locked_out"), None, 10).unwrap();
+        let events = audit::page(
+            &mut Conn::Sqlite(&mut f.conn()),
+            Some("auth.locked_out"),
+            None,
+            10,
+        )
+        .unwrap();
         assert_eq!(events.len(), 1);
         // Locked: even the right code does not let a stranger in.
         f.challenge("stranger, right code", None, t);
@@ -837,7 +871,7 @@ mod tests {
         for _ in 0..3 {
             let current = f.user();
             lockout::record_failure(
-                &mut f.conn(),
+                &mut Conn::Sqlite(&mut f.conn()),
                 &Budget::Untrusted,
                 &current,
                 at(t),
@@ -875,12 +909,18 @@ mod tests {
         assert!(f.second_step("r1", code(0), t));
         f.challenge("r2", None, t);
         assert!(!f.second_step("r2", code(0), t));
-        let used = audit::page(&mut f.conn(), Some("mfa.recovery_code_used"), None, 10).unwrap();
+        let used = audit::page(
+            &mut Conn::Sqlite(&mut f.conn()),
+            Some("mfa.recovery_code_used"),
+            None,
+            10,
+        )
+        .unwrap();
         assert_eq!(used.len(), 1);
         assert!(used[0].detail.contains("\"remaining\":9"));
         // A new set (with a TOTP code): the old unused ones stop working.
         let Checked::Accepted(fresh) = regenerate_recovery_codes(
-            &mut f.conn(),
+            &mut Conn::Sqlite(&mut f.conn()),
             &f.keys,
             &f.actor,
             f.session_id,
@@ -904,7 +944,7 @@ mod tests {
         let wrong = SecondFactor::Totp(f.code(t - 3600));
         for _ in 0..MAX_FAILED_LOGINS_FOR_TEST {
             let checked = disable(
-                &mut f.conn(),
+                &mut Conn::Sqlite(&mut f.conn()),
                 &f.keys,
                 &f.actor,
                 f.session_id,
@@ -915,12 +955,14 @@ mod tests {
             assert!(matches!(checked, Checked::WrongCode));
         }
         assert!(f.user().mfa_enabled);
-        assert!(session::list_live(&mut f.conn(), f.user.id, at(t))
-            .unwrap()
-            .is_empty());
+        assert!(
+            session::list_live(&mut Conn::Sqlite(&mut f.conn()), f.user.id, at(t))
+                .unwrap()
+                .is_empty()
+        );
         let right = SecondFactor::Totp(f.code(t));
         let checked = disable(
-            &mut f.conn(),
+            &mut Conn::Sqlite(&mut f.conn()),
             &f.keys,
             &f.actor,
             f.session_id,
@@ -932,7 +974,7 @@ mod tests {
         let off = f.user();
         assert!(!off.mfa_enabled && off.mfa_secret.is_none());
         assert_eq!(
-            store::unused_recovery_codes(&mut f.conn(), f.user.id).unwrap(),
+            store::unused_recovery_codes(&mut Conn::Sqlite(&mut f.conn()), f.user.id).unwrap(),
             0
         );
     }
@@ -942,10 +984,10 @@ mod tests {
         let f = enrolled();
         let t = T0 + 3000;
         f.challenge("before change", None, t);
-        user::set_password_hash(&mut f.conn(), f.user.id, "hash-2").unwrap();
+        user::set_password_hash(&mut Conn::Sqlite(&mut f.conn()), f.user.id, "hash-2").unwrap();
         assert!(!f.totp_step("before change", t, t));
         f.challenge("before reset", None, t);
-        store::clear(&mut f.conn(), f.user.id, at(t)).unwrap();
+        store::clear(&mut Conn::Sqlite(&mut f.conn()), f.user.id, at(t)).unwrap();
         assert!(!f.totp_step("before reset", t, t));
     }
 
@@ -958,7 +1000,7 @@ mod tests {
         assert!(!f.second_step("z", SecondFactor::Totp(wrong.clone()), t));
         let recovery = RecoveryCode::parse(&f.recovery_codes[3]).unwrap();
         assert!(f.second_step("z", SecondFactor::Recovery(recovery), t));
-        let events = audit::page(&mut f.conn(), None, None, 100).unwrap();
+        let events = audit::page(&mut Conn::Sqlite(&mut f.conn()), None, None, 100).unwrap();
         let secret_b32 = totp_rs::TOTP::new(
             totp_rs::Algorithm::SHA1,
             6,

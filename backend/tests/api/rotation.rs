@@ -10,10 +10,10 @@ use crate::helpers::{problem, spawn_app_with, TestApp, ADMIN_USERS, TEST_JWT_SEC
 
 const NEW_SECRET: &str = "rotated-secret-0123456789abcdef0123456789";
 
-/// The same database served with other keys (the first app must live on:
-/// it owns the database's directory).
+/// The same database (SQLite file or PostgreSQL database) served with
+/// other keys. The first app must live on: it owns the database.
 async fn restarted(first: &TestApp, keys: &[(&str, &str)]) -> TestApp {
-    let url = format!("sqlite://{}", first.db_path.display());
+    let url = first.database.url();
     let mut vars = vec![("DATABASE_URL", url.as_str())];
     vars.extend_from_slice(keys);
     spawn_app_with(&vars).await
