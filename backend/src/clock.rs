@@ -7,7 +7,8 @@ use chrono::{DurationRound, NaiveDateTime, TimeDelta};
 /// so both backends store (and return, and sort by) exactly the same value.
 pub fn now() -> NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
-    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
 }
 
 #[cfg(test)]

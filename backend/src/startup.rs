@@ -68,7 +68,8 @@ impl Application {
             };
             let development = settings.app_env == crate::config::AppEnv::Development;
             web::block(move || {
-                if let (true, crate::config::DatabaseUrl::Postgres(url)) = (development, &database) {
+                if let (true, crate::config::DatabaseUrl::Postgres(url)) = (development, &database)
+                {
                     db::create_missing_postgres_database(url)?;
                 }
                 db::open_pool(&database, size, migrate)

@@ -90,7 +90,11 @@ fn serve_without_migrate_on_start_refuses_pending_migrations_and_names_the_comma
     assert!(stderr.contains("securetodo migrate"), "{stderr}");
     assert!(stderr.contains("MIGRATE_ON_START"), "{stderr}");
     // After the one-shot migration it starts (and is stopped by the test).
-    assert!(securetodo(dir.path()).arg("migrate").status().unwrap().success());
+    assert!(securetodo(dir.path())
+        .arg("migrate")
+        .status()
+        .unwrap()
+        .success());
     let mut serve = securetodo(dir.path())
         .arg("serve")
         .env("MIGRATE_ON_START", "false")
