@@ -36,6 +36,7 @@ SPEC_VARIABLES = {
     "AUDIT_RETENTION_DAYS": "365",
     "METRICS_ADDR": "",
     "LOG_FORMAT": "text",
+    "MIGRATE_ON_START": "true",
 }
 
 # Variables SPEC section 2 names for round-2 features that have not landed
@@ -43,7 +44,6 @@ SPEC_VARIABLES = {
 # it; move it into SPEC_VARIABLES then.
 NOT_YET_IMPLEMENTED = {
     "REDIS_URL",
-    "MIGRATE_ON_START",
     "JWT_PREVIOUS_SECRETS",
     "MFA_ENCRYPTION_KEY",
     "API_RATE_LIMIT_PER_MINUTE",
