@@ -66,7 +66,15 @@ impl Application {
             } else {
                 db::Migrate::RequireApplied
             };
-            web::block(move || db::open_pool(&database, size, migrate)).await??
+            let development = settings.app_env == crate::config::AppEnv::Development;
+            web::block(move || {
+                if let (true, crate::config::DatabaseUrl::Postgres(url)) = (development, &database)
+                {
+                    db::create_missing_postgres_database(url)?;
+                }
+                db::open_pool(&database, size, migrate)
+            })
+            .await??
         };
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
