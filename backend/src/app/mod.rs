@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod lockout;
+pub mod mfa;
 pub mod retention;
 pub mod sessions;
 pub mod todos;

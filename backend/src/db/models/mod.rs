@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod device;
+pub mod mfa;
 pub mod session;
 pub mod todo;
 pub mod user;
