@@ -70,6 +70,30 @@ diesel::table! {
         due_sort_asc -> Text,
         due_sort_desc -> Text,
         id_key -> BigInt,
+        deleted_at -> Nullable<Timestamp>,
+        change_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    todo_tombstones (user_id, todo_id) {
+        user_id -> BigInt,
+        todo_id -> BigInt,
+        change_seq -> BigInt,
+        purged_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, idempotency_key) {
+        user_id -> BigInt,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        response_etag -> Nullable<Text>,
+        response_location -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -86,6 +110,9 @@ diesel::table! {
         last_login_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        change_seq -> BigInt,
+        todo_count -> BigInt,
+        sync_floor -> BigInt,
     }
 }
 
@@ -93,12 +120,16 @@ diesel::joinable!(login_devices -> users (user_id));
 diesel::joinable!(retired_refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(todos -> users (user_id));
+diesel::joinable!(todo_tombstones -> users (user_id));
+diesel::joinable!(idempotency_keys -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    idempotency_keys,
     login_devices,
     retired_refresh_tokens,
     sessions,
+    todo_tombstones,
     todos,
     users,
 );

@@ -2,6 +2,8 @@
 
 pub mod audit;
 pub mod device;
+pub mod idempotency;
 pub mod session;
+pub mod sync;
 pub mod todo;
 pub mod user;

@@ -33,6 +33,10 @@ pub struct Todo {
     pub version: i64,
     pub due_sort_asc: String,
     pub due_sort_desc: String,
+    /// When it moved to the trash; `None` while it is live.
+    pub deleted_at: Option<NaiveDateTime>,
+    /// The owner's change sequence at this todo's last change.
+    pub change_seq: i64,
 }
 
 impl Todo {
@@ -61,6 +65,7 @@ pub struct NewTodo<'a> {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub completed_at: Option<NaiveDateTime>,
+    pub change_seq: i64,
 }
 
 /// A change to a todo. `None` leaves a column alone; `Some(None)` sets a
@@ -77,6 +82,8 @@ pub struct TodoChangeset {
     pub completed_at: Option<Option<NaiveDateTime>>,
     pub updated_at: Option<NaiveDateTime>,
     pub version: Option<i64>,
+    /// Set by the use case to the change's sequence number.
+    pub change_seq: Option<i64>,
 }
 
 /// The value of a todo's sort key, as a cursor carries it.
@@ -108,17 +115,19 @@ pub fn insert(conn: &mut SqliteConnection, new: &NewTodo<'_>) -> QueryResult<Tod
         .get_result(conn)
 }
 
-/// The owner's todo `id`, or `None` (also when it belongs to someone else).
+/// The owner's live todo `id`, or `None` (also when it belongs to someone
+/// else or is in the trash).
 pub fn find_owned(conn: &mut SqliteConnection, owner: i64, id: i64) -> QueryResult<Option<Todo>> {
     todos::table
         .filter(todos::user_id.eq(owner))
         .filter(todos::id.eq(id))
+        .filter(todos::deleted_at.is_null())
         .select(Todo::as_select())
         .first(conn)
         .optional()
 }
 
-/// Applies `changes` to the owner's todo `id`; `None` when there is none.
+/// Applies `changes` to the owner's live todo `id`; `None` when there is none.
 pub fn update_owned(
     conn: &mut SqliteConnection,
     owner: i64,
@@ -128,7 +137,8 @@ pub fn update_owned(
     diesel::update(
         todos::table
             .filter(todos::user_id.eq(owner))
-            .filter(todos::id.eq(id)),
+            .filter(todos::id.eq(id))
+            .filter(todos::deleted_at.is_null()),
     )
     .set(changes)
     .returning(Todo::as_returning())
@@ -136,24 +146,126 @@ pub fn update_owned(
     .optional()
 }
 
-/// Deletes the owner's todo `id`; returns how many rows went (0 or 1).
-pub fn delete_owned(conn: &mut SqliteConnection, owner: i64, id: i64) -> QueryResult<usize> {
-    diesel::delete(
+/// Moves the owner's live todo `id` to the trash at `seq`; how many rows
+/// moved (0 or 1). `version` and `updated_at` stay: a restore brings the
+/// todo back unchanged, with the same ETag.
+pub fn trash_owned(
+    conn: &mut SqliteConnection,
+    owner: i64,
+    id: i64,
+    seq: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
         todos::table
             .filter(todos::user_id.eq(owner))
-            .filter(todos::id.eq(id)),
+            .filter(todos::id.eq(id))
+            .filter(todos::deleted_at.is_null()),
     )
+    .set((todos::deleted_at.eq(now), todos::change_seq.eq(seq)))
     .execute(conn)
 }
 
-/// Deletes every completed todo of the owner; returns how many.
-pub fn delete_completed(conn: &mut SqliteConnection, owner: i64) -> QueryResult<usize> {
-    diesel::delete(
+/// Moves every live completed todo of the owner to the trash at `seq`;
+/// returns their ids.
+pub fn trash_completed(
+    conn: &mut SqliteConnection,
+    owner: i64,
+    seq: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<i64>> {
+    diesel::update(
         todos::table
             .filter(todos::user_id.eq(owner))
-            .filter(todos::completed.eq(true)),
+            .filter(todos::completed.eq(true))
+            .filter(todos::deleted_at.is_null()),
     )
-    .execute(conn)
+    .set((todos::deleted_at.eq(now), todos::change_seq.eq(seq)))
+    .returning(todos::id)
+    .get_results(conn)
+}
+
+/// Brings the owner's trashed todo `id` back at `seq`; `None` when it is
+/// not in the owner's trash.
+pub fn restore_owned(
+    conn: &mut SqliteConnection,
+    owner: i64,
+    id: i64,
+    seq: i64,
+) -> QueryResult<Option<Todo>> {
+    diesel::update(
+        todos::table
+            .filter(todos::user_id.eq(owner))
+            .filter(todos::id.eq(id))
+            .filter(todos::deleted_at.is_not_null()),
+    )
+    .set((
+        todos::deleted_at.eq(None::<NaiveDateTime>),
+        todos::change_seq.eq(seq),
+    ))
+    .returning(Todo::as_returning())
+    .get_result(conn)
+    .optional()
+}
+
+/// Deletes for good the owner's trashed todos: all of them, or only those
+/// among `ids` still trashed before `before` (the retention pass: one
+/// restored and trashed again since it looked is not yet due). Returns the
+/// ids removed.
+pub fn purge_trashed(
+    conn: &mut SqliteConnection,
+    owner: i64,
+    due: Option<(&[i64], NaiveDateTime)>,
+) -> QueryResult<Vec<i64>> {
+    let query = todos::table
+        .filter(todos::user_id.eq(owner))
+        .filter(todos::deleted_at.is_not_null());
+    match due {
+        None => diesel::delete(query).returning(todos::id).get_results(conn),
+        Some((ids, before)) => diesel::delete(
+            query
+                .filter(todos::id.eq_any(ids))
+                .filter(todos::deleted_at.lt(before)),
+        )
+        .returning(todos::id)
+        .get_results(conn),
+    }
+}
+
+/// Up to `limit` trashed todos deleted before `cutoff`, oldest first, as
+/// `(owner, id)`: the retention pass's next batch.
+pub fn trashed_before(
+    conn: &mut SqliteConnection,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<(i64, i64)>> {
+    todos::table
+        .filter(todos::deleted_at.lt(cutoff))
+        .order(todos::deleted_at.asc())
+        .select((todos::user_id, todos::id))
+        .limit(limit)
+        .load(conn)
+}
+
+/// The owner's live todos changed after position `(seq, id)` up to `upto`
+/// (inclusive), in change order: at most `limit` rows.
+pub fn changed_after(
+    conn: &mut SqliteConnection,
+    owner: i64,
+    (seq, id): (i64, i64),
+    upto: i64,
+    limit: i64,
+) -> QueryResult<Vec<Todo>> {
+    todos::table
+        .filter(todos::user_id.eq(owner))
+        .filter(todos::deleted_at.is_null())
+        .filter(todos::change_seq.ge(seq))
+        .filter(todos::change_seq.le(upto))
+        .filter(todos::change_seq.gt(seq).or(todos::id_key.gt(id)))
+        .order((todos::change_seq.asc(), todos::id_key.asc()))
+        .select(Todo::as_select())
+        .limit(limit)
+        .load(conn)
 }
 
 type BoxedTodos<'a> =
@@ -279,6 +391,7 @@ pub fn list_query<'a>(
 ) -> Result<BoxedTodos<'a>, SortValueMismatch> {
     let mut query: BoxedTodos<'a> = todos::table
         .filter(todos::user_id.eq(owner))
+        .filter(todos::deleted_at.is_null())
         .select(Todo::as_select())
         .into_boxed();
     if let Some(completed) = filter.completed {
@@ -324,6 +437,23 @@ pub fn list_query<'a>(
         }
     };
     Ok(query.limit(limit))
+}
+
+/// One page of the owner's trash, most recently deleted first (ties by id,
+/// descending), after `(deleted_at, id)` of the previous page: `limit` rows.
+pub fn trash_page(
+    conn: &mut SqliteConnection,
+    owner: i64,
+    after: Option<(NaiveDateTime, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<Todo>> {
+    let query = todos::table
+        .filter(todos::user_id.eq(owner))
+        .filter(todos::deleted_at.is_not_null())
+        .select(Todo::as_select())
+        .into_boxed();
+    let query: BoxedTodos<'_> = keyset!(query, todos::deleted_at, after, true);
+    query.limit(limit).load(conn)
 }
 
 /// A cursor's sort value is of another kind than its sort needs.
