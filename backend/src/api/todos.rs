@@ -7,7 +7,6 @@ use actix_web::http::header::{self, IfMatch, IfNoneMatch};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use diesel::SqliteConnection;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -17,6 +16,7 @@ use crate::app::sync::{self, SyncPosition};
 use crate::app::todos::{self, NewTodoInput, Precondition, TodoChange};
 use crate::auth::AuthUser;
 use crate::db::models::todo::{ListFilter, SortValue, Todo};
+use crate::db::Conn;
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{Json, JsonWithBytes, PathId, Query, RawBody};
@@ -427,7 +427,7 @@ async fn respond_once<F>(
     act: F,
 ) -> ApiResult<HttpResponse>
 where
-    F: FnOnce(&mut SqliteConnection) -> ApiResult<StoredResponse> + Send + 'static,
+    F: FnOnce(&mut Conn<'_>) -> ApiResult<StoredResponse> + Send + 'static,
 {
     let Some((key, fingerprint)) = idempotent else {
         return Ok(render(state.db.write(act).await?, false));
@@ -487,6 +487,9 @@ pub async fn list_todos(
     let search = match query.q {
         Some(q) if q.chars().count() > MAX_QUERY_CHARS => {
             return Err(ApiError::validation("q", "must be at most 200 characters"));
+        }
+        Some(q) if q.contains('\0') => {
+            return Err(ApiError::validation("q", crate::domain::NUL_REFUSED));
         }
         Some(q) if !q.is_empty() => Some(q.to_lowercase()),
         _ => None,

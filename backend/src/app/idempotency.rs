@@ -11,10 +11,10 @@
 //! releases its claim ([`abandon`]) so a retry acts; a claim left behind by
 //! a crash is taken over once it is [`ABANDONED_AFTER`] old.
 
+use crate::db::Conn;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{Duration, NaiveDateTime};
-use diesel::SqliteConnection;
 use sha2::{Digest, Sha256};
 
 use crate::app::retention::IDEMPOTENCY_KEY_LIFETIME;
@@ -79,7 +79,7 @@ pub enum Claim {
 /// Claims `key` for the request with `fingerprint`. Run it in a write
 /// transaction of its own, before acting.
 pub fn begin(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     key: &IdempotencyKey,
     fingerprint: &str,
@@ -135,7 +135,7 @@ fn judge(record: IdempotencyRecord, fingerprint: &str) -> ApiResult<Claim> {
 /// Records the response of the request holding `key`; call it inside the
 /// transaction that made the change it reports.
 pub fn finish(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     key: &IdempotencyKey,
     response: &StoredResponse,
@@ -153,7 +153,7 @@ pub fn finish(
 }
 
 /// Releases the claim of a request that failed (its change rolled back).
-pub fn abandon(conn: &mut SqliteConnection, owner: i64, key: &IdempotencyKey) -> ApiResult<()> {
+pub fn abandon(conn: &mut Conn<'_>, owner: i64, key: &IdempotencyKey) -> ApiResult<()> {
     idempotency::release(conn, owner, key.as_str())?;
     Ok(())
 }

@@ -11,7 +11,7 @@
 //! where the next call finds it. Hence a client that applies every
 //! response and keeps the last token converges to the server's state.
 
-use diesel::SqliteConnection;
+use crate::db::Conn;
 use serde::{Deserialize, Serialize};
 
 use crate::db::models::sync;
@@ -60,7 +60,7 @@ pub struct Changes {
 /// needs may have been pruned (or the position is from a future this
 /// database never reached, as after a restore from backup).
 pub fn changes(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     since: Option<SyncPosition>,
     limit: i64,

@@ -2,11 +2,11 @@
 //! query), with the `If-Match` precondition and the PATCH diff.
 
 use actix_web::http::header::{EntityTag, IfMatch};
-use diesel::SqliteConnection;
 
 use crate::clock::now;
 use crate::db::models::sync;
 use crate::db::models::todo::{self, ListFilter, NewTodo, SortValue, Todo, TodoChangeset};
+use crate::db::Conn;
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
 use crate::error::{ApiError, ApiResult};
 
@@ -99,16 +99,15 @@ impl Precondition {
 /// One page of the owner's todos: `limit + 1` rows, so the caller can tell
 /// whether there is a next page.
 pub fn list(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     filter: &ListFilter,
     sort: TodoSort,
     after: Option<(&SortValue, i64)>,
     limit: i64,
 ) -> ApiResult<Vec<Todo>> {
-    let query = todo::list_query(owner, filter, sort, after, limit + 1)
-        .map_err(|_| ApiError::validation("cursor", "does not fit the sort"))?;
-    Ok(todo::list(conn, query)?)
+    Ok(todo::list(conn, owner, filter, sort, after, limit + 1)
+        .map_err(|_| ApiError::validation("cursor", "does not fit the sort"))??)
 }
 
 /// Creates a todo unless the owner already holds `max_todos` (live plus
@@ -116,7 +115,7 @@ pub fn list(
 /// sequence are one statement, so a create costs one more statement than
 /// the insert alone and the quota is exact under concurrent creates.
 pub fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     input: NewTodoInput,
     max_todos: i64,
@@ -141,27 +140,31 @@ pub fn create(
     Ok(todo::insert(conn, &new)?)
 }
 
-pub fn get(conn: &mut SqliteConnection, owner: i64, id: i64) -> ApiResult<Todo> {
+pub fn get(conn: &mut Conn<'_>, owner: i64, id: i64) -> ApiResult<Todo> {
     todo::find_owned(conn, owner, id)?.ok_or(ApiError::NotFound)
 }
 
 /// Applies `change` if `precondition` holds. Run it in a write transaction,
 /// so that the version checked is the version replaced.
+///
+/// Every write takes the owner's change sequence first (locking the user
+/// row), then locks the todo: one lock order for all of them.
 pub fn update(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     id: i64,
     change: TodoChange,
     precondition: &Precondition,
 ) -> ApiResult<Todo> {
-    let current = get(conn, owner, id)?;
+    let seq = sync::next_seq(conn, owner)?;
+    let current = todo::find_owned_for_update(conn, owner, id)?.ok_or(ApiError::NotFound)?;
     if !precondition.holds(&current) {
         return Err(ApiError::PreconditionFailed);
     }
     match change.diff(&current, now()) {
         None => Ok(current),
         Some(mut set) => {
-            set.change_seq = Some(sync::next_seq(conn, owner)?);
+            set.change_seq = Some(seq);
             todo::update_owned(conn, owner, id, &set)?.ok_or(ApiError::NotFound)
         }
     }
@@ -169,16 +172,16 @@ pub fn update(
 
 /// Moves the owner's todo to the trash, if `precondition` holds.
 pub fn delete(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     id: i64,
     precondition: &Precondition,
 ) -> ApiResult<()> {
-    let current = get(conn, owner, id)?;
+    let seq = sync::next_seq(conn, owner)?;
+    let current = todo::find_owned_for_update(conn, owner, id)?.ok_or(ApiError::NotFound)?;
     if !precondition.holds(&current) {
         return Err(ApiError::PreconditionFailed);
     }
-    let seq = sync::next_seq(conn, owner)?;
     if todo::trash_owned(conn, owner, id, seq, now())? == 0 {
         return Err(ApiError::NotFound);
     }
@@ -188,7 +191,7 @@ pub fn delete(
 
 /// Moves every completed todo of the owner to the trash; returns their ids
 /// (so that a client can undo by restoring them).
-pub fn clear_completed(conn: &mut SqliteConnection, owner: i64) -> ApiResult<Vec<i64>> {
+pub fn clear_completed(conn: &mut Conn<'_>, owner: i64) -> ApiResult<Vec<i64>> {
     let seq = sync::next_seq(conn, owner)?;
     let ids = todo::trash_completed(conn, owner, seq, now())?;
     sync::record_trashed(conn, owner, &ids, seq)?;
@@ -197,7 +200,7 @@ pub fn clear_completed(conn: &mut SqliteConnection, owner: i64) -> ApiResult<Vec
 
 /// Brings a todo back from the owner's trash, unchanged (same version and
 /// ETag). 404 when it is not in the owner's trash.
-pub fn restore(conn: &mut SqliteConnection, owner: i64, id: i64) -> ApiResult<Todo> {
+pub fn restore(conn: &mut Conn<'_>, owner: i64, id: i64) -> ApiResult<Todo> {
     let seq = sync::next_seq(conn, owner)?;
     let restored = todo::restore_owned(conn, owner, id, seq)?.ok_or(ApiError::NotFound)?;
     sync::forget(conn, owner, id)?;
@@ -207,7 +210,7 @@ pub fn restore(conn: &mut SqliteConnection, owner: i64, id: i64) -> ApiResult<To
 /// One page of the owner's trash, most recently deleted first: `limit + 1`
 /// rows, so the caller can tell whether there is a next page.
 pub fn trash(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     after: Option<(chrono::NaiveDateTime, i64)>,
     limit: i64,
@@ -219,7 +222,7 @@ pub fn trash(
 /// `due.0` still trashed before `due.1`. Their tombstones move to this
 /// change and the quota gets the room back. Returns how many went.
 pub fn purge(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     due: Option<(&[i64], chrono::NaiveDateTime)>,
 ) -> diesel::QueryResult<usize> {

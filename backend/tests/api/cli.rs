@@ -241,7 +241,7 @@ async fn create_admin_refuses_an_existing_account_unless_told_to_promote_it() {
     // With --promote-existing the account becomes the operator's: the
     // given password, enabled, unlocked, and no session of the squatter.
     app.sql(
-        "UPDATE users SET disabled = 1, locked_until = '2999-01-01 00:00:00', lockouts = 3 \
+        "UPDATE users SET disabled = TRUE, locked_until = '2999-01-01 00:00:00', lockouts = 3 \
          WHERE email = 'boss@example.com';",
     );
     let output = securetodo(dir.path())

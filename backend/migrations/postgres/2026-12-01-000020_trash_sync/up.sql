@@ -1,4 +1,5 @@
--- Issue 16: the trash, delta sync, idempotency keys and the todo quota.
+-- Issue 16 (PostgreSQL): the trash, delta sync, idempotency keys and the todo
+-- quota. As the SQLite migration, with `id` where SQLite has `id_key`.
 
 -- The per-user change sequence: every write to a user's todos takes the
 -- next value in the same transaction (a conditional `UPDATE users ...
@@ -26,16 +27,16 @@ DROP INDEX IF EXISTS todos_user_due_desc;
 DROP INDEX IF EXISTS todos_user_priority;
 DROP INDEX IF EXISTS todos_user_title;
 DROP INDEX IF EXISTS todos_user_completed;
-CREATE INDEX todos_user_created ON todos (user_id, created_at, id_key) WHERE deleted_at IS NULL;
-CREATE INDEX todos_user_due_asc ON todos (user_id, due_sort_asc, id_key) WHERE deleted_at IS NULL;
-CREATE INDEX todos_user_due_desc ON todos (user_id, due_sort_desc, id_key) WHERE deleted_at IS NULL;
-CREATE INDEX todos_user_priority ON todos (user_id, priority, id_key) WHERE deleted_at IS NULL;
-CREATE INDEX todos_user_title ON todos (user_id, title_sort, id_key) WHERE deleted_at IS NULL;
-CREATE INDEX todos_user_completed ON todos (user_id, completed, created_at, id_key) WHERE deleted_at IS NULL;
+CREATE INDEX todos_user_created ON todos (user_id, created_at, id) WHERE deleted_at IS NULL;
+CREATE INDEX todos_user_due_asc ON todos (user_id, due_sort_asc, id) WHERE deleted_at IS NULL;
+CREATE INDEX todos_user_due_desc ON todos (user_id, due_sort_desc, id) WHERE deleted_at IS NULL;
+CREATE INDEX todos_user_priority ON todos (user_id, priority, id) WHERE deleted_at IS NULL;
+CREATE INDEX todos_user_title ON todos (user_id, title_sort, id) WHERE deleted_at IS NULL;
+CREATE INDEX todos_user_completed ON todos (user_id, completed, created_at, id) WHERE deleted_at IS NULL;
 -- Delta sync walks live todos in change order.
-CREATE INDEX todos_user_changes ON todos (user_id, change_seq, id_key) WHERE deleted_at IS NULL;
+CREATE INDEX todos_user_changes ON todos (user_id, change_seq, id) WHERE deleted_at IS NULL;
 -- The trash view, most recently deleted first, and the retention pass.
-CREATE INDEX todos_user_trash ON todos (user_id, deleted_at, id_key) WHERE deleted_at IS NOT NULL;
+CREATE INDEX todos_user_trash ON todos (user_id, deleted_at, id) WHERE deleted_at IS NOT NULL;
 CREATE INDEX todos_trash_age ON todos (deleted_at) WHERE deleted_at IS NOT NULL;
 
 -- One row per todo that left the list (trashed or purged), for delta sync.
