@@ -518,56 +518,72 @@ pub fn list(
     })
 }
 
+/// One page of the owner's trash (see [`trash_page`]) for a backend and
+/// its tie-breaker column.
+macro_rules! trash_query {
+    ($db:ty, $id:expr, $owner:expr, $after:expr, $limit:expr) => {{
+        let (owner, after, limit): (i64, Option<(NaiveDateTime, i64)>, i64) =
+            ($owner, $after, $limit);
+        let query: BoxedTodos<'_, $db> = todos::table
+            .filter(todos::user_id.eq(owner))
+            .filter(todos::deleted_at.is_not_null())
+            .select(Todo::as_select())
+            .into_boxed();
+        let query: BoxedTodos<'_, $db> = keyset!(query, todos::deleted_at, $id, after, true);
+        query.limit(limit)
+    }};
+}
+
 /// One page of the owner's trash, most recently deleted first (ties by id,
 /// descending), after `(deleted_at, id)` of the previous page: `limit` rows.
+/// Seeks the partial index `(user_id, deleted_at, id) WHERE deleted_at IS
+/// NOT NULL`.
 pub fn trash_page(
     conn: &mut Conn<'_>,
     owner: i64,
     after: Option<(NaiveDateTime, i64)>,
     limit: i64,
 ) -> QueryResult<Vec<Todo>> {
-    macro_rules! trash_query {
-        ($db:ty, $id:expr) => {{
-            let query: BoxedTodos<'_, $db> = todos::table
-                .filter(todos::user_id.eq(owner))
-                .filter(todos::deleted_at.is_not_null())
-                .select(Todo::as_select())
-                .into_boxed();
-            let query: BoxedTodos<'_, $db> = keyset!(query, todos::deleted_at, $id, after, true);
-            query.limit(limit)
-        }};
-    }
     match conn {
-        Conn::Sqlite(c) => trash_query!(Sqlite, todos::id_key).load(&mut **c),
-        Conn::Pg(c) => trash_query!(Pg, todos::id).load(&mut **c),
+        Conn::Sqlite(c) => trash_query!(Sqlite, todos::id_key, owner, after, limit).load(&mut **c),
+        Conn::Pg(c) => trash_query!(Pg, todos::id, owner, after, limit).load(&mut **c),
     }
+}
+
+/// The owner's live todos changed after a sync position (see
+/// [`changed_after`]) for a tie-breaker column.
+macro_rules! changes_query {
+    ($id:expr, $owner:expr, $position:expr, $upto:expr, $limit:expr) => {{
+        let (owner, (seq, id), upto, limit): (i64, (i64, i64), i64, i64) =
+            ($owner, $position, $upto, $limit);
+        todos::table
+            .filter(todos::user_id.eq(owner))
+            .filter(todos::deleted_at.is_null())
+            .filter(todos::change_seq.ge(seq))
+            .filter(todos::change_seq.le(upto))
+            .filter(todos::change_seq.gt(seq).or($id.gt(id)))
+            .order((todos::change_seq.asc(), $id.asc()))
+            .select(Todo::as_select())
+            .limit(limit)
+    }};
 }
 
 /// The owner's live todos changed after position `(seq, id)` up to `upto`
 /// (inclusive), in change order `(change_seq, id)`: at most `limit` rows.
+/// Seeks the partial index `(user_id, change_seq, id) WHERE deleted_at IS
+/// NULL` at `seq`.
 pub fn changed_after(
     conn: &mut Conn<'_>,
     owner: i64,
-    (seq, id): (i64, i64),
+    position: (i64, i64),
     upto: i64,
     limit: i64,
 ) -> QueryResult<Vec<Todo>> {
-    macro_rules! changes_query {
-        ($id:expr) => {
-            todos::table
-                .filter(todos::user_id.eq(owner))
-                .filter(todos::deleted_at.is_null())
-                .filter(todos::change_seq.ge(seq))
-                .filter(todos::change_seq.le(upto))
-                .filter(todos::change_seq.gt(seq).or($id.gt(id)))
-                .order((todos::change_seq.asc(), $id.asc()))
-                .select(Todo::as_select())
-                .limit(limit)
-        };
-    }
     match conn {
-        Conn::Sqlite(c) => changes_query!(todos::id_key).load(&mut **c),
-        Conn::Pg(c) => changes_query!(todos::id).load(&mut **c),
+        Conn::Sqlite(c) => {
+            changes_query!(todos::id_key, owner, position, upto, limit).load(&mut **c)
+        }
+        Conn::Pg(c) => changes_query!(todos::id, owner, position, upto, limit).load(&mut **c),
     }
 }
 
@@ -703,6 +719,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The trash and delta sync read their own partial indexes in order,
+    /// and the list indexes hold live todos only.
+    #[test]
+    fn the_trash_and_sync_queries_seek_their_partial_indexes() {
+        let mut conn = connection_with_rows();
+        for after in [None, Some((NaiveDateTime::default(), 7))] {
+            let plan = plan(&mut conn, trash_query!(Sqlite, todos::id_key, 1, after, 21));
+            assert!(
+                plan.starts_with("SEARCH todos USING INDEX todos_user_trash (user_id=?"),
+                "{plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+        let changes = changes_query!(todos::id_key, 1, (5, 7), 9, 101);
+        let plan = crate::db::query_plan(&changes).join("\n");
+        assert!(
+            plan.starts_with(
+                "SEARCH todos USING INDEX todos_user_changes (user_id=? AND change_seq>"
+            ),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     #[test]
