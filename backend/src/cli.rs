@@ -69,8 +69,10 @@ pub fn run(cli: Cli, serve: fn(Settings) -> anyhow::Result<()>) -> anyhow::Resul
         }
         Command::Prune => {
             let settings = Settings::from_env()?;
-            let report = crate::app::retention::prune_database(&settings)?;
-            writeln!(std::io::stdout().lock(), "{report}")?;
+            match crate::app::retention::prune_database(&settings)? {
+                Some(report) => writeln!(std::io::stdout().lock(), "{report}")?,
+                None => log::warn!("retention pass skipped: another instance is running one"),
+            }
             Ok(())
         }
         Command::Migrate => {

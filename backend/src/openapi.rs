@@ -18,6 +18,7 @@ use crate::error::{FieldError, Problem};
     paths(
         api::auth::register,
         api::auth::login,
+        api::auth::verify_mfa,
         api::auth::refresh,
         api::auth::logout,
         api::auth::logout_all,
@@ -26,6 +27,10 @@ use crate::error::{FieldError, Problem};
         api::users::delete_me,
         api::users::list_sessions,
         api::users::delete_session,
+        api::mfa::start_totp_enrolment,
+        api::mfa::confirm_totp_enrolment,
+        api::mfa::regenerate_recovery_codes,
+        api::mfa::disable_mfa,
         api::todos::list_todos,
         api::todos::create_todo,
         api::todos::clear_completed_todos,
@@ -40,6 +45,7 @@ use crate::error::{FieldError, Problem};
         api::admin::update_user,
         api::admin::delete_user,
         api::admin::revoke_user_sessions,
+        api::admin::reset_user_mfa,
         api::admin::list_audit_events,
         api::health::live,
         api::health::ready,
@@ -49,6 +55,7 @@ use crate::error::{FieldError, Problem};
     tags(
         (name = "auth", description = "Registration, login, token refresh and logout"),
         (name = "users", description = "The caller's own account and sessions"),
+        (name = "mfa", description = "The caller's second factor: TOTP enrolment, recovery codes, turning MFA off"),
         (name = "todos", description = "The caller's todos: lists with filters, search, sorting and cursor pages; create (with `Idempotency-Key`), read (with `If-None-Match`), update with `If-Match`, delete to the trash; the trash (list, restore, empty) and delta sync"),
         (name = "admin", description = "User management and the audit log (role `admin` only)"),
         (name = "health", description = "Liveness and readiness probes")

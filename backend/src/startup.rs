@@ -17,6 +17,7 @@ use actix_extensible_rate_limit::backend::memory::InMemoryBackend;
 
 use crate::app::retention::RetentionPolicy;
 use crate::auth::jwt::JwtKeys;
+use crate::auth::mfa::MfaKeys;
 use crate::auth::password::PasswordHasher;
 use crate::config::Settings;
 use crate::db::{self, Db, DbPool};
@@ -25,7 +26,6 @@ use crate::metrics::Metrics;
 use crate::pagination::CursorKey;
 use crate::state::AppState;
 use crate::{api, background, middleware, observe, openapi};
-use secrecy::ExposeSecret;
 
 /// `securetodo serve`: builds the application and serves until SIGINT or
 /// SIGTERM.
@@ -66,7 +66,15 @@ impl Application {
             } else {
                 db::Migrate::RequireApplied
             };
-            web::block(move || db::open_pool(&database, size, migrate)).await??
+            let development = settings.app_env == crate::config::AppEnv::Development;
+            web::block(move || {
+                if let (true, crate::config::DatabaseUrl::Postgres(url)) = (development, &database)
+                {
+                    db::create_missing_postgres_database(url)?;
+                }
+                db::open_pool(&database, size, migrate)
+            })
+            .await??
         };
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
@@ -80,7 +88,8 @@ impl Application {
             jwt: JwtKeys::new(&settings),
             hasher,
             rate_limits: InMemoryBackend::builder().build(),
-            cursor_key: CursorKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
+            cursor_key: CursorKey::from_settings(&settings),
+            mfa: MfaKeys::new(&settings.mfa_encryption_key),
             settings,
         });
         let metrics = match &state.settings.metrics_addr {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use actix_extensible_rate_limit::backend::memory::InMemoryBackend;
 
 use crate::auth::jwt::JwtKeys;
+use crate::auth::mfa::MfaKeys;
 use crate::auth::password::PasswordHasher;
 use crate::config::Settings;
 use crate::db::Db;
@@ -22,4 +23,6 @@ pub struct AppState {
     pub rate_limits: InMemoryBackend,
     /// Signs list cursors.
     pub cursor_key: CursorKey,
+    /// Seals TOTP secrets and keys recovery-code hashes.
+    pub mfa: MfaKeys,
 }

@@ -5,7 +5,8 @@ front of two `securetodo serve` processes on one fresh PostgreSQL database
 MIGRATE_ON_START=false) and Redis when the build reads REDIS_URL.
 
 Under a bounded read load (a few threads, about 5 s, at most a few thousand
-requests, loopback only) one replica is killed with SIGKILL. Every GET must
+requests, loopback only) one replica is killed with SIGKILL (a crash), or
+stopped with SIGTERM (a rolling restart). Every GET must
 still succeed (nginx passes it on to the other replica), and every todo whose
 creation was acknowledged, before or during the load, must be there after.
 
@@ -16,9 +17,12 @@ support is missing; under REQUIRE_POSTGRES=1 (CI) it fails instead.
 from __future__ import annotations
 
 import http.client
+import signal
 import subprocess
 import threading
 import time
+
+import pytest
 
 from conftest import NGINX, https_connection
 from realapp import (
@@ -41,7 +45,10 @@ MAX_REQUESTS = 3000
 LIST_PATH = "/api/v1/todos?limit=20"
 
 
-def test_killing_a_replica_loses_no_read_and_no_acknowledged_write(tmp_path, postgres, tls_material):
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])
+def test_losing_a_replica_loses_no_read_and_no_acknowledged_write(tmp_path, postgres, tls_material, stop):
+    # SIGKILL: a crash. SIGTERM: a rolling restart (the replica finishes its
+    # in-flight requests and refuses new connections).
     if NGINX is None:
         unavailable("nginx is not installed")
     bin_path = binary()
@@ -72,7 +79,10 @@ def test_killing_a_replica_loses_no_read_and_no_acknowledged_write(tmp_path, pos
         run.start()
         time.sleep(KILL_AFTER)
         killed_at = time.monotonic()
-        replicas[0].kill()
+        if stop == "SIGKILL":
+            replicas[0].kill()
+        else:
+            replicas[0].process.send_signal(signal.SIGTERM)
         run.wait()
 
         # Both replicas served reads before the kill: the load was balanced.
@@ -103,7 +113,7 @@ def test_killing_a_replica_loses_no_read_and_no_acknowledged_write(tmp_path, pos
         stored = {t["id"]: t["title"] for t in api.all_todos(token)}
         missing = {i: t for i, t in acknowledged.items() if stored.get(i) != t}
         assert not missing, f"acknowledged todos missing after the kill: {missing}"
-        print(f"failover: {len(reads)} reads ({len(after)} after the kill), all 200; "
+        print(f"failover ({stop}): {len(reads)} reads ({len(after)} after the kill), all 200; "
               f"{len(run.created)} writes acknowledged during the load, "
               f"{run.unacknowledged} not; redis={'on' if redis else 'off'}")
     finally:

@@ -149,14 +149,14 @@ impl fmt::Display for PruneReport {
 }
 
 /// One pass over the configured database (`securetodo prune`).
-pub fn prune_database(settings: &Settings) -> anyhow::Result<PruneReport> {
+/// `None` when another instance holds the retention lock (PostgreSQL).
+pub fn prune_database(settings: &Settings) -> anyhow::Result<Option<PruneReport>> {
     let pool = crate::db::build_pool(&settings.database, 1)?;
-    Ok(prune_exclusive(
+    prune_exclusive(
         &pool,
         &RetentionPolicy::from_settings(settings),
         crate::clock::now(),
-    )?
-    .unwrap_or_default())
+    )
 }
 
 /// The PostgreSQL advisory lock a retention pass holds, so that of several

@@ -24,6 +24,7 @@ pub struct AuthUser {
     pub email: String,
     pub role: Role,
     pub created_at: NaiveDateTime,
+    pub mfa_enabled: bool,
 }
 
 impl AuthUser {
@@ -110,6 +111,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         email: found.email,
         role: Role::from_db(&found.role),
         created_at: found.created_at,
+        mfa_enabled: found.mfa_enabled,
     })
 }
 

@@ -341,6 +341,34 @@ fn pg_pool(url: &PostgresUrl, size: u32) -> anyhow::Result<Pool<ConnectionManage
         .with_context(|| format!("connecting to PostgreSQL at {}", url.redacted()))
 }
 
+/// Development convenience: creates the PostgreSQL database named in `url`
+/// when the server says it does not exist (as a SQLite file is created), so
+/// `DATABASE_URL=postgres://.../newdb cargo run` just works. Production
+/// never creates databases (they are provisioned).
+pub fn create_missing_postgres_database(url: &PostgresUrl) -> anyhow::Result<()> {
+    let missing = match PgConnection::establish(url.expose()) {
+        Ok(_) => return Ok(()),
+        Err(e) => e.to_string().contains("does not exist"),
+    };
+    if !missing {
+        return Ok(());
+    }
+    let Some((server, name)) = url.expose().rsplit_once('/') else {
+        return Ok(());
+    };
+    let name = name.split('?').next().unwrap_or(name);
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        anyhow::bail!("the PostgreSQL database in DATABASE_URL does not exist; create it first");
+    }
+    let mut admin = PgConnection::establish(&format!("{server}/postgres"))
+        .with_context(|| format!("connecting to {} to create the database", url.redacted()))?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .with_context(|| format!("creating the database {name}"))?;
+    log::warn!("created the PostgreSQL database {name} (development only)");
+    Ok(())
+}
+
 fn create_parent_dir(path: &Path) -> anyhow::Result<()> {
     if let Some(parent) = path.parent() {
         if !parent.as_os_str().is_empty() {

@@ -6,7 +6,9 @@ mod password;
 mod role;
 mod todo;
 
-pub use audit::{AuditEvent, AuditEventType, LockScope, LoginFailure, Via};
+pub use audit::{
+    AuditEvent, AuditEventType, LockScope, LoginFailure, MfaCodeFailure, MfaContext, MfaMethod, Via,
+};
 pub use email::Email;
 pub use password::Password;
 pub use role::Role;

@@ -200,3 +200,43 @@ async fn the_credential_budget_is_shared_by_every_instance() {
     assert!(allowed <= 6, "{statuses:?}");
     assert_eq!(&statuses[6..], [429, 429, 429], "{statuses:?}");
 }
+
+#[actix_web::test]
+async fn one_instance_at_a_time_runs_the_retention_pass() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let Some(db) = shared_postgres_database() else {
+        return;
+    };
+    let prune = || {
+        let dir = tempfile::tempdir().unwrap();
+        let output = crate::cli::securetodo(dir.path())
+            .arg("prune")
+            .env("DATABASE_URL", db.database.url())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    // Another instance holds the retention lock ("sTodoRet"): this pass
+    // steps aside instead of pruning the same rows at the same time.
+    let mut other = diesel::PgConnection::establish(&db.database.url()).unwrap();
+    other
+        .batch_execute("SELECT pg_advisory_lock(8310389689560491380)")
+        .unwrap();
+    let (stdout, stderr) = prune();
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("skipped"), "{stderr}");
+    other
+        .batch_execute("SELECT pg_advisory_unlock(8310389689560491380)")
+        .unwrap();
+    let (stdout, _) = prune();
+    assert!(stdout.starts_with("sessions: 0"), "{stdout}");
+}

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod device;
 pub mod idempotency;
+pub mod mfa;
 pub mod session;
 pub mod sync;
 pub mod todo;
