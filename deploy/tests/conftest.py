@@ -36,19 +36,19 @@ SPEC_VARIABLES = {
     "TRUST_PROXY_HEADERS": "false",
     "RUST_LOG": "info",
     "AUDIT_RETENTION_DAYS": "365",
+    "MAX_TODOS_PER_USER": "100000",
+    "TRASH_RETENTION_DAYS": "30",
     "METRICS_ADDR": "",
     "LOG_FORMAT": "text",
     "MIGRATE_ON_START": "true",
 }
 
 # Variables SPEC section 2 names for round-2 features that have not landed
-# yet (PostgreSQL/Redis, MFA, API tokens, trash and quotas: issues 14-17). `.env.example` lists a variable once the app reads
+# yet (PostgreSQL/Redis, MFA, API tokens). `.env.example` lists a variable once the app reads
 # it; move it into SPEC_VARIABLES then.
 NOT_YET_IMPLEMENTED = {
     "REDIS_URL",
     "API_RATE_LIMIT_PER_MINUTE",
-    "MAX_TODOS_PER_USER",
-    "TRASH_RETENTION_DAYS",
 }
 
 JWT_PLACEHOLDER = "change-me-use-openssl-rand-base64-48-output-here"

@@ -4,10 +4,12 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod idempotency;
 pub mod lockout;
 pub mod mfa;
 pub mod retention;
 pub mod sessions;
+pub mod sync;
 pub mod todos;
 
 /// Who acts, for the rules and the audit log.

@@ -2,7 +2,9 @@
 
 pub mod audit;
 pub mod device;
+pub mod idempotency;
 pub mod mfa;
 pub mod session;
+pub mod sync;
 pub mod todo;
 pub mod user;
