@@ -10,7 +10,8 @@
 //!   quota's room back);
 //! - tombstones of todos purged longer ago than `TRASH_RETENTION_DAYS`
 //!   (raising the owner's sync floor: older sync tokens get 410);
-//! - `Idempotency-Key` records older than 24 hours.
+//! - `Idempotency-Key` records older than 24 hours;
+//! - expired second login steps (`mfa_challenges`, five minutes).
 //!
 //! Each batch reads at most `batch_size` keys outside any write transaction,
 //! then deletes them by key in one short transaction, so a large backlog
@@ -29,7 +30,7 @@ use diesel::prelude::*;
 
 use crate::config::Settings;
 use crate::db::models::{idempotency, sync, todo};
-use crate::db::schema::{audit_events, retired_refresh_tokens, sessions};
+use crate::db::schema::{audit_events, mfa_challenges, retired_refresh_tokens, sessions};
 use crate::db::{dispatch, transaction, Conn, DbPool};
 
 /// How long an `Idempotency-Key` is remembered.
@@ -76,16 +77,19 @@ pub enum Target {
     /// After the trash, so today's purges are never pruned at once.
     Tombstones,
     IdempotencyKeys,
+    /// Second login steps that expired unanswered (five minutes).
+    MfaChallenges,
 }
 
 impl Target {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::RetiredRefreshTokens,
         Self::Sessions,
         Self::AuditEvents,
         Self::TrashedTodos,
         Self::Tombstones,
         Self::IdempotencyKeys,
+        Self::MfaChallenges,
     ];
 
     pub fn name(self) -> &'static str {
@@ -96,6 +100,7 @@ impl Target {
             Self::TrashedTodos => "trashed_todos",
             Self::Tombstones => "todo_tombstones",
             Self::IdempotencyKeys => "idempotency_keys",
+            Self::MfaChallenges => "mfa_challenges",
         }
     }
 }
@@ -137,6 +142,7 @@ impl fmt::Display for PruneReport {
             Target::TrashedTodos,
             Target::Tombstones,
             Target::IdempotencyKeys,
+            Target::MfaChallenges,
         ];
         for (i, target) in order.into_iter().enumerate() {
             if i > 0 {
@@ -358,6 +364,26 @@ fn prune_batch(
             }
             Ok(due.len())
         }
+        Target::MfaChallenges => {
+            let ids: Vec<i64> = dispatch!(conn, c => mfa_challenges::table
+                .filter(mfa_challenges::expires_at.le(now))
+                .order(mfa_challenges::id)
+                .select(mfa_challenges::id)
+                .limit(limit)
+                .load(c))?;
+            if !ids.is_empty() {
+                let removed = transaction(conn, |tx| {
+                    dispatch!(tx, tx => diesel::delete(
+                        mfa_challenges::table
+                            .filter(mfa_challenges::id.eq_any(&ids))
+                            .filter(mfa_challenges::expires_at.le(now)),
+                    )
+                    .execute(tx))
+                })?;
+                report.add(target, removed);
+            }
+            Ok(ids.len())
+        }
     }
 }
 
@@ -443,6 +469,23 @@ mod tests {
     }
 
     #[test]
+    fn expired_second_login_steps_are_pruned_and_live_ones_kept() {
+        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let mut conn = pool.sqlite();
+        conn.batch_execute(
+            "INSERT INTO users (id, email, password_hash, created_at, updated_at)
+                 VALUES (1, 'm@example.com', 'x', datetime('now'), datetime('now'));
+             INSERT INTO mfa_challenges (user_id, token_hash, password_fingerprint, attempts, created_at, expires_at)
+                 VALUES (1, 'expired', 'f', 0, datetime('now', '-10 minutes'), datetime('now', '-5 minutes')),
+                        (1, 'live', 'f', 0, datetime('now'), datetime('now', '+5 minutes'));",
+        )
+        .unwrap();
+        let report = prune(&mut Conn::Sqlite(&mut conn), &policy(10), db_now()).unwrap();
+        assert_eq!(report.removed(Target::MfaChallenges), 1);
+        assert_eq!(count(&mut conn, "mfa_challenges"), 1);
+    }
+
+    #[test]
     fn prune_removes_only_ended_and_expired_data_in_batches() {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
         let mut conn = pool.sqlite();
@@ -458,7 +501,7 @@ mod tests {
         assert_eq!(
             report.to_string(),
             "sessions: 2, retired_refresh_tokens: 5, audit_events: 2, trashed_todos: 0, \
-             todo_tombstones: 0, idempotency_keys: 0"
+             todo_tombstones: 0, idempotency_keys: 0, mfa_challenges: 0"
         );
         let sessions: Vec<i64> = sessions::table
             .order(sessions::id)
@@ -481,7 +524,7 @@ mod tests {
         assert_eq!(
             again.to_string(),
             "sessions: 0, retired_refresh_tokens: 0, audit_events: 0, trashed_todos: 0, \
-             todo_tombstones: 0, idempotency_keys: 0"
+             todo_tombstones: 0, idempotency_keys: 0, mfa_challenges: 0"
         );
     }
 
