@@ -26,6 +26,10 @@ use crate::error::{FieldError, Problem};
         api::users::delete_me,
         api::users::list_sessions,
         api::users::delete_session,
+        api::export::export_account,
+        api::tokens::create_api_token,
+        api::tokens::list_api_tokens,
+        api::tokens::delete_api_token,
         api::todos::list_todos,
         api::todos::create_todo,
         api::todos::clear_completed_todos,
@@ -45,6 +49,7 @@ use crate::error::{FieldError, Problem};
     tags(
         (name = "auth", description = "Registration, login, token refresh and logout"),
         (name = "users", description = "The caller's own account and sessions"),
+        (name = "tokens", description = "Personal API tokens for scripts and external clients: `Authorization: Bearer stp_...` on the todo endpoints, within the token's scopes"),
         (name = "todos", description = "The caller's todos: lists with filters, search, sorting and cursor pages; create, read, update with `If-Match`, delete"),
         (name = "admin", description = "User management and the audit log (role `admin` only)"),
         (name = "health", description = "Liveness and readiness probes")
@@ -64,6 +69,22 @@ impl Modify for BearerAuth {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some("An access token from `POST /api/v1/auth/login`."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("stp_ API token")
+                    .description(Some(
+                        "A personal API token (`stp_...`) from `POST /api/v1/users/me/tokens`. \
+                         It works on the `/api/v1/todos` endpoints only: `GET` needs the \
+                         `todos:read` scope, other methods `todos:write` (the roles listed on \
+                         each operation). Anywhere else, or without the scope, it is 403 \
+                         `insufficient_scope`.",
+                    ))
                     .build(),
             ),
         );

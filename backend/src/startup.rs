@@ -13,11 +13,10 @@ use anyhow::Context;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use actix_extensible_rate_limit::backend::memory::InMemoryBackend;
-
 use crate::app::retention::RetentionPolicy;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
+use crate::auth::rate_limit::{RateLimits, RATELIMIT, RATELIMIT_POLICY};
 use crate::config::Settings;
 use crate::db::{self, Db, DbPool};
 use crate::error::ApiError;
@@ -74,7 +73,7 @@ impl Application {
             db: Db::new(pool),
             jwt: JwtKeys::new(&settings),
             hasher,
-            rate_limits: InMemoryBackend::builder().build(),
+            rate_limits: RateLimits::new(&settings).await,
             cursor_key: CursorKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
             settings,
         });
@@ -215,6 +214,9 @@ fn cors(settings: &Settings) -> Cors {
             header::LOCATION,
             header::RETRY_AFTER,
             header::WWW_AUTHENTICATE,
+            header::CONTENT_DISPOSITION,
+            RATELIMIT,
+            RATELIMIT_POLICY,
         ])
         .supports_credentials()
         .max_age(600)
@@ -258,7 +260,7 @@ fn run(
             // Outermost: the request id and context cover everything inside,
             // and the access line and metrics see the final status.
             .wrap(from_fn(observe::observe))
-            .configure(|cfg| api::configure(cfg, &state))
+            .configure(api::configure)
             // Metrics are served on METRICS_ADDR only; here the path is a
             // plain 404 (not the SPA page), so a scraper pointed at the
             // public port fails loudly instead of parsing HTML.

@@ -3,13 +3,13 @@
 
 use actix_web::http::header::{self, IfMatch};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::dto::TodoResponse;
 use crate::api::problems::{BadId, JsonBodyErrors, Unauthenticated};
 use crate::app::todos::{self, NewTodoInput, Precondition, TodoChange};
-use crate::auth::AuthUser;
+use crate::auth::Caller;
 use crate::db::models::todo::{ListFilter, SortValue, Todo};
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
@@ -19,47 +19,6 @@ use crate::state::AppState;
 
 /// Longest accepted search string, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
-
-/// A todo as its owner sees it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TodoResponse {
-    #[schema(example = 42)]
-    pub id: i64,
-    /// Trimmed, 1 to 200 characters.
-    #[schema(example = "Buy milk")]
-    pub title: String,
-    /// Up to 10,000 characters, exactly as written (possibly empty).
-    #[schema(example = "Two litres, semi-skimmed")]
-    pub description: String,
-    #[schema(example = false)]
-    pub completed: bool,
-    pub priority: Priority,
-    /// The day it is due, or null.
-    #[schema(required = true, example = "2026-12-24")]
-    pub due_date: Option<NaiveDate>,
-    pub created_at: DateTime<Utc>,
-    /// When the todo last changed.
-    pub updated_at: DateTime<Utc>,
-    /// When it was completed; null while it is open.
-    #[schema(required = true)]
-    pub completed_at: Option<DateTime<Utc>>,
-}
-
-impl From<&Todo> for TodoResponse {
-    fn from(t: &Todo) -> Self {
-        Self {
-            id: t.id,
-            title: t.title.clone(),
-            description: t.description.clone(),
-            completed: t.completed,
-            priority: Priority::from_rank(t.priority),
-            due_date: t.due_date,
-            created_at: t.created_at.and_utc(),
-            updated_at: t.updated_at.and_utc(),
-            completed_at: t.completed_at.map(|at| at.and_utc()),
-        }
-    }
-}
 
 /// One page of todos.
 #[derive(Debug, Serialize, ToSchema)]
@@ -270,7 +229,7 @@ fn field<T>(errors: &mut Vec<FieldError>, name: &str, parsed: Result<T, &str>) -
     get,
     path = "/api/v1/todos",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:read"])),
     params(ListTodosQuery),
     responses(
         (status = 200, description = "A page of the caller's todos", body = TodoListResponse),
@@ -279,7 +238,7 @@ fn field<T>(errors: &mut Vec<FieldError>, name: &str, parsed: Result<T, &str>) -
     )
 )]
 pub async fn list_todos(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     query: Query<ListTodosQuery>,
 ) -> ApiResult<web::Json<TodoListResponse>> {
@@ -341,7 +300,7 @@ pub async fn list_todos(
     post,
     path = "/api/v1/todos",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:write"])),
     request_body = CreateTodoRequest,
     responses(
         (status = 201, description = "Created; `Location` names it and `ETag` tags its version", body = TodoResponse,
@@ -355,7 +314,7 @@ pub async fn list_todos(
     )
 )]
 pub async fn create_todo(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     body: Json<CreateTodoRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -402,7 +361,7 @@ pub async fn create_todo(
     get,
     path = "/api/v1/todos/{id}",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:read"])),
     params(("id" = i64, Path, description = "Todo id")),
     responses(
         (status = 200, description = "The todo; `ETag` tags its version for `If-Match`", body = TodoResponse,
@@ -413,7 +372,7 @@ pub async fn create_todo(
     )
 )]
 pub async fn get_todo(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     path: PathId,
 ) -> ApiResult<HttpResponse> {
@@ -456,7 +415,7 @@ fn parse_change(body: UpdateTodoRequest) -> ApiResult<TodoChange> {
     patch,
     path = "/api/v1/todos/{id}",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:write"])),
     params(
         ("id" = i64, Path, description = "Todo id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Apply only if the todo is still at this version: the `ETag` you read, or `*` for any version"),
@@ -473,7 +432,7 @@ fn parse_change(body: UpdateTodoRequest) -> ApiResult<TodoChange> {
     )
 )]
 pub async fn update_todo(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: PathId,
@@ -494,7 +453,7 @@ pub async fn update_todo(
     delete,
     path = "/api/v1/todos/{id}",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:write"])),
     params(
         ("id" = i64, Path, description = "Todo id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Delete only if the todo is still at this version: the `ETag` you read, or `*`"),
@@ -508,7 +467,7 @@ pub async fn update_todo(
     )
 )]
 pub async fn delete_todo(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: PathId,
@@ -527,7 +486,7 @@ pub async fn delete_todo(
     delete,
     path = "/api/v1/todos",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:write"])),
     params(ClearCompletedQuery),
     responses(
         (status = 200, description = "How many completed todos were deleted", body = ClearCompletedResponse),
@@ -536,7 +495,7 @@ pub async fn delete_todo(
     )
 )]
 pub async fn clear_completed_todos(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     query: Query<ClearCompletedQuery>,
 ) -> ApiResult<web::Json<ClearCompletedResponse>> {

@@ -5,13 +5,13 @@
 
 use diesel::SqliteConnection;
 
-use crate::app::Actor;
+use crate::app::{tokens, Actor};
 use crate::clock::now;
 use crate::db::models::audit::{self, StoredAuditEvent};
 use crate::db::models::session;
 use crate::db::models::user::{self, User, UserFilter, UserSummary};
-use crate::domain::AuditEvent;
 use crate::domain::Role;
+use crate::domain::{AuditEvent, TokenRevocation};
 use crate::error::{ApiError, ApiResult};
 
 /// The caller must still be an active admin (a request that raced with the
@@ -91,6 +91,13 @@ pub fn update_user(
     }
     if new_disabled && !target.disabled {
         let ended = session::revoke_all(conn, target.id, None, at)?;
+        tokens::revoke_all_audited(
+            conn,
+            Some(actor.user_id),
+            target.id,
+            ip,
+            TokenRevocation::AccountDisabled,
+        )?;
         audit::record(
             conn,
             &AuditEvent::UserDisabled {

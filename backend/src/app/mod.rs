@@ -4,10 +4,12 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod export;
 pub mod lockout;
 pub mod retention;
 pub mod sessions;
 pub mod todos;
+pub mod tokens;
 
 /// Who acts, for the rules and the audit log.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Role;
+use super::{Role, Scope};
 
 /// The type of a security event, as the audit log stores and filters it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -42,10 +42,16 @@ pub enum AuditEventType {
     UserDeleted,
     #[serde(rename = "admin.sessions_revoked")]
     SessionsRevoked,
+    #[serde(rename = "token.created")]
+    TokenCreated,
+    #[serde(rename = "token.deleted")]
+    TokenDeleted,
+    #[serde(rename = "token.revoked")]
+    TokensRevoked,
 }
 
 impl AuditEventType {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 19] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -62,6 +68,9 @@ impl AuditEventType {
         Self::UserEnabled,
         Self::UserDeleted,
         Self::SessionsRevoked,
+        Self::TokenCreated,
+        Self::TokenDeleted,
+        Self::TokensRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +91,9 @@ impl AuditEventType {
             Self::UserEnabled => "admin.user_enabled",
             Self::UserDeleted => "admin.user_deleted",
             Self::SessionsRevoked => "admin.sessions_revoked",
+            Self::TokenCreated => "token.created",
+            Self::TokenDeleted => "token.deleted",
+            Self::TokensRevoked => "token.revoked",
         }
     }
 }
@@ -114,6 +126,17 @@ pub enum LockScope {
 #[serde(rename_all = "snake_case")]
 pub enum Via {
     Cli,
+}
+
+/// Why every API token of a user ended at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenRevocation {
+    PasswordChanged,
+    AccountDisabled,
+    MfaDisabled,
+    /// `create-admin --promote-existing` took the account over.
+    Promoted,
 }
 
 /// A security event with its detail. The detail is the variant's fields as
@@ -190,6 +213,21 @@ pub enum AuditEvent {
     SessionsRevoked {
         sessions_ended: usize,
     },
+    /// Never the secret or its hash.
+    TokenCreated {
+        token_id: i64,
+        name: String,
+        scopes: Vec<Scope>,
+        expires_at: chrono::NaiveDateTime,
+    },
+    TokenDeleted {
+        token_id: i64,
+        name: String,
+    },
+    TokensRevoked {
+        tokens: usize,
+        reason: TokenRevocation,
+    },
 }
 
 impl AuditEvent {
@@ -211,6 +249,9 @@ impl AuditEvent {
             Self::UserEnabled { .. } => AuditEventType::UserEnabled,
             Self::UserDeleted { .. } => AuditEventType::UserDeleted,
             Self::SessionsRevoked { .. } => AuditEventType::SessionsRevoked,
+            Self::TokenCreated { .. } => AuditEventType::TokenCreated,
+            Self::TokenDeleted { .. } => AuditEventType::TokenDeleted,
+            Self::TokensRevoked { .. } => AuditEventType::TokensRevoked,
         }
     }
 

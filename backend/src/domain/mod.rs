@@ -5,9 +5,11 @@ mod email;
 mod password;
 mod role;
 mod todo;
+mod token;
 
-pub use audit::{AuditEvent, AuditEventType, LockScope, LoginFailure, Via};
+pub use audit::{AuditEvent, AuditEventType, LockScope, LoginFailure, TokenRevocation, Via};
 pub use email::Email;
 pub use password::Password;
 pub use role::Role;
 pub use todo::{DueDate, Priority, SortKey, TodoDescription, TodoSort, TodoTitle, TITLE_PATTERN};
+pub use token::{Scope, Scopes, TokenLifetime, TokenName};

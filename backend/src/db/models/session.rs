@@ -229,3 +229,13 @@ pub fn add_password_failure(conn: &mut SqliteConnection, session_id: i64) -> Que
         .returning(sessions::failed_password_checks)
         .get_result(conn)
 }
+
+/// Every stored session of the user (live and ended, until retention
+/// removes the ended ones), oldest first, for the data export.
+pub fn list_all(conn: &mut SqliteConnection, user_id: i64) -> QueryResult<Vec<Session>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .order(sessions::id.asc())
+        .select(Session::as_select())
+        .load(conn)
+}

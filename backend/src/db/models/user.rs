@@ -153,6 +153,17 @@ pub fn set_password_hash(conn: &mut SqliteConnection, id: i64, hash: &str) -> Qu
         .map(|_| ())
 }
 
+/// Takes the user's row lock for the rest of the transaction (a no-op
+/// UPDATE): per-user limits checked after it hold under concurrency on
+/// PostgreSQL too, where there is no database-wide write lock. False when
+/// the user is gone.
+pub fn lock_row(conn: &mut SqliteConnection, id: i64) -> QueryResult<bool> {
+    diesel::update(users::table.find(id))
+        .set(users::updated_at.eq(users::updated_at))
+        .execute(conn)
+        .map(|n| n > 0)
+}
+
 pub fn delete(conn: &mut SqliteConnection, id: i64) -> QueryResult<usize> {
     diesel::delete(users::table.find(id)).execute(conn)
 }
