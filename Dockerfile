@@ -12,6 +12,13 @@
 # manager, user 65532 (nonroot). It holds only the binary (migrations are
 # embedded in it), the std-only health probe and the static SPA.
 #
+# The PostgreSQL driver: pq-sys is built with `bundled`, so libpq is compiled
+# from source in the builder (against the image's libssl-dev) and linked
+# statically; OpenSSL 3 (libssl.so.3, libcrypto.so.3) stays a dynamic
+# dependency. The runtime base provides it: distroless cc-debian12 is built on
+# base-debian12, which ships Debian 12's libssl3. Keep `cc-debian12` (the
+# `static` images have neither libssl nor glibc).
+#
 # Why a home-made probe: the runtime has no curl/wget/shell to run a
 # HEALTHCHECK with, and `securetodo` has no probe subcommand, so
 # deploy/healthcheck/healthcheck.rs (std only, about 60 lines) is compiled with

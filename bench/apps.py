@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import sqlite3
+import subprocess
 import time
 import urllib.parse
 
@@ -180,6 +181,68 @@ class SecureTodo:
         if s != req["expect"]:
             raise RuntimeError(f"probe {req['method']} {req['path']}: HTTP {s}, expected {req['expect']}: {data[:300]!r}")
         return data
+
+
+class SecureTodoPg(SecureTodo):
+    """SecureTodo on PostgreSQL: the same binary and requests, a fresh
+    database per server on the local PostgreSQL (`--pg-url`), seeded with
+    psql's COPY instead of sqlite3."""
+    name = "securetodo-pg"
+    label = "SecureTodo (PostgreSQL)"
+
+    def __init__(self, binary, server_url):
+        super().__init__(binary)
+        self.server_url = server_url.rstrip("/")
+        self.databases = []
+
+    def psql(self, database, sql, stdin=None):
+        out = subprocess.run(["psql", f"{self.server_url}/{database}", "-v", "ON_ERROR_STOP=1",
+                              "-Atq", "-c", sql], input=stdin, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"psql: {out.stderr.strip()}")
+        return out.stdout
+
+    def command(self, port, rundir, tag):
+        cmd, env, cwd, _ = super().command(port, rundir, tag)
+        db = f"bench_{tag}_{os.getpid()}_{secrets.token_hex(3)}"
+        self.psql("postgres", f"DROP DATABASE IF EXISTS {db}")
+        self.psql("postgres", f"CREATE DATABASE {db}")
+        self.databases.append(db)
+        env["DATABASE_URL"] = f"{self.server_url}/{db}"
+        return cmd, env, cwd, db
+
+    def cleanup(self):
+        for db in self.databases:
+            try:
+                self.psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            except RuntimeError:
+                pass
+        self.databases = []
+
+    def seed_todos(self, db, user_ids, n, offset=0):
+        cols = ["user_id", "title", "title_sort", "description", "completed", "priority", "due_date",
+                "created_at", "updated_at", "completed_at", "version"]
+        lines = []
+        for uid in user_ids:
+            for i in range(n):
+                done = i % 4 == 0
+                t = ts(offset + i)
+                due = (SEED_BASE.date() + dt.timedelta(days=i % 90)).isoformat() if i % 2 else "\\N"
+                lines.append("\t".join([str(uid), f"todo {i}", f"todo {i}", f"seeded description {i}",
+                                        "t" if done else "f", str(i % 3), due, t, t,
+                                        t if done else "\\N", "1"]))
+        self.psql(db, f"COPY todos ({', '.join(cols)}) FROM STDIN", stdin="\n".join(lines) + "\n")
+        self.psql(db, "ANALYZE todos")
+
+    def seed_other_users(self, db, count, todos_each):
+        now = ts(0)
+        fake_hash = "$2b$12$" + "x" * 53
+        rows = "\n".join(f"other-{i}@bench.example\t{fake_hash}\t{now}\t{now}" for i in range(count)) + "\n"
+        self.psql(db, "COPY users (email, password_hash, created_at, updated_at) FROM STDIN", stdin=rows)
+        ids = [int(x) for x in self.psql(db, "SELECT id FROM users WHERE email LIKE 'other-%@bench.example'").split()]
+        self.seed_todos(db, ids, todos_each, offset=0)
+        self.psql(db, "ANALYZE")
+        return len(ids)
 
 
 class Reference:

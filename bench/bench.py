@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import report  # noqa: E402
-from apps import Reference, SecureTodo  # noqa: E402
+from apps import Reference, SecureTodo, SecureTodoPg  # noqa: E402
 from procs import Client, CpuMeter, Server, Wrk, free_port, lua_fixed, lua_weighted  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -376,7 +376,10 @@ def main():
     ap.add_argument("--securetodo-bin", required=True)
     ap.add_argument("--peer-dir", required=True, help="writable copy of fastapi-seed with its .venv")
     ap.add_argument("--outdir", default=os.path.join(BENCH_DIR, "runs"))
-    ap.add_argument("--apps", default="securetodo,reference")
+    ap.add_argument("--apps", default="securetodo,securetodo-pg,reference",
+                    help="securetodo (SQLite), securetodo-pg (PostgreSQL at --pg-url), reference")
+    ap.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"),
+                    help="PostgreSQL server for securetodo-pg (one fresh database per server, dropped after)")
     ap.add_argument("--scenarios", default="", help="comma list of scenario keys (default: all)")
     ap.add_argument("--conns", default="16,64")
     ap.add_argument("--duration", type=int, default=8, help="seconds per measured run")
@@ -413,7 +416,9 @@ def main():
     b.info = machine_info(a.securetodo_bin, a.peer_dir)
     print(f"[bench] run folder {rundir}", flush=True)
     print(f"[bench] machine {json.dumps(b.info)}", flush=True)
-    apps = {"securetodo": SecureTodo(a.securetodo_bin), "reference": Reference(a.peer_dir)}
+    apps = {"securetodo": SecureTodo(a.securetodo_bin),
+            "securetodo-pg": SecureTodoPg(a.securetodo_bin, a.pg_url),
+            "reference": Reference(a.peer_dir)}
     failed = False
     try:
         for name in a.apps:
@@ -429,6 +434,7 @@ def main():
                     print(f"[bench] ERROR {name} {phase.__name__}: {e!r}", flush=True)
     finally:
         b.stop(apps.get("securetodo"), "interrupted")
+        apps["securetodo-pg"].cleanup()
         b.info["elapsed_s"] = round(time.time() - b.budget.t0, 1)
         b.save()
     data = json.load(open(os.path.join(rundir, "results.json")))

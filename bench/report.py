@@ -2,7 +2,7 @@
 import math
 from xml.sax.saxutils import escape
 
-ST, REF = "securetodo", "reference"
+ST, REF, PG = "securetodo", "reference", "securetodo-pg"
 
 # Scenarios where the reference has no own row: it returns the whole list on
 # every request, so a "page" of it is the whole list (the same measurement).
@@ -48,8 +48,11 @@ def fnum(x, nd=1):
     return f"{x:.{max(nd, 2)}f}"
 
 
-def rows(data, scenarios):
+def rows(data, scenarios, st_app=ST):
+    """One row per (scenario, conns) of `st_app` (SecureTodo on SQLite, or
+    on PostgreSQL) beside the reference."""
     idx = index(data["runs"])
+    ST = st_app  # noqa: N806
     out = []
     for key, label in scenarios.items():
         conns = sorted({c for (app, s, c) in idx if s == key and app == ST}
@@ -89,26 +92,28 @@ def targets(data):
     def add(name, passed, detail):
         res.append({"target": name, "pass": passed, "detail": detail})
 
-    st, ref = idx.get((ST, "list20", 64)), idx.get((REF, "list20", 64))
-    if ok(st) and ok(ref):
-        ratio = st["rps"] / ref["rps"]
-        add("list 20 todos >= 25x reference at 64 conns, p99 < 10 ms",
-            ratio >= 25 and (st["p99_ms"] or 1e9) < 10,
-            f"{ratio:.1f}x ({st['rps']:,.0f} vs {ref['rps']:,.0f} req/s), p99 {st['p99_ms']:.2f} ms")
-    for c in (16, 64):
-        jwt, token = idx.get((ST, "list20", c)), idx.get((ST, "list20_token", c))
-        if ok(jwt) and ok(token) and jwt["rps"]:
-            share = token["rps"] / jwt["rps"]
-            add(f"list 20 with an API token within 10 % of the JWT figure ({c} conns)",
-                share >= 0.9,
-                f"{share * 100:.0f} % ({token['rps']:,.0f} vs {jwt['rps']:,.0f} req/s)")
-    for c in (16, 64):
-        st, ref = idx.get((ST, "create", c)), idx.get((REF, "create", c))
+    for app, on in ((ST, ""), (PG, " on PostgreSQL")):
+        st, ref = idx.get((app, "list20", 64)), idx.get((REF, "list20", 64))
         if ok(st) and ok(ref):
             ratio = st["rps"] / ref["rps"]
-            add(f"create >= 15x reference with zero errors ({c} conns)",
-                ratio >= 15 and st["errors"] == 0,
-                f"{ratio:.1f}x ({st['rps']:,.0f} vs {ref['rps']:,.0f} req/s), {st['errors']} errors")
+            add(f"list 20 todos{on} >= 25x reference at 64 conns, p99 < 10 ms",
+                ratio >= 25 and (st["p99_ms"] or 1e9) < 10,
+                f"{ratio:.1f}x ({st['rps']:,.0f} vs {ref['rps']:,.0f} req/s), p99 {st['p99_ms']:.2f} ms")
+        for c in (16, 64):
+            st, ref = idx.get((app, "create", c)), idx.get((REF, "create", c))
+            if ok(st) and ok(ref):
+                ratio = st["rps"] / ref["rps"]
+                add(f"create{on} >= 15x reference with zero errors ({c} conns)",
+                    ratio >= 15 and st["errors"] == 0,
+                    f"{ratio:.1f}x ({st['rps']:,.0f} vs {ref['rps']:,.0f} req/s), {st['errors']} errors")
+    for app, on in ((ST, ""), (PG, " on PostgreSQL")):
+        for c in (16, 64):
+            jwt, token = idx.get((app, "list20", c)), idx.get((app, "list20_token", c))
+            if ok(jwt) and ok(token) and jwt["rps"]:
+                share = token["rps"] / jwt["rps"]
+                add(f"list 20 with an API token{on} within 10 % of the JWT figure ({c} conns)",
+                    share >= 0.9,
+                    f"{share * 100:.0f} % ({token['rps']:,.0f} vs {jwt['rps']:,.0f} req/s)")
     one = idx.get((ST, "login1", 1))
     if ok(one) and one["requests"]:
         hash_s = one["mean_ms"] / 1000 if one.get("mean_ms") else one["p50_ms"] / 1000
@@ -144,11 +149,21 @@ HEAD = ["scenario", "conns", "ST req/s", "p50 ms", "p99 ms", "err", "RSS MiB",
         "ref req/s", "p50 ms", "p99 ms", "err", "RSS MiB", "ST/ref", "note"]
 
 
-def render(data, scenarios):
+def table_of(data, scenarios, st_app):
     table = []
-    for r in rows(data, scenarios):
+    for r in rows(data, scenarios, st_app):
+        if r["st"] is None:
+            continue
         ratio = f"{r['ratio']:.1f}x" if r["ratio"] else "-"
         table.append([r["label"], str(r["conns"])] + cells(r["st"]) + cells(r["ref"]) + [ratio, r["note"]])
+    return table
+
+
+def render(data, scenarios):
+    table = table_of(data, scenarios, ST)
+    if not table:
+        table = []
+    pg_table = table_of(data, scenarios, PG)
     tg = targets(data)
     m = data["machine"]
 
@@ -160,6 +175,11 @@ def render(data, scenarios):
             f"({m.get('cpu', '?')}), {m.get('wrk')}, {data['params']['duration']} s per run",
             line(HEAD), line(["-" * w for w in widths])]
     text += [line(row) for row in table]
+    if pg_table:
+        text += ["", "SecureTodo on PostgreSQL (ST = securetodo-pg, same binary) vs the reference:",
+                 line(HEAD), line(["-" * w for w in widths])]
+        text += [line([v[:w] if i == 0 else v for i, (v, w) in enumerate(zip(row, widths))])
+                 for row in pg_table]
     text.append("")
     text.append("Targets:")
     for t in tg:
@@ -180,6 +200,11 @@ def render(data, scenarios):
           f"Latencies in ms, RSS = peak resident memory of the server during the run.", "",
           "| " + " | ".join(HEAD) + " |", "|" + "|".join(["---"] + ["---:"] * 12 + ["---"]) + "|"]
     md += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in table]
+    if pg_table:
+        md += ["", "SecureTodo on PostgreSQL (same binary, `DATABASE_URL=postgres://…`, local PostgreSQL "
+               "on the same 2 cores) vs the reference:", "",
+               "| " + " | ".join(HEAD) + " |", "|" + "|".join(["---"] + ["---:"] * 12 + ["---"]) + "|"]
+        md += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in pg_table]
     md += ["", "| target | result | measured |", "|---|---|---|"]
     md += [f"| {t['target']} | {'**pass**' if t['pass'] else '**FAIL**'} | {t['detail']} |" for t in tg]
     for r in flood:

@@ -21,13 +21,13 @@ pub const RETENTION_INTERVAL: Duration = Duration::from_secs(60 * 60);
 /// How often recorded latency samples are folded into their buckets.
 pub const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-/// One retention pass on the blocking pool.
-pub async fn prune_once(pool: DbPool, policy: RetentionPolicy) -> anyhow::Result<PruneReport> {
-    let report = web::block(move || -> anyhow::Result<PruneReport> {
-        let mut conn = pool.get()?;
-        Ok(retention::prune(&mut conn, &policy, now())?)
-    })
-    .await??;
+/// One retention pass on the blocking pool; `None` when another instance
+/// holds the retention lock (PostgreSQL) and runs its pass right now.
+pub async fn prune_once(
+    pool: DbPool,
+    policy: RetentionPolicy,
+) -> anyhow::Result<Option<PruneReport>> {
+    let report = web::block(move || retention::prune_exclusive(&pool, &policy, now())).await??;
     Ok(report)
 }
 
@@ -46,7 +46,8 @@ pub fn spawn_retention(
         loop {
             ticks.tick().await;
             match prune_once(pool.clone(), policy).await {
-                Ok(report) => log::info!("retention pass removed {report}"),
+                Ok(Some(report)) => log::info!("retention pass removed {report}"),
+                Ok(None) => log::info!("retention pass skipped: another instance runs one"),
                 Err(e) => log::error!("retention pass failed: {e:#}"),
             }
         }
@@ -75,8 +76,7 @@ mod tests {
     #[actix_web::test]
     async fn the_server_pass_prunes_after_its_first_delay() {
         let pool = crate::db::build_pool(&DatabaseUrl::Memory, 1).unwrap();
-        pool.get()
-            .unwrap()
+        pool.sqlite()
             .batch_execute(
                 "INSERT INTO audit_events (type, created_at)
                  VALUES ('auth.logout', datetime('now', '-3 days'));",
@@ -97,7 +97,7 @@ mod tests {
             use diesel::prelude::*;
             crate::db::schema::audit_events::table
                 .count()
-                .get_result::<i64>(&mut pool.get().unwrap())
+                .get_result::<i64>(&mut *pool.sqlite())
                 .unwrap()
         };
         assert_eq!(remaining(), 1, "pruned before the first delay");
@@ -109,7 +109,7 @@ mod tests {
         assert_eq!(remaining(), 0);
         task.abort();
 
-        let report = prune_once(pool.clone(), policy).await.unwrap();
+        let report = prune_once(pool.clone(), policy).await.unwrap().unwrap();
         assert_eq!(report.removed(Target::AuditEvents), 0);
     }
 

@@ -69,8 +69,10 @@ pub fn run(cli: Cli, serve: fn(Settings) -> anyhow::Result<()>) -> anyhow::Resul
         }
         Command::Prune => {
             let settings = Settings::from_env()?;
-            let report = crate::app::retention::prune_database(&settings)?;
-            writeln!(std::io::stdout().lock(), "{report}")?;
+            match crate::app::retention::prune_database(&settings)? {
+                Some(report) => writeln!(std::io::stdout().lock(), "{report}")?,
+                None => log::warn!("retention pass skipped: another instance is running one"),
+            }
             Ok(())
         }
         Command::Migrate => {
@@ -132,10 +134,11 @@ pub fn create_admin(
 ) -> anyhow::Result<String> {
     let password = Password::parse(password, email).map_err(|m| anyhow::anyhow!("password {m}"))?;
     let pool = crate::db::build_pool(&settings.database, 1)?;
-    let mut conn = pool.get()?;
     let hash = hash_blocking(password.expose(), settings.bcrypt_cost)?;
-    let outcome = conn.immediate_transaction(|conn| {
-        accounts::create_admin(conn, email, &hash, promote_existing)
+    let outcome = pool.with_conn(|conn| -> anyhow::Result<CreateAdminOutcome> {
+        Ok(crate::db::transaction(conn, |conn| {
+            accounts::create_admin(conn, email, &hash, promote_existing)
+        })?)
     })?;
     Ok(match outcome {
         CreateAdminOutcome::Created { id } => {

@@ -25,6 +25,39 @@ pub enum DatabaseUrl {
     File(PathBuf),
     /// `sqlite::memory:`: a private in-memory database.
     Memory,
+    /// `postgres://USER:PASS@HOST:PORT/DB` (or `postgresql://`).
+    Postgres(PostgresUrl),
+}
+
+/// A PostgreSQL connection URL. It may hold a password, so `Debug` shows
+/// only the host part after the `@`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl(String);
+
+impl PostgresUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself, for the driver only: never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `postgres://…@host:port/db`: safe to print.
+    pub fn redacted(&self) -> String {
+        let rest = self.0.split_once("://").map_or("", |(_, rest)| rest);
+        match rest.rsplit_once('@') {
+            Some((_, host)) => format!("postgres://…@{host}"),
+            None => format!("postgres://{rest}"),
+        }
+    }
+}
+
+impl fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
 }
 
 /// `LOG_FORMAT`: how log lines are written.
@@ -119,6 +152,9 @@ pub struct Settings {
     pub redis_url: Option<RedisUrl>,
     pub frontend_dir: Option<PathBuf>,
     pub trust_proxy_headers: bool,
+    /// `MIGRATE_ON_START` (default true); false: `serve` refuses to start
+    /// while migrations are pending.
+    pub migrate_on_start: bool,
     /// `METRICS_ADDR`; `None` (empty) turns the metrics listener off.
     pub metrics_addr: Option<MetricsAddr>,
     pub log_format: LogFormat,
@@ -147,6 +183,7 @@ impl fmt::Debug for Settings {
             .field("redis_url", &self.redis_url)
             .field("frontend_dir", &self.frontend_dir)
             .field("trust_proxy_headers", &self.trust_proxy_headers)
+            .field("migrate_on_start", &self.migrate_on_start)
             .field("metrics_addr", &self.metrics_addr)
             .field("log_format", &self.log_format)
             .field("audit_retention_days", &self.audit_retention_days)
@@ -226,6 +263,10 @@ impl Settings {
             Some(dir) => Some(PathBuf::from(dir.trim())),
         };
         let trust_proxy_headers = parse_bool("TRUST_PROXY_HEADERS", get("TRUST_PROXY_HEADERS"))?;
+        let migrate_on_start = match get("MIGRATE_ON_START").filter(|v| !v.trim().is_empty()) {
+            None => true,
+            raw => parse_bool("MIGRATE_ON_START", raw)?,
+        };
         let metrics_addr = parse_metrics_addr(get("METRICS_ADDR"))?;
         let log_format = LogFormat::parse(get("LOG_FORMAT").as_deref())?;
         let audit_retention_days = parse_number(
@@ -282,6 +323,7 @@ impl Settings {
             redis_url,
             frontend_dir,
             trust_proxy_headers,
+            migrate_on_start,
             metrics_addr,
             log_format,
             audit_retention_days,
@@ -351,11 +393,14 @@ fn parse_database_url(raw: Option<String>) -> Result<DatabaseUrl, ConfigError> {
     if url == "sqlite::memory:" || url == "sqlite://:memory:" {
         return Ok(DatabaseUrl::Memory);
     }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(DatabaseUrl::Postgres(PostgresUrl::new(url)));
+    }
     match url.strip_prefix("sqlite://") {
         Some(path) if !path.is_empty() => Ok(DatabaseUrl::File(PathBuf::from(path))),
         _ => Err(invalid(
             "DATABASE_URL",
-            "must be `sqlite://PATH` or `sqlite::memory:` (other databases are not supported yet)",
+            "must be `sqlite://PATH`, `sqlite::memory:` or `postgres://USER:PASS@HOST:PORT/DB`",
         )),
     }
 }
@@ -586,7 +631,8 @@ mod tests {
             ("API_RATE_LIMIT_PER_MINUTE", "-1"),
             ("API_RATE_LIMIT_PER_MINUTE", "many"),
             ("TRUST_PROXY_HEADERS", "maybe"),
-            ("DATABASE_URL", "postgres://localhost/x"),
+            ("DATABASE_URL", "mysql://localhost/x"),
+            ("MIGRATE_ON_START", "sometimes"),
             ("DATABASE_URL", "sqlite://"),
             ("CORS_ALLOWED_ORIGINS", "*"),
             ("CORS_ALLOWED_ORIGINS", "https://ok.example, example.com"),
@@ -607,6 +653,17 @@ mod tests {
             let err = settings(&[(variable, value)]).unwrap_err();
             assert_eq!(err.variable, variable, "{variable}={value}");
         }
+    }
+
+    #[test]
+    fn a_postgres_url_selects_postgres_and_never_prints_its_password() {
+        let s = settings(&[("DATABASE_URL", "postgres://app:s3cret-pw@db:5432/todo")]).unwrap();
+        let DatabaseUrl::Postgres(url) = &s.database else {
+            panic!("{:?}", s.database);
+        };
+        assert_eq!(url.expose(), "postgres://app:s3cret-pw@db:5432/todo");
+        assert!(!format!("{s:?}").contains("s3cret-pw"));
+        assert_eq!(url.redacted(), "postgres://…@db:5432/todo");
     }
 
     #[test]

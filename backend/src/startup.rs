@@ -60,7 +60,20 @@ impl Application {
         let pool = {
             let database = settings.database.clone();
             let size = pool_size();
-            web::block(move || db::build_pool(&database, size)).await??
+            let migrate = if settings.migrate_on_start {
+                db::Migrate::Apply
+            } else {
+                db::Migrate::RequireApplied
+            };
+            let development = settings.app_env == crate::config::AppEnv::Development;
+            web::block(move || {
+                if let (true, crate::config::DatabaseUrl::Postgres(url)) = (development, &database)
+                {
+                    db::create_missing_postgres_database(url)?;
+                }
+                db::open_pool(&database, size, migrate)
+            })
+            .await??
         };
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;

@@ -9,6 +9,15 @@
 #   nginx           `nginx -t` and live requests against the nginx configs
 #   rustc           builds and exercises the health probe
 #   docker-compose  (v1, Debian) or `docker compose` (v2): `config` validation
+#   PostgreSQL      (psql, a server at TEST_DATABASE_URL, default
+#                   postgres://postgres@127.0.0.1:5432) and a securetodo build
+#                   with PostgreSQL support (SECURETODO_BIN, default
+#                   target/debug/securetodo): the failover check behind the
+#                   scale profile's nginx and the SQLite-to-PostgreSQL copy;
+#                   Redis (TEST_REDIS_URL, default redis://127.0.0.1:6379/15)
+#                   joins the failover check when the build reads REDIS_URL.
+#                   REQUIRE_POSTGRES=1 (and REQUIRE_REDIS=1) turn their skips
+#                   into failures, as .ci/run does.
 # Missing nginx and docker-compose are installed from Debian's packages when
 # this runs as root with apt-get (as .ci/run does); DEPLOY_TESTS_INSTALL=0
 # turns that off. Whatever is still missing is named before the tests run,
@@ -50,6 +59,12 @@ command -v nginx >/dev/null \
     || echo "deploy tests: nginx not found: SKIPPING the nginx config checks (nginx -t, live proxy and SPA requests); $how"
 have_compose \
     || echo "deploy tests: docker-compose not found: SKIPPING docker-compose.yml validation (compose config); $how"
+if [[ "${REQUIRE_POSTGRES:-0}" != 1 ]]; then
+    pg_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
+    if ! command -v psql >/dev/null || ! psql -X -Atqc 'SELECT 1' "${pg_url%/}/postgres" >/dev/null 2>&1; then
+        echo "deploy tests: no PostgreSQL at $pg_url (or no psql): SKIPPING the failover and SQLite-to-PostgreSQL checks; start one or set TEST_DATABASE_URL"
+    fi
+fi
 command -v rustc >/dev/null \
     || echo "deploy tests: rustc not found: SKIPPING the health-probe build and run; install Rust (rustup)"
 

@@ -171,16 +171,16 @@ def test_compose_config_validates(tmp_path):
             (tmp_path / name).symlink_to(ROOT / name)
     env = read(".env.example").replace(JWT_PLACEHOLDER, "x" * 64)
     (tmp_path / ".env").write_text(env)
-    result = subprocess.run(
-        [*command, "--profile", "proxy", "--profile", "frontend", "--profile", "tools",
-         "--profile", "monitoring",
-         "config", "-q"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")},
-    )
-    assert result.returncode == 0, result.stderr
+    every = ["proxy", "frontend", "tools", "monitoring", "scale"]
+    for profiles in [[], ["scale"], ["scale", "monitoring"], every]:
+        result = subprocess.run(
+            [*command, *(f"--profile={p}" for p in profiles), "config", "-q"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")},
+        )
+        assert result.returncode == 0, f"profiles {profiles}: {result.stderr}"
 
 
 # --------------------------------------------------------------- Dockerfile --

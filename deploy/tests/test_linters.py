@@ -48,3 +48,12 @@ def test_dockerfile_passes_hadolint(dockerfile):
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("script", ["scripts/sqlite-to-postgres.sh", "deploy/tests/run.sh"])
+def test_shell_script_passes_shellcheck(script):
+    result = subprocess.run(
+        [tool("shellcheck"), "--color=never", str(ROOT / script)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

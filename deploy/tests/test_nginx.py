@@ -13,34 +13,32 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
-import os
 import re
 import shutil
-import socket
 import ssl
-import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, nginx_binary, nginx_version, read, render_template
+from conftest import (
+    DOMAIN,
+    NGINX,
+    ROOT,
+    Nginx,
+    adapt_for_local_nginx,
+    free_port,
+    https_request,
+    read,
+    render_template,
+)
 
-DOMAIN = "todo.example.com"
 API_ORIGIN = "https://api.example.com"
 PROXY_TEMPLATE = "deploy/nginx/proxy/securetodo.conf.template"
 SPA_TEMPLATE = "deploy/nginx/frontend/spa.conf.template"
 SPA_HEADERS_TEMPLATE = "deploy/nginx/frontend/spa-headers.inc.template"
 
-NGINX = nginx_binary()
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ------------------------------------------------------- template hygiene --
@@ -81,84 +79,6 @@ def test_spa_meta_tag_rewrite_matches_frontend_index():
     )
 
 
-# ------------------------------------------------------------ nginx runner --
-
-
-class Nginx:
-    """An nginx master in the foreground with its own prefix directory."""
-
-    def __init__(self, prefix: Path, site: str):
-        self.prefix = prefix
-        (prefix / "logs").mkdir(parents=True, exist_ok=True)
-        user = "user root root;\n" if os.geteuid() == 0 else ""
-        mime = "include /etc/nginx/mime.types;" if Path("/etc/nginx/mime.types").exists() else (
-            "types { text/html html; text/css css; application/javascript js; image/svg+xml svg; }"
-        )
-        (prefix / "site.conf").write_text(site)
-        (prefix / "nginx.conf").write_text(
-            f"""{user}daemon off;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    {mime}
-    default_type application/octet-stream;
-    access_log off;
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    include {prefix}/site.conf;
-}}
-"""
-        )
-        self.process: subprocess.Popen | None = None
-
-    def command(self, *extra: str) -> list[str]:
-        # -e: never touch the packaged /var/log/nginx (not writable without root).
-        return [NGINX, "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf"),
-                "-e", str(self.prefix / "logs" / "error.log"), *extra]
-
-    def test_config(self) -> subprocess.CompletedProcess:
-        return subprocess.run(self.command("-t"), capture_output=True, text=True)
-
-    def start(self, port: int) -> None:
-        self.process = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(self.process.stderr.read().decode() + self.log())
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("nginx did not start: " + self.log())
-
-    def log(self) -> str:
-        path = self.prefix / "logs" / "error.log"
-        return path.read_text() if path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def adapt_for_local_nginx(text: str) -> str:
-    """Directives newer than Debian 12's nginx 1.22 are rewritten to their
-    older equivalents (the images use nginx 1.30)."""
-    if nginx_version(NGINX) < (1, 25, 1):
-        text = text.replace("    http2 on;\n", "")
-    return text
-
-
 # ------------------------------------------------------------------- proxy --
 
 
@@ -183,21 +103,6 @@ class StubHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def tls_material(tmp_path_factory) -> Path:
-    if not shutil.which("openssl"):
-        pytest.skip("openssl is not installed")
-    live = tmp_path_factory.mktemp("letsencrypt") / "live" / DOMAIN
-    live.mkdir(parents=True)
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", f"/CN={DOMAIN}", "-addext", f"subjectAltName=DNS:{DOMAIN}",
-         "-keyout", str(live / "privkey.pem"), "-out", str(live / "fullchain.pem")],
-        check=True, capture_output=True,
-    )
-    return live.parent.parent
-
-
 def proxy_site(tls: Path, http_port: int, https_port: int, health_port: int,
                upstream: str, webroot: Path) -> str:
     text = render_template(read(PROXY_TEMPLATE), {"SECURETODO_DOMAIN": DOMAIN})
@@ -211,21 +116,6 @@ def proxy_site(tls: Path, http_port: int, https_port: int, health_port: int,
     text = text.replace("http://app:8080", upstream)
     text = text.replace("root /var/www/certbot;", f"root {webroot};")
     return text
-
-
-def https_request(port: int, path: str, sni: str = DOMAIN, headers: dict | None = None):
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    conn = http.client.HTTPSConnection(sni, port, context=context, timeout=10)
-    conn._create_connection = lambda addr, timeout=None, source=None: socket.create_connection(
-        ("127.0.0.1", addr[1]), timeout, source
-    )
-    conn.request("GET", path, headers=headers or {})
-    response = conn.getresponse()
-    body = response.read()
-    conn.close()
-    return response, body
 
 
 def http_request(port: int, path: str, host: str = DOMAIN):

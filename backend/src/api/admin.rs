@@ -223,6 +223,9 @@ pub async fn list_users(
     if q.as_ref().is_some_and(|q| q.chars().count() > MAX_Q_CHARS) {
         return Err(ApiError::validation("q", "must be at most 254 characters"));
     }
+    if q.as_ref().is_some_and(|q| q.contains('\0')) {
+        return Err(ApiError::validation("q", crate::domain::NUL_REFUSED));
+    }
     // Emails are stored lower-cased, so a lower-cased needle is a
     // case-insensitive match (LIKE alone folds ASCII only).
     let q = q.map(|q| q.to_lowercase()).filter(|q| !q.is_empty());

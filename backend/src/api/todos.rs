@@ -248,6 +248,9 @@ pub async fn list_todos(
         Some(q) if q.chars().count() > MAX_QUERY_CHARS => {
             return Err(ApiError::validation("q", "must be at most 200 characters"));
         }
+        Some(q) if q.contains('\0') => {
+            return Err(ApiError::validation("q", crate::domain::NUL_REFUSED));
+        }
         Some(q) if !q.is_empty() => Some(q.to_lowercase()),
         _ => None,
     };

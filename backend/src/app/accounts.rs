@@ -1,13 +1,13 @@
 //! Account use cases shared by the API and the command line.
 
 use diesel::prelude::*;
-use diesel::SqliteConnection;
 
 use crate::app::lockout::MAX_FAILED_LOGINS;
 use crate::app::{tokens, Actor};
 use crate::db::models::audit;
 use crate::db::models::{device, session, user};
 use crate::db::schema::users;
+use crate::db::{dispatch, Conn};
 use crate::domain::{AuditEvent, LockScope, LoginFailure, TokenRevocation, Via};
 use crate::domain::{Email, Role};
 use crate::error::{ApiError, ApiResult};
@@ -46,7 +46,7 @@ impl From<diesel::result::Error> for CreateAdminError {
 /// whoever registered the address first keeps nothing. Run it inside one
 /// transaction.
 pub fn create_admin(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     email: &Email,
     password_hash: &str,
     promote_existing: bool,
@@ -76,7 +76,7 @@ pub fn create_admin(
     if !promote_existing {
         return Err(CreateAdminError::Exists);
     }
-    diesel::update(users::table.find(existing.id))
+    dispatch!(conn, c => diesel::update(users::table.find(existing.id))
         .set((
             users::role.eq(Role::Admin.as_str()),
             users::disabled.eq(false),
@@ -86,7 +86,7 @@ pub fn create_admin(
             users::locked_until.eq(None::<chrono::NaiveDateTime>),
             users::updated_at.eq(now),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     device::forget_all(conn, existing.id)?;
     let sessions_ended = session::revoke_all(conn, existing.id, None, now)?;
     tokens::revoke_all_audited(conn, None, existing.id, None, TokenRevocation::Promoted)
@@ -135,7 +135,7 @@ pub fn create_admin(
 /// Creates an account with role `user`; `EmailTaken` when the address (in
 /// any spelling, `Email` normalises it) is registered.
 pub fn register(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     email: &Email,
     password_hash: &str,
     ip: Option<&str>,
@@ -163,17 +163,13 @@ pub fn register(
 }
 
 /// The stored password hash of the actor, to verify a confirmation against.
-pub fn password_hash(conn: &mut SqliteConnection, user_id: i64) -> ApiResult<Option<String>> {
+pub fn password_hash(conn: &mut Conn<'_>, user_id: i64) -> ApiResult<Option<String>> {
     Ok(user::find(conn, user_id)?.map(|u| u.password_hash))
 }
 
 /// A wrong current password given inside a session counts against that
 /// session's own budget: each is audited, and the fifth ends the session.
-pub fn record_wrong_password(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    session_id: i64,
-) -> ApiResult<()> {
+pub fn record_wrong_password(conn: &mut Conn<'_>, actor: &Actor, session_id: i64) -> ApiResult<()> {
     let failures = session::add_password_failure(conn, session_id)?;
     let ip = actor.ip.as_deref();
     audit::record(
@@ -208,7 +204,7 @@ pub fn record_wrong_password(
 /// Sets a new password; every other session of the actor ends, `keep`
 /// (the caller's own) continues, and every API token ends.
 pub fn change_password(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     actor: &Actor,
     keep: i64,
     new_hash: &str,
@@ -238,8 +234,9 @@ pub fn change_password(
 /// Deletes the actor's own account with its todos and sessions. The last
 /// active admin cannot (read inside the write transaction: two admins
 /// deleting themselves at once cannot both pass).
-pub fn delete_account(conn: &mut SqliteConnection, actor: &Actor) -> ApiResult<()> {
-    let current = user::find(conn, actor.user_id)?.ok_or(ApiError::Unauthorized)?;
+pub fn delete_account(conn: &mut Conn<'_>, actor: &Actor) -> ApiResult<()> {
+    user::lock_active_admins(conn)?;
+    let current = user::find_for_update(conn, actor.user_id)?.ok_or(ApiError::Unauthorized)?;
     if user::is_last_active_admin(conn, &current)? {
         return Err(ApiError::LastAdmin);
     }

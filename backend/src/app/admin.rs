@@ -1,22 +1,22 @@
 //! Administration use cases. Every write runs inside one write transaction
 //! that re-reads the target, applies the last-admin rule and re-checks that
 //! the caller is still an active admin, so concurrent requests cannot
-//! together break the rule.
-
-use diesel::SqliteConnection;
+//! together break the rule (on PostgreSQL after locking the active admins'
+//! rows: see `user::lock_active_admins`).
 
 use crate::app::{tokens, Actor};
 use crate::clock::now;
 use crate::db::models::audit::{self, StoredAuditEvent};
 use crate::db::models::session;
 use crate::db::models::user::{self, User, UserFilter, UserSummary};
+use crate::db::Conn;
 use crate::domain::Role;
 use crate::domain::{AuditEvent, TokenRevocation};
 use crate::error::{ApiError, ApiResult};
 
 /// The caller must still be an active admin (a request that raced with the
 /// caller's own demotion or disable is 403).
-fn ensure_still_admin(conn: &mut SqliteConnection, actor: i64) -> ApiResult<()> {
+fn ensure_still_admin(conn: &mut Conn<'_>, actor: i64) -> ApiResult<()> {
     match user::find(conn, actor)? {
         Some(u) if u.is_active_admin() => Ok(()),
         _ => Err(ApiError::Forbidden),
@@ -26,7 +26,7 @@ fn ensure_still_admin(conn: &mut SqliteConnection, actor: i64) -> ApiResult<()> 
 /// The last-admin rule for a change after which `target` is (or is not)
 /// still an active admin.
 pub fn ensure_not_last_admin(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     target: &User,
     still_active_admin_after: bool,
 ) -> ApiResult<()> {
@@ -38,7 +38,7 @@ pub fn ensure_not_last_admin(
 
 /// `limit + 1` users from `before` on, newest first.
 pub fn list_users(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     filter: &UserFilter,
     before: Option<i64>,
     limit: i64,
@@ -48,7 +48,7 @@ pub fn list_users(
 
 /// `limit + 1` audit events from `before` on, newest first.
 pub fn list_audit_events(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     event_type: Option<&str>,
     before: Option<i64>,
     limit: i64,
@@ -59,13 +59,14 @@ pub fn list_audit_events(
 /// Changes a user's role and/or disabled flag. Disabling ends every session
 /// of the user; a change that changes nothing records nothing.
 pub fn update_user(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     actor: &Actor,
     target_id: i64,
     role: Option<Role>,
     disabled: Option<bool>,
 ) -> ApiResult<User> {
-    let target = user::find(conn, target_id)?.ok_or(ApiError::NotFound)?;
+    user::lock_active_admins(conn)?;
+    let target = user::find_for_update(conn, target_id)?.ok_or(ApiError::NotFound)?;
     let new_role = role.unwrap_or(target.role());
     let new_disabled = disabled.unwrap_or(target.disabled);
     ensure_not_last_admin(conn, &target, new_role == Role::Admin && !new_disabled)?;
@@ -125,8 +126,9 @@ pub fn update_user(
 
 /// Deletes a user; todos, sessions and retired refresh tokens go by FK
 /// cascade. The last active admin cannot be deleted.
-pub fn delete_user(conn: &mut SqliteConnection, actor: &Actor, target_id: i64) -> ApiResult<()> {
-    let target = user::find(conn, target_id)?.ok_or(ApiError::NotFound)?;
+pub fn delete_user(conn: &mut Conn<'_>, actor: &Actor, target_id: i64) -> ApiResult<()> {
+    user::lock_active_admins(conn)?;
+    let target = user::find_for_update(conn, target_id)?.ok_or(ApiError::NotFound)?;
     ensure_not_last_admin(conn, &target, false)?;
     ensure_still_admin(conn, actor.user_id)?;
     user::delete(conn, target.id)?;
@@ -146,11 +148,7 @@ pub fn delete_user(conn: &mut SqliteConnection, actor: &Actor, target_id: i64) -
 }
 
 /// Ends every session of a user.
-pub fn revoke_user_sessions(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    target_id: i64,
-) -> ApiResult<()> {
+pub fn revoke_user_sessions(conn: &mut Conn<'_>, actor: &Actor, target_id: i64) -> ApiResult<()> {
     let target = user::find(conn, target_id)?.ok_or(ApiError::NotFound)?;
     ensure_still_admin(conn, actor.user_id)?;
     let ended = session::revoke_all(conn, target.id, None, now())?;
@@ -172,7 +170,7 @@ mod tests {
     use crate::config::DatabaseUrl;
     use crate::db::build_pool;
 
-    fn add(conn: &mut SqliteConnection, email: &str, role: Role) -> User {
+    fn add(conn: &mut Conn<'_>, email: &str, role: Role) -> User {
         let now = now();
         user::insert(
             conn,
@@ -191,7 +189,8 @@ mod tests {
     #[test]
     fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
-        let conn = &mut pool.get().unwrap();
+        let mut pooled = pool.sqlite();
+        let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         let admin = add(conn, "admin@example.com", Role::Admin);
         let actor = Actor {
             user_id: admin.id,
@@ -211,7 +210,8 @@ mod tests {
         assert_eq!(demoted.role(), Role::User);
         // A disabled admin does not count as the other admin.
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
-        let conn = &mut pool.get().unwrap();
+        let mut pooled = pool.sqlite();
+        let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         let admin = add(conn, "admin@example.com", Role::Admin);
         let other = add(conn, "other@example.com", Role::Admin);
         user::set_role_and_disabled(conn, other.id, Role::Admin, true, now()).unwrap();
@@ -228,7 +228,8 @@ mod tests {
     #[test]
     fn a_caller_who_is_no_longer_an_admin_is_refused() {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
-        let conn = &mut pool.get().unwrap();
+        let mut pooled = pool.sqlite();
+        let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         let admin = add(conn, "admin@example.com", Role::Admin);
         let former = add(conn, "former@example.com", Role::User);
         let victim = add(conn, "victim@example.com", Role::User);

@@ -3,8 +3,8 @@
 //! events about the user page by page, so that a large account is never
 //! held in memory whole.
 
+use crate::db::Conn;
 use chrono::NaiveDateTime;
-use diesel::SqliteConnection;
 
 use crate::db::models::api_token::{self, ApiToken};
 use crate::db::models::audit::{self, StoredAuditEvent};
@@ -25,7 +25,7 @@ pub struct AccountExport {
     pub tokens: Vec<ApiToken>,
 }
 
-pub fn account(conn: &mut SqliteConnection, user_id: i64) -> ApiResult<AccountExport> {
+pub fn account(conn: &mut Conn<'_>, user_id: i64) -> ApiResult<AccountExport> {
     let user = user::find(conn, user_id)?.ok_or(ApiError::Unauthorized)?;
     Ok(AccountExport {
         user,
@@ -40,13 +40,14 @@ pub type TodoPosition = (NaiveDateTime, i64);
 /// The next page of the owner's todos, oldest first (the `created_at`
 /// index, keyset-paged, so every page costs the same).
 pub fn todos_page(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     after: Option<TodoPosition>,
 ) -> ApiResult<Vec<Todo>> {
     let filter = ListFilter::default();
     let after = after.map(|(at, id)| (SortValue::Time(at), id));
-    let query = todo::list_query(
+    let page = todo::list(
+        conn,
         owner,
         &filter,
         TodoSort::CreatedAt,
@@ -54,12 +55,12 @@ pub fn todos_page(
         PAGE_SIZE,
     )
     .map_err(|_| ApiError::Internal(anyhow::anyhow!("export cursor of the wrong kind")))?;
-    Ok(todo::list(conn, query)?)
+    Ok(page?)
 }
 
 /// The next page of the audit events about the user, oldest first.
 pub fn audit_page(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     user_id: i64,
     after: i64,
 ) -> ApiResult<Vec<StoredAuditEvent>> {

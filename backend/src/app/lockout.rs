@@ -9,11 +9,11 @@
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::SqliteConnection;
 
 use crate::db::models::audit;
 use crate::db::models::device::{self, Device};
 use crate::db::models::user::{self, User};
+use crate::db::Conn;
 use crate::domain::{AuditEvent, LockScope, LoginFailure};
 
 /// Failures in a row before the budget's lock.
@@ -41,7 +41,7 @@ impl Budget {
     /// The budget of a client presenting the device token hashing to
     /// `device_hash` (if any) for `user_id`.
     pub fn of(
-        conn: &mut SqliteConnection,
+        conn: &mut Conn<'_>,
         user_id: i64,
         device_hash: Option<&str>,
         now: NaiveDateTime,
@@ -73,7 +73,7 @@ impl Budget {
 /// Counts a wrong password against `budget`; the fifth in a row locks that
 /// budget (and only it). `reason` goes to the audit event.
 pub fn record_failure(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     budget: &Budget,
     user: &User,
     now: NaiveDateTime,
@@ -126,7 +126,7 @@ pub fn record_failure(
 /// A successful sign-in clears the budget it used. A known device's success
 /// leaves the untrusted budget alone: the strangers' lock runs its course.
 pub fn record_success(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     budget: &Budget,
     user_id: i64,
     now: NaiveDateTime,
@@ -156,10 +156,11 @@ mod tests {
 
     fn arrange() -> (crate::db::DbPool, User, NaiveDateTime) {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
-        let mut conn = pool.get().unwrap();
+        let mut pooled = pool.sqlite();
+        let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         let now = crate::clock::now();
         let owner = user::insert(
-            &mut conn,
+            conn,
             &user::NewUser {
                 email: "owner@example.com",
                 password_hash: "x",
@@ -170,14 +171,15 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        drop(conn);
+        drop(pooled);
         (pool, owner, now)
     }
 
     #[test]
     fn strangers_failures_lock_strangers_but_never_a_known_device() {
         let (pool, owner, now) = arrange();
-        let conn = &mut pool.get().unwrap();
+        let mut pooled = pool.sqlite();
+        let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         device::insert(conn, owner.id, "owner-device", now).unwrap();
         for _ in 0..MAX_FAILED_LOGINS {
             let current = user::find(conn, owner.id).unwrap().unwrap();
@@ -206,7 +208,8 @@ mod tests {
     #[test]
     fn a_known_device_has_its_own_budget_and_then_counts_as_a_stranger() {
         let (pool, owner, now) = arrange();
-        let conn = &mut pool.get().unwrap();
+        let mut pooled = pool.sqlite();
+        let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         device::insert(conn, owner.id, "device", now).unwrap();
         for _ in 0..MAX_FAILED_LOGINS {
             let current = user::find(conn, owner.id).unwrap().unwrap();
@@ -234,7 +237,8 @@ mod tests {
     #[test]
     fn a_known_devices_success_clears_its_budget_but_not_the_strangers_lock() {
         let (pool, owner, now) = arrange();
-        let conn = &mut pool.get().unwrap();
+        let mut pooled = pool.sqlite();
+        let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         device::insert(conn, owner.id, "device", now).unwrap();
         for _ in 0..MAX_FAILED_LOGINS {
             let current = user::find(conn, owner.id).unwrap().unwrap();

@@ -21,10 +21,10 @@ use std::fmt;
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::SqliteConnection;
 
 use crate::config::Settings;
 use crate::db::schema::{audit_events, retired_refresh_tokens, sessions};
+use crate::db::{dispatch, transaction, Conn, DbPool};
 
 /// Rows removed per write transaction.
 pub const DEFAULT_BATCH_SIZE: i64 = 1000;
@@ -123,20 +123,61 @@ impl fmt::Display for PruneReport {
 }
 
 /// One pass over the configured database (`securetodo prune`).
-pub fn prune_database(settings: &Settings) -> anyhow::Result<PruneReport> {
+/// `None` when another instance holds the retention lock (PostgreSQL).
+pub fn prune_database(settings: &Settings) -> anyhow::Result<Option<PruneReport>> {
     let pool = crate::db::build_pool(&settings.database, 1)?;
-    let mut conn = pool.get()?;
-    let report = prune(
-        &mut conn,
+    prune_exclusive(
+        &pool,
         &RetentionPolicy::from_settings(settings),
         crate::clock::now(),
-    )?;
-    Ok(report)
+    )
+}
+
+/// The PostgreSQL advisory lock a retention pass holds, so that of several
+/// instances one prunes at a time ("sTodoRet").
+const RETENTION_LOCK_KEY: i64 = 0x7354_6f64_6f52_6574;
+
+/// One retention pass, unless another instance is running one right now
+/// (PostgreSQL: `pg_try_advisory_lock`; `None` then, and this instance
+/// simply waits for its next turn). SQLite has one instance by nature.
+pub fn prune_exclusive(
+    pool: &DbPool,
+    policy: &RetentionPolicy,
+    now: NaiveDateTime,
+) -> anyhow::Result<Option<PruneReport>> {
+    pool.with_conn(|conn| -> anyhow::Result<Option<PruneReport>> {
+        let Conn::Pg(pg) = conn else {
+            return Ok(Some(prune(conn, policy, now)?));
+        };
+        #[derive(QueryableByName)]
+        struct Locked {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            locked: bool,
+        }
+        let got = diesel::sql_query(format!(
+            "SELECT pg_try_advisory_lock({RETENTION_LOCK_KEY}) AS locked"
+        ))
+        .get_result::<Locked>(&mut **pg)?
+        .locked;
+        if !got {
+            return Ok(None);
+        }
+        let report = prune(conn, policy, now);
+        let Conn::Pg(pg) = conn else {
+            return Ok(Some(report?));
+        };
+        let unlocked =
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({RETENTION_LOCK_KEY})"))
+                .execute(&mut **pg);
+        let report = report?;
+        unlocked?;
+        Ok(Some(report))
+    })
 }
 
 /// One retention pass at `now`.
 pub fn prune(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     policy: &RetentionPolicy,
     now: NaiveDateTime,
 ) -> QueryResult<PruneReport> {
@@ -156,7 +197,7 @@ pub fn prune(
 /// Removes at most one batch of `target`; returns how many keys the batch
 /// selected (fewer than the batch size: nothing is left).
 fn prune_batch(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     target: Target,
     policy: &RetentionPolicy,
     now: NaiveDateTime,
@@ -168,7 +209,7 @@ fn prune_batch(
             let ended = sessions::table
                 .filter(ended_session(now))
                 .select(sessions::id);
-            let hashes: Vec<String> = retired_refresh_tokens::table
+            let hashes: Vec<String> = dispatch!(conn, c => retired_refresh_tokens::table
                 .filter(
                     retired_refresh_tokens::session_id
                         .eq_any(ended)
@@ -176,43 +217,45 @@ fn prune_batch(
                 )
                 .select(retired_refresh_tokens::token_hash)
                 .limit(limit)
-                .load(conn)?;
+                .load(c))?;
             if !hashes.is_empty() {
-                let removed = conn.immediate_transaction(|tx| {
-                    diesel::delete(
+                let removed = transaction(conn, |tx| {
+                    dispatch!(tx, tx => diesel::delete(
                         retired_refresh_tokens::table
                             .filter(retired_refresh_tokens::token_hash.eq_any(&hashes)),
                     )
-                    .execute(tx)
+                    .execute(tx))
                 })?;
                 report.add(target, removed);
             }
             Ok(hashes.len())
         }
         Target::Sessions => {
-            let ids: Vec<i64> = sessions::table
+            let ids: Vec<i64> = dispatch!(conn, c => sessions::table
                 .filter(ended_session(now))
                 .order(sessions::id)
                 .select(sessions::id)
                 .limit(limit)
-                .load(conn)?;
+                .load(c))?;
             if !ids.is_empty() {
-                let (tokens, removed) = conn.immediate_transaction(|tx| {
-                    // Tokens a session retired since the first step (it
-                    // ended meanwhile) go first, so that they are counted
-                    // rather than removed silently by the cascade.
-                    let tokens = diesel::delete(
-                        retired_refresh_tokens::table
-                            .filter(retired_refresh_tokens::session_id.eq_any(&ids)),
-                    )
-                    .execute(tx)?;
-                    let removed = diesel::delete(
-                        sessions::table
-                            .filter(sessions::id.eq_any(&ids))
-                            .filter(ended_session(now)),
-                    )
-                    .execute(tx)?;
-                    QueryResult::Ok((tokens, removed))
+                let (tokens, removed) = transaction(conn, |tx| {
+                    dispatch!(tx, tx => {
+                        // Tokens a session retired since the first step (it
+                        // ended meanwhile) go first, so that they are counted
+                        // rather than removed silently by the cascade.
+                        let tokens = diesel::delete(
+                            retired_refresh_tokens::table
+                                .filter(retired_refresh_tokens::session_id.eq_any(&ids)),
+                        )
+                        .execute(tx)?;
+                        let removed = diesel::delete(
+                            sessions::table
+                                .filter(sessions::id.eq_any(&ids))
+                                .filter(ended_session(now)),
+                        )
+                        .execute(tx)?;
+                        QueryResult::Ok((tokens, removed))
+                    })
                 })?;
                 report.add(Target::RetiredRefreshTokens, tokens);
                 report.add(target, removed);
@@ -225,16 +268,18 @@ fn prune_batch(
             };
             // Ids grow with time, so the oldest events come first in id
             // order and the scan stops at the first batch.
-            let ids: Vec<i64> = audit_events::table
+            let ids: Vec<i64> = dispatch!(conn, c => audit_events::table
                 .filter(audit_events::created_at.lt(now - retention))
                 .order(audit_events::id)
                 .select(audit_events::id)
                 .limit(limit)
-                .load(conn)?;
+                .load(c))?;
             if !ids.is_empty() {
-                let removed = conn.immediate_transaction(|tx| {
-                    diesel::delete(audit_events::table.filter(audit_events::id.eq_any(&ids)))
-                        .execute(tx)
+                let removed = transaction(conn, |tx| {
+                    dispatch!(tx, tx => diesel::delete(
+                        audit_events::table.filter(audit_events::id.eq_any(&ids)),
+                    )
+                    .execute(tx))
                 })?;
                 report.add(target, removed);
             }
@@ -263,6 +308,7 @@ mod tests {
     use crate::config::DatabaseUrl;
     use crate::db::build_pool;
     use diesel::connection::SimpleConnection;
+    use diesel::SqliteConnection;
 
     fn policy(batch_size: i64) -> RetentionPolicy {
         RetentionPolicy {
@@ -315,11 +361,11 @@ mod tests {
     #[test]
     fn prune_removes_only_ended_and_expired_data_in_batches() {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
-        let mut conn = pool.get().unwrap();
+        let mut conn = pool.sqlite();
         seed(&mut conn);
 
         // A batch of 2 makes every kind take several batches.
-        let report = prune(&mut conn, &policy(2), db_now()).unwrap();
+        let report = prune(&mut Conn::Sqlite(&mut conn), &policy(2), db_now()).unwrap();
 
         assert_eq!(report.removed(Target::Sessions), 2);
         assert_eq!(report.removed(Target::RetiredRefreshTokens), 5);
@@ -345,7 +391,7 @@ mod tests {
         assert_eq!(count(&mut conn, "users"), 1);
 
         // A second pass finds nothing.
-        let again = prune(&mut conn, &policy(2), db_now()).unwrap();
+        let again = prune(&mut Conn::Sqlite(&mut conn), &policy(2), db_now()).unwrap();
         assert_eq!(again.total(), 0);
         assert_eq!(
             again.to_string(),
@@ -356,13 +402,13 @@ mod tests {
     #[test]
     fn audit_retention_zero_keeps_audit_events_forever() {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
-        let mut conn = pool.get().unwrap();
+        let mut conn = pool.sqlite();
         seed(&mut conn);
         let keep = RetentionPolicy {
             audit_retention: None,
             ..policy(DEFAULT_BATCH_SIZE)
         };
-        let report = prune(&mut conn, &keep, db_now()).unwrap();
+        let report = prune(&mut Conn::Sqlite(&mut conn), &keep, db_now()).unwrap();
         assert_eq!(report.removed(Target::AuditEvents), 0);
         assert_eq!(count(&mut conn, "audit_events"), 4);
         assert_eq!(report.removed(Target::Sessions), 2);
@@ -371,7 +417,7 @@ mod tests {
     #[test]
     fn sessions_ending_between_steps_take_their_tokens_along_counted() {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
-        let mut conn = pool.get().unwrap();
+        let mut conn = pool.sqlite();
         seed(&mut conn);
         // Session 1 ends after the token step ran: the session step removes
         // its two tokens itself and counts them.
@@ -379,7 +425,7 @@ mod tests {
         conn.batch_execute("UPDATE sessions SET revoked_at = datetime('now') WHERE id = 1")
             .unwrap();
         let selected = prune_batch(
-            &mut conn,
+            &mut Conn::Sqlite(&mut conn),
             Target::Sessions,
             &policy(10),
             db_now(),

@@ -2,7 +2,6 @@
 //! refresh rotation with reuse detection, logout, the caller's sessions.
 
 use chrono::Duration;
-use diesel::SqliteConnection;
 
 use crate::app::lockout::{self, Budget};
 use crate::app::Actor;
@@ -11,6 +10,7 @@ use crate::db::models::audit;
 use crate::db::models::device;
 use crate::db::models::session::{self, NewSession, Session, SessionUser};
 use crate::db::models::user::{self, User};
+use crate::db::Conn;
 use crate::domain::{AuditEvent, LoginFailure};
 use crate::error::{ApiError, ApiResult};
 
@@ -48,15 +48,17 @@ pub enum LoginOutcome {
 }
 
 /// The login's write transaction.
-pub fn login(conn: &mut SqliteConnection, attempt: LoginAttempt) -> ApiResult<LoginOutcome> {
+pub fn login(conn: &mut Conn<'_>, attempt: LoginAttempt) -> ApiResult<LoginOutcome> {
     let now = now();
     let ip = attempt.ip.as_deref();
     let Some(found) = attempt.found else {
         audit::record_anonymous_login_failure(conn, &attempt.client_key, now)?;
         return Ok(LoginOutcome::Refused);
     };
-    // Re-read inside the write transaction so concurrent failures count.
-    let Some(current) = user::find(conn, found.id)? else {
+    // Re-read inside the write transaction, locked (PostgreSQL) until it
+    // ends: concurrent failures all count, and a password change waits
+    // for this login or this login sees the new hash.
+    let Some(current) = user::find_for_update(conn, found.id)? else {
         return Ok(LoginOutcome::Refused);
     };
     let budget = Budget::of(conn, current.id, attempt.device_hash.as_deref(), now)?;
@@ -136,13 +138,13 @@ pub enum RefreshOutcome {
 /// Trades the refresh token hashing to `presented_hash` for `next_hash`.
 /// Single use: presenting a retired token again ends the whole session.
 pub fn refresh(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     presented_hash: &str,
     next_hash: &str,
     ip: Option<&str>,
 ) -> ApiResult<RefreshOutcome> {
     let now = now();
-    if let Some(current) = session::find_by_refresh_hash(conn, presented_hash)? {
+    if let Some(current) = session::find_by_refresh_hash_for_update(conn, presented_hash)? {
         if current.revoked_at.is_some() || current.expires_at <= now {
             return Ok(RefreshOutcome::Invalid);
         }
@@ -175,7 +177,7 @@ pub fn refresh(
 /// session id) or else by its refresh token hash. False when neither names
 /// a live session.
 pub fn logout(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     by_access: Option<(i64, i64)>,
     refresh_hash: Option<&str>,
     ip: Option<&str>,
@@ -203,7 +205,7 @@ pub fn logout(
 }
 
 /// Ends every session of the actor.
-pub fn logout_all(conn: &mut SqliteConnection, actor: &Actor) -> ApiResult<()> {
+pub fn logout_all(conn: &mut Conn<'_>, actor: &Actor) -> ApiResult<()> {
     let count = session::revoke_all(conn, actor.user_id, None, now())?;
     audit::record(
         conn,
@@ -222,7 +224,7 @@ const TOUCH_INTERVAL_SECS: i64 = 60;
 /// every authenticated request checks it (so logout, disable and role
 /// changes take effect at once); records the use at most once a minute.
 pub fn authenticate(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     session_id: i64,
     user_id: i64,
 ) -> ApiResult<Option<SessionUser>> {
@@ -237,12 +239,12 @@ pub fn authenticate(
 }
 
 /// The actor's live sessions, newest first.
-pub fn list(conn: &mut SqliteConnection, user_id: i64) -> ApiResult<Vec<Session>> {
+pub fn list(conn: &mut Conn<'_>, user_id: i64) -> ApiResult<Vec<Session>> {
     Ok(session::list_live(conn, user_id, now())?)
 }
 
 /// Ends one of the actor's own sessions; another user's is `NotFound`.
-pub fn revoke(conn: &mut SqliteConnection, actor: &Actor, session_id: i64) -> ApiResult<()> {
+pub fn revoke(conn: &mut Conn<'_>, actor: &Actor, session_id: i64) -> ApiResult<()> {
     if session::revoke_owned(conn, actor.user_id, session_id, now())? == 0 {
         return Err(ApiError::NotFound);
     }
@@ -267,7 +269,8 @@ mod tests {
     #[test]
     fn a_reused_refresh_token_ends_the_session() {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
-        let conn = &mut pool.get().unwrap();
+        let mut pooled = pool.sqlite();
+        let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         let now = now();
         let owner = user::insert(
             conn,

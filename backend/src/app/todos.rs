@@ -2,10 +2,10 @@
 //! query), with the `If-Match` precondition and the PATCH diff.
 
 use actix_web::http::header::{EntityTag, IfMatch};
-use diesel::SqliteConnection;
 
 use crate::clock::now;
 use crate::db::models::todo::{self, ListFilter, NewTodo, SortValue, Todo, TodoChangeset};
+use crate::db::Conn;
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
 use crate::error::{ApiError, ApiResult};
 
@@ -98,19 +98,18 @@ impl Precondition {
 /// One page of the owner's todos: `limit + 1` rows, so the caller can tell
 /// whether there is a next page.
 pub fn list(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     filter: &ListFilter,
     sort: TodoSort,
     after: Option<(&SortValue, i64)>,
     limit: i64,
 ) -> ApiResult<Vec<Todo>> {
-    let query = todo::list_query(owner, filter, sort, after, limit + 1)
-        .map_err(|_| ApiError::validation("cursor", "does not fit the sort"))?;
-    Ok(todo::list(conn, query)?)
+    Ok(todo::list(conn, owner, filter, sort, after, limit + 1)
+        .map_err(|_| ApiError::validation("cursor", "does not fit the sort"))??)
 }
 
-pub fn create(conn: &mut SqliteConnection, owner: i64, input: NewTodoInput) -> ApiResult<Todo> {
+pub fn create(conn: &mut Conn<'_>, owner: i64, input: NewTodoInput) -> ApiResult<Todo> {
     let now = now();
     let description = input.description.into_inner();
     let sort_key = input.title.sort_key();
@@ -129,20 +128,20 @@ pub fn create(conn: &mut SqliteConnection, owner: i64, input: NewTodoInput) -> A
     Ok(todo::insert(conn, &new)?)
 }
 
-pub fn get(conn: &mut SqliteConnection, owner: i64, id: i64) -> ApiResult<Todo> {
+pub fn get(conn: &mut Conn<'_>, owner: i64, id: i64) -> ApiResult<Todo> {
     todo::find_owned(conn, owner, id)?.ok_or(ApiError::NotFound)
 }
 
 /// Applies `change` if `precondition` holds. Run it in a write transaction,
 /// so that the version checked is the version replaced.
 pub fn update(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     id: i64,
     change: TodoChange,
     precondition: &Precondition,
 ) -> ApiResult<Todo> {
-    let current = get(conn, owner, id)?;
+    let current = todo::find_owned_for_update(conn, owner, id)?.ok_or(ApiError::NotFound)?;
     if !precondition.holds(&current) {
         return Err(ApiError::PreconditionFailed);
     }
@@ -153,12 +152,12 @@ pub fn update(
 }
 
 pub fn delete(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     id: i64,
     precondition: &Precondition,
 ) -> ApiResult<()> {
-    let current = get(conn, owner, id)?;
+    let current = todo::find_owned_for_update(conn, owner, id)?.ok_or(ApiError::NotFound)?;
     if !precondition.holds(&current) {
         return Err(ApiError::PreconditionFailed);
     }
@@ -166,7 +165,7 @@ pub fn delete(
     Ok(())
 }
 
-pub fn clear_completed(conn: &mut SqliteConnection, owner: i64) -> ApiResult<usize> {
+pub fn clear_completed(conn: &mut Conn<'_>, owner: i64) -> ApiResult<usize> {
     Ok(todo::delete_completed(conn, owner)?)
 }
 

@@ -2,8 +2,8 @@
 //! authenticate a request by one, and end them all (password change,
 //! disable, MFA off, takeover by `create-admin --promote-existing`).
 
+use crate::db::Conn;
 use chrono::NaiveDateTime;
-use diesel::SqliteConnection;
 
 use crate::app::Actor;
 use crate::clock::now;
@@ -24,7 +24,7 @@ pub struct NewToken {
 /// Creates a token for the actor. Beyond `MAX_LIVE_TOKENS_PER_USER` live
 /// tokens it is `QuotaExceeded`; the user's row lock makes the count and
 /// the insert one step even without a database-wide write lock.
-pub fn create(conn: &mut SqliteConnection, actor: &Actor, new: NewToken) -> ApiResult<ApiToken> {
+pub fn create(conn: &mut Conn<'_>, actor: &Actor, new: NewToken) -> ApiResult<ApiToken> {
     let now = now();
     if !user::lock_row(conn, actor.user_id)? {
         return Err(ApiError::Unauthorized);
@@ -61,12 +61,12 @@ pub fn create(conn: &mut SqliteConnection, actor: &Actor, new: NewToken) -> ApiR
 }
 
 /// The user's live tokens, newest first.
-pub fn list(conn: &mut SqliteConnection, user_id: i64) -> ApiResult<Vec<ApiToken>> {
+pub fn list(conn: &mut Conn<'_>, user_id: i64) -> ApiResult<Vec<ApiToken>> {
     Ok(api_token::list_live(conn, user_id, now())?)
 }
 
 /// Deletes one of the actor's tokens; another user's is `NotFound`.
-pub fn delete(conn: &mut SqliteConnection, actor: &Actor, token_id: i64) -> ApiResult<()> {
+pub fn delete(conn: &mut Conn<'_>, actor: &Actor, token_id: i64) -> ApiResult<()> {
     let deleted =
         api_token::delete_owned(conn, actor.user_id, token_id)?.ok_or(ApiError::NotFound)?;
     audit::record(
@@ -84,14 +84,14 @@ pub fn delete(conn: &mut SqliteConnection, actor: &Actor, token_id: i64) -> ApiR
 
 /// Ends every API token of the user; returns how many were live. Call it
 /// inside the transaction that changes what the tokens stood for.
-pub fn revoke_all(conn: &mut SqliteConnection, user_id: i64) -> ApiResult<usize> {
+pub fn revoke_all(conn: &mut Conn<'_>, user_id: i64) -> ApiResult<usize> {
     Ok(api_token::delete_all(conn, user_id, now())?)
 }
 
 /// [`revoke_all`], recorded as one `token.revoked` event when any token
 /// was live.
 pub fn revoke_all_audited(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     actor: Option<i64>,
     user_id: i64,
     ip: Option<&str>,
@@ -121,7 +121,7 @@ pub struct TokenCaller {
 /// The live token whose secret hashes to `hash`, of an enabled user, as
 /// every request with a token checks it (so deletion, expiry and disable
 /// take effect at once). Records the use at most once a minute.
-pub fn authenticate(conn: &mut SqliteConnection, hash: &str) -> ApiResult<Option<TokenCaller>> {
+pub fn authenticate(conn: &mut Conn<'_>, hash: &str) -> ApiResult<Option<TokenCaller>> {
     let now = now();
     let Some(found) = api_token::find_live_by_hash(conn, hash, now)? else {
         return Ok(None);
@@ -164,7 +164,8 @@ mod tests {
     #[test]
     fn tokens_authenticate_until_deleted_and_are_capped_at_twenty() {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
-        let conn = &mut pool.get().unwrap();
+        let mut pooled = pool.sqlite();
+        let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         let at = now();
         let owner = user::insert(
             conn,

@@ -11,5 +11,7 @@ pub use audit::{AuditEvent, AuditEventType, LockScope, LoginFailure, TokenRevoca
 pub use email::Email;
 pub use password::Password;
 pub use role::Role;
-pub use todo::{DueDate, Priority, SortKey, TodoDescription, TodoSort, TodoTitle, TITLE_PATTERN};
+pub use todo::{
+    DueDate, Priority, SortKey, TodoDescription, TodoSort, TodoTitle, NUL_REFUSED, TITLE_PATTERN,
+};
 pub use token::{Scope, Scopes, TokenLifetime, TokenName};

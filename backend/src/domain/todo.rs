@@ -23,6 +23,11 @@ pub const TITLE_PATTERN: &str = concat!(
     r"[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
 );
 
+/// The one character no text field takes: PostgreSQL's `text` cannot hold
+/// U+0000, so both backends refuse it (422) rather than one storing it and
+/// the other failing.
+pub const NUL_REFUSED: &str = "must not contain the NUL character (U+0000)";
+
 /// A todo title: surrounding whitespace trimmed, then 1 to 200 characters.
 /// Anything else is kept verbatim (markup, quotes, SQL-looking text).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +38,9 @@ impl TodoTitle {
 
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let title = raw.trim();
+        if title.contains('\0') {
+            return Err(NUL_REFUSED);
+        }
         if title.is_empty() {
             return Err("must not be blank");
         }
@@ -61,6 +69,9 @@ impl TodoDescription {
     pub const MAX_CHARS: usize = 10_000;
 
     pub fn parse(raw: String) -> Result<Self, &'static str> {
+        if raw.contains('\0') {
+            return Err(NUL_REFUSED);
+        }
         if raw.chars().count() > Self::MAX_CHARS {
             return Err("must be at most 10000 characters");
         }

@@ -25,7 +25,7 @@ fn insert_todos(app: &TestApp, user_id: i64, n: usize) {
     for i in 0..n {
         app.sql(&format!(
             "INSERT INTO todos (user_id, title, title_sort, description, completed, priority, created_at, updated_at, version) \
-             VALUES ({user_id}, 'todo {i}', 'todo {i}', '', 0, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1)"
+             VALUES ({user_id}, 'todo {i}', 'todo {i}', '', FALSE, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1)"
         ));
     }
 }
@@ -479,7 +479,7 @@ async fn a_disabled_admin_does_not_count_as_the_remaining_admin() {
     let dormant = app.signed_up_user().await;
     app.make_admin(dormant.id);
     app.sql(&format!(
-        "UPDATE users SET disabled = 1 WHERE id = {}",
+        "UPDATE users SET disabled = TRUE WHERE id = {}",
         dormant.id
     ));
 

@@ -205,7 +205,7 @@ async fn login_returns_a_token_pair_and_a_strict_refresh_cookie() {
         "256-bit refresh token"
     );
     // The database never holds the token itself.
-    let db = std::fs::read(&app.db_path).unwrap();
+    let db = app.stored_text();
     assert!(!db.windows(refresh.len()).any(|w| w == refresh.as_bytes()));
     let me = app.get_me(pair["access_token"].as_str().unwrap()).await;
     assert_eq!(me.status(), 200);
@@ -266,7 +266,7 @@ async fn unknown_email_costs_a_password_hash_like_a_known_one() {
 async fn disabled_accounts_get_the_same_401() {
     let (app, user) = spawn_app_with_user().await;
     app.sql(&format!(
-        "UPDATE users SET disabled = 1 WHERE id = {};",
+        "UPDATE users SET disabled = TRUE WHERE id = {};",
         user.id
     ));
     let body = problem(

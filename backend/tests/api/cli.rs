@@ -77,6 +77,43 @@ fn migrate_creates_the_database_and_its_directory() {
 }
 
 #[test]
+fn serve_without_migrate_on_start_refuses_pending_migrations_and_names_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = securetodo(dir.path())
+        .arg("serve")
+        .env("MIGRATE_ON_START", "false")
+        .env("PORT", "0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("securetodo migrate"), "{stderr}");
+    assert!(stderr.contains("MIGRATE_ON_START"), "{stderr}");
+    // After the one-shot migration it starts (and is stopped by the test).
+    assert!(securetodo(dir.path())
+        .arg("migrate")
+        .status()
+        .unwrap()
+        .success());
+    let mut serve = securetodo(dir.path())
+        .arg("serve")
+        .env("MIGRATE_ON_START", "false")
+        .env("PORT", "0")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stderr.take().unwrap()).lines();
+    let started = lines
+        .by_ref()
+        .take(50)
+        .map_while(Result::ok)
+        .any(|line| line.contains("listening") || line.contains("starting"));
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(started, "serve did not start after `securetodo migrate`");
+}
+
+#[test]
 fn openapi_prints_exactly_the_document() {
     let dir = tempfile::tempdir().unwrap();
     let output = securetodo(dir.path()).arg("openapi").output().unwrap();
@@ -241,7 +278,7 @@ async fn create_admin_refuses_an_existing_account_unless_told_to_promote_it() {
     // With --promote-existing the account becomes the operator's: the
     // given password, enabled, unlocked, and no session of the squatter.
     app.sql(
-        "UPDATE users SET disabled = 1, locked_until = '2999-01-01 00:00:00', lockouts = 3 \
+        "UPDATE users SET disabled = TRUE, locked_until = '2999-01-01 00:00:00', lockouts = 3 \
          WHERE email = 'boss@example.com';",
     );
     let output = securetodo(dir.path())

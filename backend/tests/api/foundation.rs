@@ -61,8 +61,11 @@ async fn ready_is_503_problem_when_the_database_does_not_answer() {
 
 #[actix_web::test]
 async fn database_file_and_parent_directory_are_created() {
-    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/new/dir/app.db", dir.path().display());
+    let app = spawn_app_with(&[("DATABASE_URL", url.as_str())]).await;
     assert!(app.db_path.is_file());
+    assert!(dir.path().join("new/dir/app.db").is_file());
 }
 
 #[actix_web::test]

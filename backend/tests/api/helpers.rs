@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response};
 use securetodo::config::Settings;
+use securetodo::db::Conn;
 use securetodo::startup::Application;
 use serde_json::{json, Value};
 
@@ -85,9 +86,157 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT` of the metrics listener, with `METRICS_ADDR`.
     pub metrics_address: Option<String>,
     pub client: reqwest::Client,
+    /// The SQLite file the app uses (a path that does not exist when the
+    /// app runs on PostgreSQL).
     pub db_path: PathBuf,
+    /// The database the app uses.
+    pub database: TestDatabase,
     _dir: tempfile::TempDir,
-    handle: actix_web::dev::ServerHandle,
+    /// The in-process server; `None` for a `securetodo serve` process.
+    handle: Option<actix_web::dev::ServerHandle>,
+    /// Whether dropping this app drops its PostgreSQL database.
+    owns_database: bool,
+}
+
+/// The backend a test app runs on. `TEST_DATABASE_URL=postgres://...` (a
+/// server where the user may create databases) runs every test that does
+/// not pick its own `DATABASE_URL` on PostgreSQL, each in a fresh database
+/// copied from a migrated template; otherwise SQLite files.
+#[derive(Debug, Clone)]
+pub enum TestDatabase {
+    Sqlite(PathBuf),
+    Postgres { server: String, name: String },
+}
+
+impl TestDatabase {
+    pub fn url(&self) -> String {
+        match self {
+            TestDatabase::Sqlite(path) => format!("sqlite://{}", path.display()),
+            TestDatabase::Postgres { server, name } => format!("{server}/{name}"),
+        }
+    }
+}
+
+/// The PostgreSQL server of the test run (`TEST_DATABASE_URL` without its
+/// database name), if the suite runs on PostgreSQL.
+pub fn postgres_server() -> Option<String> {
+    let url = std::env::var("TEST_DATABASE_URL").ok()?;
+    let (scheme, rest) = url.split_once("://")?;
+    if !scheme.starts_with("postgres") {
+        return None;
+    }
+    let authority = rest.split('/').next().unwrap_or(rest);
+    Some(format!("{scheme}://{authority}"))
+}
+
+/// A fresh PostgreSQL database for one test: a copy of a template migrated
+/// once per run (named after the migrations, so a changed migration gets a
+/// new template).
+fn fresh_postgres_database(server: &str) -> TestDatabase {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, RunQueryDsl};
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let template = TEMPLATE.get_or_init(|| {
+        let name = format!("securetodo_tmpl_{:016x}", migrations_digest());
+        let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres")).unwrap();
+        let exists = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "EXISTS (SELECT 1 FROM pg_database WHERE datname = '{name}')"
+        )))
+        .get_result::<bool>(&mut admin)
+        .unwrap();
+        if !exists {
+            let building = format!("{name}_b{}", std::process::id());
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {building}"))
+                .unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {building}"))
+                .unwrap();
+            let url = securetodo::config::DatabaseUrl::Postgres(
+                securetodo::config::PostgresUrl::new(format!("{server}/{building}")),
+            );
+            drop(securetodo::db::build_pool(&url, 1).unwrap());
+            retry(|| admin.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}")));
+        }
+        name
+    });
+    let name = format!(
+        "securetodo_t{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres")).unwrap();
+    retry(|| admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")));
+    TestDatabase::Postgres {
+        server: server.to_owned(),
+        name,
+    }
+}
+
+/// Retries a PostgreSQL administration statement that fails while another
+/// session still holds the template (its pool closing, a parallel copy).
+fn retry(mut statement: impl FnMut() -> diesel::QueryResult<()>) {
+    let mut attempt = 0;
+    loop {
+        match statement() {
+            Ok(()) => return,
+            Err(e) if attempt < 50 => {
+                attempt += 1;
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+fn migrations_digest() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flat_map(|d| {
+            let d = d.unwrap().path();
+            if d.is_dir() {
+                std::fs::read_dir(d)
+                    .unwrap()
+                    .map(|f| f.unwrap().path())
+                    .collect()
+            } else {
+                vec![d]
+            }
+        })
+        .collect();
+    files.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for f in files {
+        f.file_name().hash(&mut hasher);
+        std::fs::read(&f).unwrap().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+impl Drop for TestApp {
+    /// Stops the server (the command is sent at once) and drops a
+    /// PostgreSQL test database, ending its connections.
+    fn drop(&mut self) {
+        if let Some(handle) = &self.handle {
+            // The stop command is sent when `stop` is called; nothing to await.
+            drop(handle.stop(false));
+        }
+        if !self.owns_database {
+            return;
+        }
+        if let TestDatabase::Postgres { server, name } = &self.database {
+            use diesel::connection::SimpleConnection;
+            use diesel::Connection;
+            if let Ok(mut admin) = diesel::PgConnection::establish(&format!("{server}/postgres")) {
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -127,10 +276,15 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     std::fs::write(frontend_dir.join("package.json"), "{}").unwrap();
     std::fs::write(frontend_dir.join("README.md"), "# notes").unwrap();
 
+    let picks_database = overrides.iter().any(|(k, _)| *k == "DATABASE_URL");
+    let database = match postgres_server() {
+        Some(server) if !picks_database => fresh_postgres_database(&server),
+        _ => TestDatabase::Sqlite(db_path.clone()),
+    };
     let mut vars: HashMap<String, String> = [
         ("HOST", "127.0.0.1".to_owned()),
         ("PORT", "0".to_owned()),
-        ("DATABASE_URL", format!("sqlite://{}", db_path.display())),
+        ("DATABASE_URL", database.url()),
         ("JWT_SECRET", TEST_JWT_SECRET.to_owned()),
         ("BCRYPT_COST", "4".to_owned()),
         ("AUTH_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
@@ -148,6 +302,10 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         .strip_prefix("sqlite://")
         .map(PathBuf::from)
         .unwrap_or(db_path);
+    let database = match database {
+        TestDatabase::Sqlite(_) => TestDatabase::Sqlite(db_path.clone()),
+        pg => pg,
+    };
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings");
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
@@ -165,8 +323,47 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         metrics_address,
         client,
         db_path,
+        database,
         _dir: dir,
-        handle,
+        handle: Some(handle),
+        owns_database: true,
+    }
+}
+
+/// A fresh database for several apps to share: on PostgreSQL a copy of the
+/// migrated template (dropped with the returned guard), else `None`.
+pub fn shared_postgres_database() -> Option<TestApp> {
+    let server = postgres_server()?;
+    let database = fresh_postgres_database(&server);
+    Some(TestApp {
+        address: String::new(),
+        metrics_address: None,
+        client: reqwest::Client::new(),
+        db_path: PathBuf::new(),
+        database,
+        _dir: tempfile::tempdir().unwrap(),
+        handle: None,
+        owns_database: true,
+    })
+}
+
+impl TestApp {
+    /// A client of a server running elsewhere (a `securetodo serve`
+    /// process) on `database`, which it does not own.
+    pub fn client_of(address: String, database: TestDatabase) -> TestApp {
+        TestApp {
+            address,
+            metrics_address: None,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            db_path: PathBuf::new(),
+            database,
+            _dir: tempfile::tempdir().unwrap(),
+            handle: None,
+            owns_database: false,
+        }
     }
 }
 
@@ -610,29 +807,81 @@ impl TestApp {
 
     // ---------- database (test arrangement and assertions only) ----------
 
-    /// The one place that opens the app's database file.
-    fn db(&self) -> diesel::SqliteConnection {
+    /// The one place that opens the app's database (either backend).
+    pub fn with_db<T>(&self, f: impl FnOnce(&mut Conn<'_>) -> T) -> T {
         use diesel::connection::SimpleConnection;
         use diesel::Connection;
-        let mut conn = diesel::SqliteConnection::establish(self.db_path.to_str().unwrap()).unwrap();
-        conn.batch_execute("PRAGMA busy_timeout = 5000;").unwrap();
-        conn
+        match &self.database {
+            TestDatabase::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+                conn.batch_execute("PRAGMA busy_timeout = 5000;").unwrap();
+                f(&mut Conn::Sqlite(&mut conn))
+            }
+            pg => {
+                let mut conn = diesel::PgConnection::establish(&pg.url()).unwrap();
+                f(&mut Conn::Pg(&mut conn))
+            }
+        }
     }
 
-    /// Runs SQL against the app's database file.
+    /// Runs SQL against the app's database (portable SQL: both backends).
     pub fn sql(&self, statements: &str) {
         use diesel::connection::SimpleConnection;
-        self.db().batch_execute(statements).unwrap();
+        self.with_db(|conn| match conn {
+            Conn::Sqlite(c) => c.batch_execute(statements),
+            Conn::Pg(c) => c.batch_execute(statements),
+        })
+        .unwrap_or_else(|e| panic!("{e}: {statements}"))
     }
 
     /// One number from the app's database.
     pub fn scalar(&self, sql: &str) -> i64 {
         use diesel::prelude::*;
-        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
-            "({sql})"
-        )))
-        .get_result(&mut self.db())
-        .unwrap()
+        let query = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "CAST(({sql}) AS BIGINT)"
+        )));
+        self.with_db(|conn| match conn {
+            Conn::Sqlite(c) => query.get_result(&mut **c),
+            Conn::Pg(c) => query.get_result(&mut **c),
+        })
+        .unwrap_or_else(|e| panic!("{e}: {sql}"))
+    }
+
+    /// Every stored value of the app's database as text: the SQLite file's
+    /// bytes, or each PostgreSQL row as JSON (tests that check what is
+    /// never stored in clear).
+    pub fn stored_text(&self) -> Vec<u8> {
+        match &self.database {
+            TestDatabase::Sqlite(path) => std::fs::read(path).unwrap(),
+            TestDatabase::Postgres { .. } => {
+                use diesel::prelude::*;
+                #[derive(QueryableByName)]
+                struct Row {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    row: String,
+                }
+                self.with_db(|conn| {
+                    let Conn::Pg(c) = conn else { unreachable!() };
+                    let tables: Vec<String> = diesel::dsl::sql::<diesel::sql_types::Text>(
+                        "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+                    )
+                    .load(&mut **c)
+                    .unwrap();
+                    let mut all = Vec::new();
+                    for table in tables {
+                        let rows: Vec<Row> = diesel::sql_query(format!(
+                            "SELECT row_to_json(t)::text AS row FROM {table} t"
+                        ))
+                        .load(&mut **c)
+                        .unwrap();
+                        for r in rows {
+                            all.extend_from_slice(r.row.as_bytes());
+                        }
+                    }
+                    all
+                })
+            }
+        }
     }
 
     /// Makes user `id` an admin, as the CLI would.
@@ -642,18 +891,19 @@ impl TestApp {
 
     /// How many admins are active (not disabled).
     pub fn active_admins(&self) -> i64 {
-        self.scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+        self.scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled")
     }
 
     /// When user `id`'s lockout ends, if it is locked.
     pub fn locked_until(&self, id: i64) -> Option<chrono::NaiveDateTime> {
         use diesel::prelude::*;
         use securetodo::db::schema::users::dsl;
-        dsl::users
-            .find(id)
-            .select(dsl::locked_until)
-            .first(&mut self.db())
-            .unwrap()
+        let query = dsl::users.find(id).select(dsl::locked_until);
+        self.with_db(|conn| match conn {
+            Conn::Sqlite(c) => query.first(&mut **c),
+            Conn::Pg(c) => query.first(&mut **c),
+        })
+        .unwrap()
     }
 
     /// Ends user `id`'s lockout, as if its time had passed.
@@ -667,21 +917,51 @@ impl TestApp {
     pub fn audit_types(&self) -> Vec<String> {
         use diesel::prelude::*;
         use securetodo::db::schema::audit_events::dsl;
-        dsl::audit_events
+        let query = dsl::audit_events
             .order(dsl::id.asc())
-            .select(dsl::event_type)
-            .load(&mut self.db())
-            .unwrap()
+            .select(dsl::event_type);
+        self.with_db(|conn| match conn {
+            Conn::Sqlite(c) => query.load(&mut **c),
+            Conn::Pg(c) => query.load(&mut **c),
+        })
+        .unwrap()
     }
 
-    /// Takes SQLite's write lock (`BEGIN IMMEDIATE`) on the app's database,
-    /// as a request in the middle of a write transaction holds it, so a test
-    /// can place a change between two steps of a request deterministically.
+    /// Takes the database's write lock, as a request in the middle of a
+    /// write transaction holds it, so a test can place a change between two
+    /// steps of a request deterministically. SQLite: `BEGIN IMMEDIATE`.
+    /// PostgreSQL has no database-wide write lock; `LOCK TABLE ... IN
+    /// EXCLUSIVE MODE` on every table is the same for our requests: reads
+    /// go on, every write and `FOR UPDATE` waits.
     pub fn hold_write_lock(&self) -> WriteLock {
         use diesel::connection::SimpleConnection;
-        let mut conn = self.db();
-        conn.batch_execute("BEGIN IMMEDIATE;").unwrap();
-        WriteLock(conn)
+        use diesel::Connection;
+        match &self.database {
+            TestDatabase::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+                conn.batch_execute("PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE;")
+                    .unwrap();
+                WriteLock::Sqlite(conn)
+            }
+            pg => {
+                let mut conn = diesel::PgConnection::establish(&pg.url()).unwrap();
+                let tables: Vec<String> = {
+                    use diesel::prelude::*;
+                    diesel::dsl::sql::<diesel::sql_types::Text>(
+                        "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' \
+                         AND tablename <> '__diesel_schema_migrations'",
+                    )
+                    .load(&mut conn)
+                    .unwrap()
+                };
+                conn.batch_execute(&format!(
+                    "BEGIN; LOCK TABLE {} IN EXCLUSIVE MODE;",
+                    tables.join(", ")
+                ))
+                .unwrap();
+                WriteLock::Pg(conn)
+            }
+        }
     }
 
     /// Holds the write lock from another thread for `hold`, so that requests
@@ -709,7 +989,9 @@ impl TestApp {
     }
 
     pub async fn stop(&self) {
-        self.handle.stop(true).await;
+        if let Some(handle) = &self.handle {
+            handle.stop(true).await;
+        }
     }
 }
 
@@ -743,15 +1025,21 @@ impl TestApp {
 
 /// An open write transaction on the app's database; see
 /// [`TestApp::hold_write_lock`].
-pub struct WriteLock(diesel::SqliteConnection);
+pub enum WriteLock {
+    Sqlite(diesel::SqliteConnection),
+    Pg(diesel::PgConnection),
+}
 
 impl WriteLock {
     /// Runs `statements` inside the held transaction and commits it.
-    pub fn commit_with(mut self, statements: &str) {
+    pub fn commit_with(self, statements: &str) {
         use diesel::connection::SimpleConnection;
-        self.0
-            .batch_execute(&format!("{statements} COMMIT;"))
-            .unwrap();
+        let sql = format!("{statements} COMMIT;");
+        match self {
+            WriteLock::Sqlite(mut c) => c.batch_execute(&sql),
+            WriteLock::Pg(mut c) => c.batch_execute(&sql),
+        }
+        .unwrap_or_else(|e| panic!("{e}: {sql}"))
     }
 }
 

@@ -1,15 +1,19 @@
-//! Black-box HTTP tests: the real server on port 0, one fresh SQLite file each.
+//! Black-box HTTP tests: the real server on port 0, one fresh database each
+//! (a SQLite file, or with `TEST_DATABASE_URL=postgres://...` a PostgreSQL
+//! database copied from a migrated template).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod abuse;
 mod admin;
 mod auth;
 mod cli;
+mod concurrency;
 mod export;
 mod foundation;
 mod helpers;
 mod openapi;
 mod operations;
 mod rate_limits;
+mod scale;
 mod todos;
 mod tokens;

@@ -146,13 +146,7 @@ async fn the_access_line_and_lines_logged_during_the_request_carry_its_id() {
         .unwrap();
     // A request that logs from inside its handling (a failing readiness
     // probe logs the database error).
-    {
-        use diesel::connection::SimpleConnection;
-        use diesel::Connection;
-        let mut conn = diesel::SqliteConnection::establish(app.db_path.to_str().unwrap()).unwrap();
-        conn.batch_execute("PRAGMA busy_timeout = 5000; DROP TABLE __diesel_schema_migrations;")
-            .unwrap();
-    }
+    app.sql("DROP TABLE __diesel_schema_migrations;");
     let response = app
         .request(Method::GET, "/health/ready")
         .header("X-Request-Id", "ready-probe-test-2")

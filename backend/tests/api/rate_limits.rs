@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
-use crate::helpers::{captured_logs, problem, spawn_app_with, TestApp, TEST_JWT_SECRET};
+use crate::helpers::{
+    captured_logs, problem, shared_postgres_database, spawn_app_with, TestApp, TEST_JWT_SECRET,
+};
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response
@@ -168,12 +170,26 @@ fn fresh_secret() -> String {
     format!("{TEST_JWT_SECRET}-{}", rand::random::<u64>())
 }
 
-async fn redis_app(secret: &str, db_path: &str, extra: &[(&str, &str)]) -> TestApp {
-    let url = format!("sqlite://{db_path}");
+/// One database for several apps: a fresh PostgreSQL database when the
+/// suite runs on PostgreSQL (the guard drops it), else a SQLite file in `dir`.
+fn shared_database(dir: &tempfile::TempDir) -> (Option<TestApp>, String) {
+    match shared_postgres_database() {
+        Some(guard) => {
+            let url = guard.database.url();
+            (Some(guard), url)
+        }
+        None => (
+            None,
+            format!("sqlite://{}", dir.path().join("shared.db").display()),
+        ),
+    }
+}
+
+async fn redis_app(secret: &str, database_url: &str, extra: &[(&str, &str)]) -> TestApp {
     let mut vars = vec![
         ("REDIS_URL", REDIS),
         ("JWT_SECRET", secret),
-        ("DATABASE_URL", url.as_str()),
+        ("DATABASE_URL", database_url),
     ];
     vars.extend_from_slice(extra);
     spawn_app_with(&vars).await
@@ -182,8 +198,8 @@ async fn redis_app(secret: &str, db_path: &str, extra: &[(&str, &str)]) -> TestA
 #[actix_web::test]
 async fn two_instances_on_one_redis_share_every_budget() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("shared.db");
-    let db = db.to_str().unwrap();
+    let (_guard, db) = shared_database(&dir);
+    let db = db.as_str();
     let secret = fresh_secret();
     let limits = [
         ("AUTH_RATE_LIMIT_PER_MINUTE", "4"),
@@ -226,8 +242,8 @@ async fn two_instances_on_one_redis_share_every_budget() {
 
     // Another deployment (another secret) on the same Redis is not affected.
     let other_dir = tempfile::tempdir().unwrap();
-    let other_db = other_dir.path().join("other.db");
-    let other = redis_app(&fresh_secret(), other_db.to_str().unwrap(), &limits).await;
+    let (_other_guard, other_db) = shared_database(&other_dir);
+    let other = redis_app(&fresh_secret(), &other_db, &limits).await;
     other
         .register("shared@example.com", "Violet-Lantern-Harbor-93")
         .await;
@@ -241,7 +257,7 @@ async fn without_redis_credentials_fail_closed_and_the_api_limit_fails_open() {
         listener.local_addr().unwrap().port()
     };
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("db").display());
+    let (_guard, db) = shared_database(&dir);
     // A user signed up while Redis was not in play, on the same database.
     let plain = spawn_app_with(&[("DATABASE_URL", db.as_str())]).await;
     let user = plain.signed_up_user().await;

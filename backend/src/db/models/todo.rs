@@ -4,6 +4,10 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::expression::{is_aggregate, ValidGrouping};
 use diesel::prelude::*;
+
+use crate::db::{dispatch, Conn};
+use diesel::backend::Backend;
+use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Bool};
@@ -16,7 +20,7 @@ use crate::domain::{SortKey, TodoSort};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = todos)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct Todo {
     pub id: i64,
     pub user_id: i64,
@@ -101,63 +105,114 @@ pub struct ListFilter {
     pub search: Option<String>,
 }
 
-pub fn insert(conn: &mut SqliteConnection, new: &NewTodo<'_>) -> QueryResult<Todo> {
-    diesel::insert_into(todos::table)
-        .values(new)
-        .returning(Todo::as_returning())
-        .get_result(conn)
+pub fn insert(conn: &mut Conn<'_>, new: &NewTodo<'_>) -> QueryResult<Todo> {
+    dispatch!(conn, conn => {
+        diesel::insert_into(todos::table)
+            .values(new)
+            .returning(Todo::as_returning())
+            .get_result(conn)
+    })
 }
 
 /// The owner's todo `id`, or `None` (also when it belongs to someone else).
-pub fn find_owned(conn: &mut SqliteConnection, owner: i64, id: i64) -> QueryResult<Option<Todo>> {
-    todos::table
-        .filter(todos::user_id.eq(owner))
-        .filter(todos::id.eq(id))
-        .select(Todo::as_select())
-        .first(conn)
-        .optional()
+pub fn find_owned(conn: &mut Conn<'_>, owner: i64, id: i64) -> QueryResult<Option<Todo>> {
+    dispatch!(conn, conn => {
+        todos::table
+            .filter(todos::user_id.eq(owner))
+            .filter(todos::id.eq(id))
+            .select(Todo::as_select())
+            .first(conn)
+            .optional()
+    })
+}
+
+/// [`find_owned`] for a change that depends on the version read: locked
+/// (`FOR UPDATE`) on PostgreSQL until the transaction ends, so two writers
+/// holding the same `If-Match` cannot both pass it. SQLite's write
+/// transaction already excludes the other writer.
+pub fn find_owned_for_update(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    id: i64,
+) -> QueryResult<Option<Todo>> {
+    match conn {
+        Conn::Sqlite(_) => find_owned(conn, owner, id),
+        Conn::Pg(c) => todos::table
+            .filter(todos::user_id.eq(owner))
+            .filter(todos::id.eq(id))
+            .select(Todo::as_select())
+            .for_update()
+            .first(&mut **c)
+            .optional(),
+    }
 }
 
 /// Applies `changes` to the owner's todo `id`; `None` when there is none.
 pub fn update_owned(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     owner: i64,
     id: i64,
     changes: &TodoChangeset,
 ) -> QueryResult<Option<Todo>> {
-    diesel::update(
-        todos::table
-            .filter(todos::user_id.eq(owner))
-            .filter(todos::id.eq(id)),
-    )
-    .set(changes)
-    .returning(Todo::as_returning())
-    .get_result(conn)
-    .optional()
+    dispatch!(conn, conn => {
+        diesel::update(
+            todos::table
+                .filter(todos::user_id.eq(owner))
+                .filter(todos::id.eq(id)),
+        )
+        .set(changes)
+        .returning(Todo::as_returning())
+        .get_result(conn)
+        .optional()
+    })
 }
 
 /// Deletes the owner's todo `id`; returns how many rows went (0 or 1).
-pub fn delete_owned(conn: &mut SqliteConnection, owner: i64, id: i64) -> QueryResult<usize> {
-    diesel::delete(
-        todos::table
-            .filter(todos::user_id.eq(owner))
-            .filter(todos::id.eq(id)),
-    )
-    .execute(conn)
+pub fn delete_owned(conn: &mut Conn<'_>, owner: i64, id: i64) -> QueryResult<usize> {
+    dispatch!(conn, conn => {
+        diesel::delete(
+            todos::table
+                .filter(todos::user_id.eq(owner))
+                .filter(todos::id.eq(id)),
+        )
+        .execute(conn)
+    })
 }
 
 /// Deletes every completed todo of the owner; returns how many.
-pub fn delete_completed(conn: &mut SqliteConnection, owner: i64) -> QueryResult<usize> {
-    diesel::delete(
-        todos::table
-            .filter(todos::user_id.eq(owner))
-            .filter(todos::completed.eq(true)),
-    )
-    .execute(conn)
+pub fn delete_completed(conn: &mut Conn<'_>, owner: i64) -> QueryResult<usize> {
+    dispatch!(conn, conn => {
+        diesel::delete(
+            todos::table
+                .filter(todos::user_id.eq(owner))
+                .filter(todos::completed.eq(true)),
+        )
+        .execute(conn)
+    })
 }
 
-type BoxedTodos<'a> =
-    todos::BoxedQuery<'a, Sqlite, diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Todo, Sqlite>>>;
+type BoxedTodos<'a, DB> =
+    todos::BoxedQuery<'a, DB, diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Todo, DB>>>;
+
+/// The id column a keyset position and order end with. SQLite: `id_key`,
+/// the id again as an ordinary column (SQLite cannot seek on the rowid
+/// inside a row value, see [`After`]). PostgreSQL: the id itself; it seeks
+/// on `(user_id, key, id)` indexes directly and has no `id_key` column.
+pub trait TieBreaker: Backend {
+    fn walk_tie_breaker(out: AstPass<'_, '_, Self>) -> QueryResult<()>;
+}
+
+impl TieBreaker for Sqlite {
+    fn walk_tie_breaker(out: AstPass<'_, '_, Self>) -> QueryResult<()> {
+        todos::id_key.walk_ast(out)
+    }
+}
+
+impl TieBreaker for Pg {
+    fn walk_tie_breaker(out: AstPass<'_, '_, Self>) -> QueryResult<()> {
+        todos::id.walk_ast(out)
+    }
+}
 
 /// `(key, id_key) > (?, ?)`, or `<` reading backwards: the keyset position
 /// as one row-value comparison. The row value on `id_key` (the id as an
@@ -195,17 +250,20 @@ impl<K, V> QueryId for After<K, V> {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<K, V> QueryFragment<Sqlite> for After<K, V>
+impl<K, V, DB> QueryFragment<DB> for After<K, V>
 where
-    K: Expression + QueryFragment<Sqlite>,
-    Sqlite: diesel::sql_types::HasSqlType<K::SqlType>,
-    V: ToSql<K::SqlType, Sqlite>,
+    DB: Backend + TieBreaker + diesel::sql_types::HasSqlType<K::SqlType>,
+    K: Expression + QueryFragment<DB>,
+    V: ToSql<K::SqlType, DB>,
+    i64: ToSql<BigInt, DB>,
+    todos::id: QueryFragment<DB>,
+    todos::id_key: QueryFragment<DB>,
 {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql("(");
         self.key.walk_ast(out.reborrow())?;
         out.push_sql(", ");
-        todos::id_key.walk_ast(out.reborrow())?;
+        DB::walk_tie_breaker(out.reborrow())?;
         out.push_sql(if self.descending { ") < (" } else { ") > (" });
         out.push_bind_param::<K::SqlType, V>(&self.value)?;
         out.push_sql(", ");
@@ -215,10 +273,11 @@ where
     }
 }
 
-/// Orders by `$column, id_key` in the sort's direction and, after a cursor,
-/// keeps only rows past `(value, id)` (see [`After`]).
+/// Orders by `$column, $id` in the sort's direction and, after a cursor,
+/// keeps only rows past `(value, id)` (see [`After`]). `$id` is the
+/// backend's tie-breaker column ([`TieBreaker`]).
 macro_rules! keyset {
-    ($query:expr, $column:expr, $after:expr, $desc:expr) => {{
+    ($query:expr, $column:expr, $id:expr, $after:expr, $desc:expr) => {{
         let mut query = $query;
         if let Some((value, id)) = $after {
             query = query.filter(After {
@@ -229,9 +288,9 @@ macro_rules! keyset {
             });
         }
         if $desc {
-            query.order_by(($column.desc(), todos::id_key.desc()))
+            query.order_by(($column.desc(), $id.desc()))
         } else {
-            query.order_by(($column.asc(), todos::id_key.asc()))
+            query.order_by(($column.asc(), $id.asc()))
         }
     }};
 }
@@ -270,68 +329,94 @@ fn text(value: &SortValue) -> Option<String> {
 /// One page of the owner's todos in `sort` order, starting after `after`
 /// (the last sort value and id of the previous page). A single query that
 /// reads at most `limit` matching rows past the position, whatever its depth.
-pub fn list_query<'a>(
-    owner: i64,
-    filter: &'a ListFilter,
-    sort: TodoSort,
-    after: Option<(&SortValue, i64)>,
-    limit: i64,
-) -> Result<BoxedTodos<'a>, SortValueMismatch> {
-    let mut query: BoxedTodos<'a> = todos::table
-        .filter(todos::user_id.eq(owner))
-        .select(Todo::as_select())
-        .into_boxed();
-    if let Some(completed) = filter.completed {
-        query = query.filter(todos::completed.eq(completed));
-    }
-    if let Some(rank) = filter.priority {
-        query = query.filter(todos::priority.eq(rank));
-    }
-    if let Some(needle) = &filter.search {
-        query = query.filter(
-            contains_folded(todos::title, needle).or(contains_folded(todos::description, needle)),
-        );
-    }
-    let desc = sort.descending();
-    let query = match (sort.key(), desc) {
-        (SortKey::CreatedAt, _) => {
-            let after = position(after, time)?;
-            keyset!(query, todos::created_at, after, desc)
-        }
-        (SortKey::Priority, _) => match (position(after, rank)?, filter.priority) {
-            // Filtered to one rank, the position is the id alone; stated that
-            // way SQLite seeks within `(user_id, priority, id)` instead of
-            // reading the rank's rows from the start.
-            (Some((_, id)), Some(_)) if desc => query
-                .filter(todos::id_key.lt(id))
-                .order_by((todos::priority.desc(), todos::id_key.desc())),
-            (Some((_, id)), Some(_)) => query
-                .filter(todos::id_key.gt(id))
-                .order_by((todos::priority.asc(), todos::id_key.asc())),
-            (after, _) => keyset!(query, todos::priority, after, desc),
-        },
-        (SortKey::Title, _) => {
-            let after = position(after, text)?;
-            keyset!(query, todos::title_sort, after, desc)
-        }
-        (SortKey::DueDate, false) => {
-            let after = position(after, text)?;
-            keyset!(query, todos::due_sort_asc, after, desc)
-        }
-        (SortKey::DueDate, true) => {
-            let after = position(after, text)?;
-            keyset!(query, todos::due_sort_desc, after, desc)
-        }
-    };
-    Ok(query.limit(limit))
+///
+/// `list_query!(Backend, tie_breaker_column, owner, filter, sort, after,
+/// limit)`: a macro rather than a function generic over the backend, so
+/// that each backend's statement is built with its own tie-breaker column.
+macro_rules! list_query {
+    ($db:ty, $id:expr, $owner:expr, $filter:expr, $sort:expr, $after:expr, $limit:expr) => {{
+        let (owner, filter, sort, after, limit): (
+            i64,
+            &ListFilter,
+            TodoSort,
+            Option<(&SortValue, i64)>,
+            i64,
+        ) = ($owner, $filter, $sort, $after, $limit);
+        (|| -> Result<BoxedTodos<'_, $db>, SortValueMismatch> {
+            let mut query: BoxedTodos<'_, $db> = todos::table
+                .filter(todos::user_id.eq(owner))
+                .select(Todo::as_select())
+                .into_boxed();
+            if let Some(completed) = filter.completed {
+                query = query.filter(todos::completed.eq(completed));
+            }
+            if let Some(rank) = filter.priority {
+                query = query.filter(todos::priority.eq(rank));
+            }
+            if let Some(needle) = &filter.search {
+                query = query.filter(
+                    contains_folded(todos::title, needle)
+                        .or(contains_folded(todos::description, needle)),
+                );
+            }
+            let desc = sort.descending();
+            let query = match (sort.key(), desc) {
+                (SortKey::CreatedAt, _) => {
+                    let after = position(after, time)?;
+                    keyset!(query, todos::created_at, $id, after, desc)
+                }
+                (SortKey::Priority, _) => match (position(after, rank)?, filter.priority) {
+                    // Filtered to one rank, the position is the id alone; stated that
+                    // way SQLite seeks within `(user_id, priority, id)` instead of
+                    // reading the rank's rows from the start.
+                    (Some((_, id)), Some(_)) if desc => query
+                        .filter($id.lt(id))
+                        .order_by((todos::priority.desc(), $id.desc())),
+                    (Some((_, id)), Some(_)) => query
+                        .filter($id.gt(id))
+                        .order_by((todos::priority.asc(), $id.asc())),
+                    (after, _) => keyset!(query, todos::priority, $id, after, desc),
+                },
+                (SortKey::Title, _) => {
+                    let after = position(after, text)?;
+                    keyset!(query, todos::title_sort, $id, after, desc)
+                }
+                (SortKey::DueDate, false) => {
+                    let after = position(after, text)?;
+                    keyset!(query, todos::due_sort_asc, $id, after, desc)
+                }
+                (SortKey::DueDate, true) => {
+                    let after = position(after, text)?;
+                    keyset!(query, todos::due_sort_desc, $id, after, desc)
+                }
+            };
+            Ok(query.limit(limit))
+        })()
+    }};
 }
 
 /// A cursor's sort value is of another kind than its sort needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SortValueMismatch;
 
-pub fn list(conn: &mut SqliteConnection, query: BoxedTodos<'_>) -> QueryResult<Vec<Todo>> {
-    query.load(conn)
+/// One page of the owner's todos (see [`list_query!`]); `Err` when the
+/// cursor's sort value does not fit the sort.
+pub fn list(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    filter: &ListFilter,
+    sort: TodoSort,
+    after: Option<(&SortValue, i64)>,
+    limit: i64,
+) -> Result<QueryResult<Vec<Todo>>, SortValueMismatch> {
+    Ok(match conn {
+        Conn::Sqlite(c) => {
+            list_query!(Sqlite, todos::id_key, owner, filter, sort, after, limit)?.load(&mut **c)
+        }
+        Conn::Pg(c) => {
+            list_query!(Pg, todos::id, owner, filter, sort, after, limit)?.load(&mut **c)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -340,7 +425,7 @@ mod tests {
     use diesel::sql_types::{Integer, Text};
     use diesel_migrations::MigrationHarness;
 
-    use crate::db::{functions, MIGRATIONS};
+    use crate::db::{functions, SQLITE_MIGRATIONS as MIGRATIONS};
 
     /// `EXPLAIN QUERY PLAN` in front of a query, binds and all.
     struct Explain<Q>(Q);
@@ -377,12 +462,14 @@ mod tests {
         conn
     }
 
-    fn plan(conn: &mut SqliteConnection, query: BoxedTodos<'_>) -> String {
-        let rows: Vec<(i32, i32, i32, String)> = Explain(query).load(conn).unwrap();
-        rows.into_iter()
-            .map(|(_, _, _, detail)| detail)
-            .collect::<Vec<_>>()
-            .join("\n")
+    fn plan(conn: &mut SqliteConnection, query: BoxedTodos<'_, Sqlite>) -> String {
+        {
+            let rows: Vec<(i32, i32, i32, String)> = Explain(query).load(conn).unwrap();
+            rows.into_iter()
+                .map(|(_, _, _, detail)| detail)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
     }
 
     fn sample_value(sort: TodoSort) -> SortValue {
@@ -400,7 +487,16 @@ mod tests {
         let filter = ListFilter::default();
         for sort in TodoSort::ALL {
             let value = sample_value(sort);
-            let query = list_query(1, &filter, sort, Some((&value, 7)), 21).unwrap();
+            let query = list_query!(
+                Sqlite,
+                todos::id_key,
+                1,
+                &filter,
+                sort,
+                Some((&value, 7)),
+                21
+            )
+            .unwrap();
             let cacheable =
                 QueryFragment::<Sqlite>::is_safe_to_cache_prepared(&query, &Sqlite).unwrap();
             assert!(cacheable, "{sort:?}");
@@ -433,7 +529,8 @@ mod tests {
             let value = sample_value(sort);
             for filter in &filters {
                 for after in [None, Some((&value, 7))] {
-                    let query = list_query(1, filter, sort, after, 21).unwrap();
+                    let query =
+                        list_query!(Sqlite, todos::id_key, 1, filter, sort, after, 21).unwrap();
                     let plan = plan(&mut conn, query);
                     let context = format!("{sort:?} {filter:?} {after:?}:\n{plan}");
                     assert!(
@@ -461,9 +558,45 @@ mod tests {
         let time = SortValue::Time(NaiveDateTime::default());
         let rank = SortValue::Rank(1);
         let filter = ListFilter::default();
-        assert!(list_query(1, &filter, TodoSort::Title, Some((&time, 1)), 5).is_err());
-        assert!(list_query(1, &filter, TodoSort::DueDate, Some((&rank, 1)), 5).is_err());
-        assert!(list_query(1, &filter, TodoSort::Priority, Some((&time, 1)), 5).is_err());
-        assert!(list_query(1, &filter, TodoSort::CreatedAt, Some((&rank, 1)), 5).is_err());
+        assert!(list_query!(
+            Sqlite,
+            todos::id_key,
+            1,
+            &filter,
+            TodoSort::Title,
+            Some((&time, 1)),
+            5
+        )
+        .is_err());
+        assert!(list_query!(
+            Sqlite,
+            todos::id_key,
+            1,
+            &filter,
+            TodoSort::DueDate,
+            Some((&rank, 1)),
+            5
+        )
+        .is_err());
+        assert!(list_query!(
+            Sqlite,
+            todos::id_key,
+            1,
+            &filter,
+            TodoSort::Priority,
+            Some((&time, 1)),
+            5
+        )
+        .is_err());
+        assert!(list_query!(
+            Sqlite,
+            todos::id_key,
+            1,
+            &filter,
+            TodoSort::CreatedAt,
+            Some((&rank, 1)),
+            5
+        )
+        .is_err());
     }
 }

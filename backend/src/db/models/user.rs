@@ -3,15 +3,16 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use diesel::dsl::{count, IntoBoxed};
-use diesel::sqlite::Sqlite;
+use crate::db::{dispatch, Conn};
+
+use diesel::dsl::count;
 
 use crate::db::schema::{todos, users};
 use crate::domain::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct User {
     pub id: i64,
     pub email: String,
@@ -47,125 +48,181 @@ pub struct NewUser<'a> {
     pub updated_at: NaiveDateTime,
 }
 
-pub fn find_by_email(conn: &mut SqliteConnection, email: &str) -> QueryResult<Option<User>> {
-    users::table
-        .filter(users::email.eq(email))
-        .select(User::as_select())
-        .first(conn)
-        .optional()
+pub fn find_by_email(conn: &mut Conn<'_>, email: &str) -> QueryResult<Option<User>> {
+    dispatch!(conn, conn => {
+        users::table
+            .filter(users::email.eq(email))
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    })
 }
 
-pub fn find(conn: &mut SqliteConnection, id: i64) -> QueryResult<Option<User>> {
-    users::table
-        .find(id)
-        .select(User::as_select())
-        .first(conn)
-        .optional()
+pub fn find(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<User>> {
+    dispatch!(conn, conn => {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    })
 }
 
-/// Inserts a user; `Ok(None)` when the email is already taken.
-pub fn insert(conn: &mut SqliteConnection, new: &NewUser<'_>) -> QueryResult<Option<User>> {
-    match diesel::insert_into(users::table)
-        .values(new)
-        .returning(User::as_returning())
-        .get_result(conn)
-    {
-        Ok(user) => Ok(Some(user)),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(None),
-        Err(e) => Err(e),
-    }
+/// Inserts a user; `Ok(None)` when the email is already taken. `ON
+/// CONFLICT DO NOTHING` rather than catching the unique violation: on
+/// PostgreSQL an error aborts the whole transaction, and two concurrent
+/// registrations of one email must end in one account and one 409.
+pub fn insert(conn: &mut Conn<'_>, new: &NewUser<'_>) -> QueryResult<Option<User>> {
+    dispatch!(conn, conn => {
+        diesel::insert_into(users::table)
+            .values(new)
+            .on_conflict_do_nothing()
+            .returning(User::as_returning())
+            .get_result(conn)
+            .optional()
+    })
 }
 
 /// Counts admins that are not disabled.
-pub fn count_active_admins(conn: &mut SqliteConnection) -> QueryResult<i64> {
-    users::table
-        .filter(users::role.eq(Role::Admin.as_str()))
-        .filter(users::disabled.eq(false))
-        .count()
-        .get_result(conn)
+pub fn count_active_admins(conn: &mut Conn<'_>) -> QueryResult<i64> {
+    dispatch!(conn, conn => {
+        users::table
+            .filter(users::role.eq(Role::Admin.as_str()))
+            .filter(users::disabled.eq(false))
+            .count()
+            .get_result(conn)
+    })
 }
 
 /// The last-admin rule: true when `target` is an active admin and no other
 /// active admin exists, so it must not be demoted, disabled or deleted.
-/// Call it inside the `immediate_transaction` that makes the change, so that
-/// two concurrent changes cannot both see another admin remaining.
-pub fn is_last_active_admin(conn: &mut SqliteConnection, target: &User) -> QueryResult<bool> {
+/// Call it inside the write transaction that makes the change, after
+/// [`lock_active_admins`], so that two concurrent changes cannot both see
+/// another admin remaining.
+pub fn is_last_active_admin(conn: &mut Conn<'_>, target: &User) -> QueryResult<bool> {
     Ok(target.is_active_admin() && count_active_admins(conn)? <= 1)
+}
+
+/// Takes the locks the last-admin rule needs before it counts. SQLite:
+/// nothing to do, the write transaction holds the database-wide lock.
+/// PostgreSQL: every active admin's row, `FOR UPDATE`, in id order (no
+/// deadlock between two changes). A concurrent change of another admin
+/// then waits for this transaction, and re-reads its rows after it: the
+/// admin this one demoted, disabled or deleted no longer counts.
+pub fn lock_active_admins(conn: &mut Conn<'_>) -> QueryResult<()> {
+    match conn {
+        Conn::Sqlite(_) => Ok(()),
+        Conn::Pg(c) => users::table
+            .filter(users::role.eq(Role::Admin.as_str()))
+            .filter(users::disabled.eq(false))
+            .order(users::id)
+            .select(users::id)
+            .for_update()
+            .load::<i64>(&mut **c)
+            .map(|_| ()),
+    }
+}
+
+/// The user `id`, read for a change that depends on what is read: the
+/// failure counters, the password hash a login verified, the role. SQLite's
+/// write transaction already excludes every other writer; PostgreSQL locks
+/// the row (`FOR UPDATE`) until the transaction ends, so concurrent logins,
+/// refreshes and password changes of one account take turns, as they do
+/// on SQLite, and none decides on a value another is about to change.
+pub fn find_for_update(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<User>> {
+    match conn {
+        Conn::Sqlite(_) => find(conn, id),
+        Conn::Pg(c) => users::table
+            .find(id)
+            .select(User::as_select())
+            .for_update()
+            .first(&mut **c)
+            .optional(),
+    }
 }
 
 /// A successful login. With `clear_untrusted`, the untrusted clients'
 /// failure count and lock are cleared too.
 pub fn record_login(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     id: i64,
     at: NaiveDateTime,
     clear_untrusted: bool,
 ) -> QueryResult<()> {
-    let target = users::table.find(id);
-    if clear_untrusted {
-        diesel::update(target)
-            .set((
-                users::failed_logins.eq(0),
-                users::lockouts.eq(0),
-                users::locked_until.eq(None::<NaiveDateTime>),
-                users::last_login_at.eq(Some(at)),
-            ))
-            .execute(conn)
-    } else {
-        diesel::update(target)
-            .set(users::last_login_at.eq(Some(at)))
-            .execute(conn)
-    }
-    .map(|_| ())
+    dispatch!(conn, conn => {
+        let target = users::table.find(id);
+        if clear_untrusted {
+            diesel::update(target)
+                .set((
+                    users::failed_logins.eq(0),
+                    users::lockouts.eq(0),
+                    users::locked_until.eq(None::<NaiveDateTime>),
+                    users::last_login_at.eq(Some(at)),
+                ))
+                .execute(conn)
+        } else {
+            diesel::update(target)
+                .set(users::last_login_at.eq(Some(at)))
+                .execute(conn)
+        }
+        .map(|_| ())
+    })
 }
 
 /// Counts one untrusted failure (the increment happens in SQL, so
 /// concurrent failures all count). Returns the failures so far.
-pub fn add_failure(conn: &mut SqliteConnection, id: i64) -> QueryResult<i32> {
-    diesel::update(users::table.find(id))
-        .set(users::failed_logins.eq(users::failed_logins + 1))
-        .returning(users::failed_logins)
-        .get_result(conn)
+pub fn add_failure(conn: &mut Conn<'_>, id: i64) -> QueryResult<i32> {
+    dispatch!(conn, conn => {
+        diesel::update(users::table.find(id))
+            .set(users::failed_logins.eq(users::failed_logins + 1))
+            .returning(users::failed_logins)
+            .get_result(conn)
+    })
 }
 
 /// Locks the account until `until`; the next lock will last longer.
-pub fn lock(conn: &mut SqliteConnection, id: i64, until: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(users::table.find(id))
-        .set((
-            users::failed_logins.eq(0),
-            users::lockouts.eq(users::lockouts + 1),
-            users::locked_until.eq(Some(until)),
-        ))
-        .execute(conn)
-        .map(|_| ())
+pub fn lock(conn: &mut Conn<'_>, id: i64, until: NaiveDateTime) -> QueryResult<()> {
+    dispatch!(conn, conn => {
+        diesel::update(users::table.find(id))
+            .set((
+                users::failed_logins.eq(0),
+                users::lockouts.eq(users::lockouts + 1),
+                users::locked_until.eq(Some(until)),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    })
 }
 
-pub fn set_password_hash(conn: &mut SqliteConnection, id: i64, hash: &str) -> QueryResult<()> {
-    diesel::update(users::table.find(id))
-        .set((
-            users::password_hash.eq(hash),
-            users::updated_at.eq(crate::clock::now()),
-        ))
-        .execute(conn)
-        .map(|_| ())
+pub fn set_password_hash(conn: &mut Conn<'_>, id: i64, hash: &str) -> QueryResult<()> {
+    dispatch!(conn, conn => {
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(hash),
+                users::updated_at.eq(crate::clock::now()),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    })
 }
 
 /// Takes the user's row lock for the rest of the transaction (a no-op
 /// UPDATE): per-user limits checked after it hold under concurrency on
 /// PostgreSQL too, where there is no database-wide write lock. False when
 /// the user is gone.
-pub fn lock_row(conn: &mut SqliteConnection, id: i64) -> QueryResult<bool> {
-    diesel::update(users::table.find(id))
-        .set(users::updated_at.eq(users::updated_at))
-        .execute(conn)
-        .map(|n| n > 0)
+pub fn lock_row(conn: &mut Conn<'_>, id: i64) -> QueryResult<bool> {
+    dispatch!(conn, conn => {
+        diesel::update(users::table.find(id))
+            .set(users::updated_at.eq(users::updated_at))
+            .execute(conn)
+            .map(|n| n > 0)
+    })
 }
 
-pub fn delete(conn: &mut SqliteConnection, id: i64) -> QueryResult<usize> {
-    diesel::delete(users::table.find(id)).execute(conn)
+pub fn delete(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {
+    dispatch!(conn, conn => {
+        diesel::delete(users::table.find(id)).execute(conn)
+    })
 }
 
 /// One row of the admin user list, with figures computed in the same query.
@@ -213,27 +270,26 @@ fn user_summaries() -> _ {
         .order(users::id.desc())
 }
 
-/// The statement behind [`list_page`].
-fn list_page_query(
-    filter: &UserFilter,
-    before: Option<i64>,
-    limit: i64,
-) -> IntoBoxed<'static, user_summaries, Sqlite> {
-    let mut query = user_summaries().limit(limit).into_boxed();
-    if let Some(needle) = &filter.email_contains {
-        query = query.filter(
-            users::email
-                .like(crate::db::contains_pattern(needle))
-                .escape('\\'),
-        );
-    }
-    if let Some(role) = filter.role {
-        query = query.filter(users::role.eq(role.as_str()));
-    }
-    if let Some(before) = before {
-        query = query.filter(users::id.lt(before));
-    }
-    query
+/// The statement behind [`list_page`], for the connection's backend.
+macro_rules! list_page_query {
+    ($filter:expr, $before:expr, $limit:expr) => {{
+        let (filter, before, limit): (&UserFilter, Option<i64>, i64) = ($filter, $before, $limit);
+        let mut query = user_summaries().limit(limit).into_boxed();
+        if let Some(needle) = &filter.email_contains {
+            query = query.filter(
+                users::email
+                    .like(crate::db::contains_pattern(needle))
+                    .escape('\\'),
+            );
+        }
+        if let Some(role) = filter.role {
+            query = query.filter(users::role.eq(role.as_str()));
+        }
+        if let Some(before) = before {
+            query = query.filter(users::id.lt(before));
+        }
+        query
+    }};
 }
 
 /// A page of users, newest first (id descending), starting after `before`.
@@ -244,36 +300,40 @@ fn list_page_query(
 /// of a page does not grow with the offset or with other users' todos (the
 /// unit test below checks the plan).
 pub fn list_page(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     filter: &UserFilter,
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<UserSummary>> {
-    list_page_query(filter, before, limit).load(conn)
+    dispatch!(conn, conn => list_page_query!(filter, before, limit).load(conn))
 }
 
 /// Applies an admin's change of role and/or disabled flag.
 pub fn set_role_and_disabled(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     id: i64,
     role: Role,
     disabled: bool,
     at: NaiveDateTime,
 ) -> QueryResult<User> {
-    diesel::update(users::table.find(id))
-        .set((
-            users::role.eq(role.as_str()),
-            users::disabled.eq(disabled),
-            users::updated_at.eq(at),
-        ))
-        .returning(User::as_returning())
-        .get_result(conn)
+    dispatch!(conn, conn => {
+        diesel::update(users::table.find(id))
+            .set((
+                users::role.eq(role.as_str()),
+                users::disabled.eq(disabled),
+                users::updated_at.eq(at),
+            ))
+            .returning(User::as_returning())
+            .get_result(conn)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::db::query_plan;
+    use diesel::dsl::IntoBoxed;
+    use diesel::sqlite::Sqlite;
 
     #[test]
     fn the_user_list_seeks_todos_by_owner_and_never_sorts() {
@@ -290,7 +350,9 @@ mod tests {
         ];
         for filter in &filters {
             for before in [None, Some(100)] {
-                let plan = query_plan(&list_page_query(filter, before, 21));
+                let query: IntoBoxed<'static, user_summaries, Sqlite> =
+                    list_page_query!(filter, before, 21);
+                let plan = query_plan(&query);
                 assert!(
                     plan.iter()
                         .any(|step| step.contains("todos USING COVERING INDEX todos_user_")),

@@ -1,0 +1,2 @@
+DROP TABLE retired_refresh_tokens;
+DROP TABLE sessions;
