@@ -4,7 +4,8 @@
 #
 #   docker build -t securetodo .
 #   docker run --rm --read-only --tmpfs /tmp -v securetodo-data:/data \
-#     -e JWT_SECRET="$(openssl rand -base64 48)" -p 127.0.0.1:8080:8080 securetodo
+#     -e JWT_SECRET="$(openssl rand -base64 48)" \
+#     -e MFA_ENCRYPTION_KEY="$(openssl rand -base64 32)" -p 127.0.0.1:8080:8080 securetodo
 #
 # Stage 1 (builder) compiles the dependencies against a stub crate first, so
 # that layer is reused until Cargo.toml/Cargo.lock change, then the real
@@ -83,8 +84,8 @@ COPY frontend /app/frontend
 # The only writable place the app needs: the SQLite file (+ WAL/SHM) lives here.
 COPY --from=builder --chown=65532:65532 /out/data /data
 
-# Production by default: without a strong JWT_SECRET the server refuses to
-# start, with a clear message. The root filesystem can be read-only; only
+# Production by default: without a strong JWT_SECRET and an
+# MFA_ENCRYPTION_KEY the server refuses to start, with a clear message. The root filesystem can be read-only; only
 # /data (a volume) is written.
 ENV APP_ENV=production \
     HOST=0.0.0.0 \

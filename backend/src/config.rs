@@ -130,6 +130,17 @@ pub struct MetricsAddr {
     pub port: u16,
 }
 
+/// `MFA_ENCRYPTION_KEY`: 32 bytes that seal TOTP secrets and key the
+/// recovery-code hashes. Its `Debug` never shows the bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MfaKey(pub [u8; 32]);
+
+impl fmt::Debug for MfaKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MfaKey([redacted])")
+    }
+}
+
 #[derive(Clone)]
 pub struct Settings {
     pub app_env: AppEnv,
@@ -139,6 +150,13 @@ pub struct Settings {
     pub jwt_secret: SecretString,
     /// True when no `JWT_SECRET` was given and a random one was generated.
     pub jwt_secret_generated: bool,
+    /// `JWT_PREVIOUS_SECRETS`: retired keys that still verify the tokens
+    /// and cursors they signed; never used to sign.
+    pub jwt_previous_secrets: Vec<SecretString>,
+    pub mfa_encryption_key: MfaKey,
+    /// True when no `MFA_ENCRYPTION_KEY` was given (development): the key
+    /// was derived from `JWT_SECRET`.
+    pub mfa_key_derived: bool,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
     pub bcrypt_cost: u32,
@@ -171,6 +189,11 @@ impl fmt::Debug for Settings {
             .field("port", &self.port)
             .field("database", &self.database)
             .field("jwt_secret", &"[redacted]")
+            .field(
+                "jwt_previous_secrets",
+                &format!("[{} redacted]", self.jwt_previous_secrets.len()),
+            )
+            .field("mfa_encryption_key", &self.mfa_encryption_key)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
             .field("bcrypt_cost", &self.bcrypt_cost)
@@ -306,6 +329,20 @@ impl Settings {
                 format!("must be at least {MIN_PRODUCTION_BCRYPT_COST} in production"),
             ));
         }
+        let jwt_previous_secrets = parse_previous_secrets(lookup("JWT_PREVIOUS_SECRETS"));
+        let (mfa_encryption_key, mfa_key_derived) =
+            match (app_env, parse_mfa_key(lookup("MFA_ENCRYPTION_KEY"))?) {
+                (_, Some(key)) => (key, false),
+                (AppEnv::Production, None) => {
+                    return Err(invalid(
+                        "MFA_ENCRYPTION_KEY",
+                        "must be set in production (32 bytes, base64: `openssl rand -base64 32`)",
+                    ))
+                }
+                (AppEnv::Development, None) => {
+                    (derive_mfa_key(jwt_secret.expose_secret().as_bytes()), true)
+                }
+            };
 
         Ok(Self {
             app_env,
@@ -314,6 +351,9 @@ impl Settings {
             database,
             jwt_secret,
             jwt_secret_generated,
+            jwt_previous_secrets,
+            mfa_encryption_key,
+            mfa_key_derived,
             access_token_ttl_secs,
             refresh_token_ttl_secs,
             bcrypt_cost,
@@ -340,12 +380,68 @@ impl Settings {
         } else if self.jwt_secret.expose_secret().len() < MIN_JWT_SECRET_BYTES {
             log::warn!("JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes; production would refuse it");
         }
+        if self.mfa_key_derived {
+            log::warn!(
+                "MFA_ENCRYPTION_KEY is not set: deriving it from JWT_SECRET (development only; \
+                 production refuses to start without it, and TOTP secrets become unreadable \
+                 when JWT_SECRET changes)"
+            );
+        }
         if self.app_env == AppEnv::Development && self.bcrypt_cost < MIN_PRODUCTION_BCRYPT_COST {
             log::warn!(
                 "BCRYPT_COST={} is for tests only; production refuses it",
                 self.bcrypt_cost
             );
         }
+    }
+}
+
+/// Comma-separated retired JWT keys; empty entries are ignored. Not
+/// trimmed inside an entry beyond the separators' spaces.
+fn parse_previous_secrets(raw: Option<String>) -> Vec<SecretString> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| SecretString::from(s.to_owned()))
+        .collect()
+}
+
+/// `MFA_ENCRYPTION_KEY`: exactly 32 bytes, standard base64 (padding
+/// optional). Empty or absent is `None`.
+fn parse_mfa_key(raw: Option<String>) -> Result<Option<MfaKey>, ConfigError> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    use base64::Engine;
+    let Some(raw) = raw.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = || {
+        invalid(
+            "MFA_ENCRYPTION_KEY",
+            "must be 32 bytes encoded in base64 (generate one with `openssl rand -base64 32`)",
+        )
+    };
+    let bytes = STANDARD
+        .decode(&raw)
+        .or_else(|_| STANDARD_NO_PAD.decode(raw.trim_end_matches('=')))
+        .map_err(|_| bad())?;
+    let key: [u8; 32] = bytes.try_into().map_err(|_| bad())?;
+    Ok(Some(MfaKey(key)))
+}
+
+/// The development fallback: a key derived from the JWT secret, so that
+/// `cargo run` needs no configuration (a separate purpose label keeps it
+/// unrelated to every other key derived from that secret).
+fn derive_mfa_key(jwt_secret: &[u8]) -> MfaKey {
+    use hmac::{Hmac, Mac};
+    type HmacSha256 = Hmac<sha2::Sha256>;
+    match <HmacSha256 as Mac>::new_from_slice(jwt_secret) {
+        Ok(mut mac) => {
+            mac.update(b"securetodo MFA_ENCRYPTION_KEY v1");
+            MfaKey(mac.finalize().into_bytes().into())
+        }
+        // HMAC takes keys of any length.
+        Err(_) => MfaKey([0; 32]),
     }
 }
 
@@ -611,6 +707,7 @@ mod tests {
             ("APP_ENV", "production"),
             ("JWT_SECRET", STRONG),
             ("BCRYPT_COST", "10"),
+            ("MFA_ENCRYPTION_KEY", MFA_KEY),
         ])
         .unwrap();
         assert_eq!(s.app_env, AppEnv::Production);
@@ -691,5 +788,60 @@ mod tests {
     fn debug_output_redacts_the_secret() {
         let s = settings(&[("JWT_SECRET", STRONG)]).unwrap();
         assert!(!format!("{s:?}").contains(STRONG));
+    }
+
+    const MFA_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn production_refuses_to_start_without_an_mfa_key() {
+        let err = settings(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", STRONG),
+            ("BCRYPT_COST", "10"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "MFA_ENCRYPTION_KEY");
+        let s = settings(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", STRONG),
+            ("BCRYPT_COST", "10"),
+            ("MFA_ENCRYPTION_KEY", MFA_KEY),
+        ])
+        .unwrap();
+        assert!(!s.mfa_key_derived);
+        assert_eq!(s.mfa_encryption_key.0[31], 31);
+        assert!(!format!("{s:?}").contains(MFA_KEY));
+    }
+
+    #[test]
+    fn development_derives_the_mfa_key_from_the_jwt_secret() {
+        let a = settings(&[("JWT_SECRET", STRONG)]).unwrap();
+        let b = settings(&[("JWT_SECRET", STRONG)]).unwrap();
+        let c = settings(&[("JWT_SECRET", "another-secret-of-enough-length-123456")]).unwrap();
+        assert!(a.mfa_key_derived);
+        assert_eq!(a.mfa_encryption_key, b.mfa_encryption_key);
+        assert_ne!(a.mfa_encryption_key, c.mfa_encryption_key);
+    }
+
+    #[test]
+    fn a_malformed_mfa_key_is_refused_in_any_environment() {
+        for bad in ["not base64!", "AAEC", &format!("{MFA_KEY}AAAA")] {
+            let err = settings(&[("MFA_ENCRYPTION_KEY", bad)]).unwrap_err();
+            assert_eq!(err.variable, "MFA_ENCRYPTION_KEY", "{bad}");
+            assert!(!err.to_string().contains(bad));
+        }
+    }
+
+    #[test]
+    fn previous_jwt_secrets_are_a_comma_separated_list() {
+        let s = settings(&[("JWT_PREVIOUS_SECRETS", " old-one , ,old-two ")]).unwrap();
+        let keys: Vec<&str> = s
+            .jwt_previous_secrets
+            .iter()
+            .map(|k| k.expose_secret())
+            .collect();
+        assert_eq!(keys, ["old-one", "old-two"]);
+        assert!(settings(&[]).unwrap().jwt_previous_secrets.is_empty());
+        assert!(!format!("{s:?}").contains("old-one"));
     }
 }

@@ -24,28 +24,50 @@ const MAX_CURSOR_CHARS: usize = 4096;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The key that signs cursors, derived from the JWT secret so that it needs
-/// no configuration of its own (and changes when the secret is rotated).
+fn derive_key(secret: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so this never fails.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
+    mac.update(b"securetodo cursor key v1");
+    mac.finalize().into_bytes().into()
+}
+
+/// The keys of cursors, derived from the JWT secret so that they need no
+/// configuration of their own (and change when the secret is rotated).
+/// Only the current key signs; keys derived from `JWT_PREVIOUS_SECRETS`
+/// still verify, so a rotation does not break a client's walk.
 #[derive(Clone)]
-pub struct CursorKey([u8; 32]);
+pub struct CursorKey {
+    current: [u8; 32],
+    previous: Vec<[u8; 32]>,
+}
 
 impl CursorKey {
     pub fn derive(secret: &[u8]) -> Self {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(secret).unwrap_or_else(|_| {
-            // HMAC accepts keys of any length; this branch is unreachable.
-            <HmacSha256 as Mac>::new_from_slice(b"securetodo").unwrap_or_else(|_| unreachable!())
-        });
-        mac.update(b"securetodo cursor key v1");
-        Self(mac.finalize().into_bytes().into())
+        Self {
+            current: derive_key(secret),
+            previous: Vec::new(),
+        }
     }
 
-    fn mac(&self) -> HmacSha256 {
-        <HmacSha256 as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!())
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        use secrecy::ExposeSecret;
+        Self {
+            current: derive_key(settings.jwt_secret.expose_secret().as_bytes()),
+            previous: settings
+                .jwt_previous_secrets
+                .iter()
+                .map(|s| derive_key(s.expose_secret().as_bytes()))
+                .collect(),
+        }
+    }
+
+    fn mac(key: &[u8; 32]) -> HmacSha256 {
+        <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
     }
 
     pub fn encode<T: Serialize>(&self, position: &T) -> Result<String, ApiError> {
         let json = serde_json::to_vec(position).map_err(|e| ApiError::Internal(e.into()))?;
-        let mut mac = self.mac();
+        let mut mac = Self::mac(&self.current);
         mac.update(&json);
         let tag = mac.finalize().into_bytes();
         Ok(format!(
@@ -65,9 +87,16 @@ impl CursorKey {
         let (body, tag) = cursor.split_once('.').ok_or_else(invalid)?;
         let json = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
-        let mut mac = self.mac();
-        mac.update(&json);
-        mac.verify_slice(&tag).map_err(|_| invalid())?;
+        let signed_by_a_key = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .any(|key| {
+                let mut mac = Self::mac(key);
+                mac.update(&json);
+                mac.verify_slice(&tag).is_ok()
+            });
+        if !signed_by_a_key {
+            return Err(invalid());
+        }
         serde_json::from_slice(&json).map_err(|_| invalid())
     }
 }

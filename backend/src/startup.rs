@@ -15,6 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::retention::RetentionPolicy;
 use crate::auth::jwt::JwtKeys;
+use crate::auth::mfa::MfaKeys;
 use crate::auth::password::PasswordHasher;
 use crate::auth::rate_limit::{RateLimits, RATELIMIT, RATELIMIT_POLICY};
 use crate::config::Settings;
@@ -24,7 +25,6 @@ use crate::metrics::Metrics;
 use crate::pagination::CursorKey;
 use crate::state::AppState;
 use crate::{api, background, middleware, observe, openapi};
-use secrecy::ExposeSecret;
 
 /// `securetodo serve`: builds the application and serves until SIGINT or
 /// SIGTERM.
@@ -87,7 +87,8 @@ impl Application {
             jwt: JwtKeys::new(&settings),
             hasher,
             rate_limits: RateLimits::new(&settings).await,
-            cursor_key: CursorKey::derive(settings.jwt_secret.expose_secret().as_bytes()),
+            cursor_key: CursorKey::from_settings(&settings),
+            mfa: MfaKeys::new(&settings.mfa_encryption_key),
             settings,
         });
         let metrics = match &state.settings.metrics_addr {

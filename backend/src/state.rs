@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::auth::jwt::JwtKeys;
+use crate::auth::mfa::MfaKeys;
 use crate::auth::password::PasswordHasher;
 use crate::auth::rate_limit::RateLimits;
 use crate::config::Settings;
@@ -21,4 +22,6 @@ pub struct AppState {
     pub rate_limits: RateLimits,
     /// Signs list cursors.
     pub cursor_key: CursorKey,
+    /// Seals TOTP secrets and keys recovery-code hashes.
+    pub mfa: MfaKeys,
 }

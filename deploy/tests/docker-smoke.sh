@@ -18,6 +18,7 @@ name="securetodo-smoke-$$"
 volume="securetodo-smoke-data-$$"
 port="${SMOKE_PORT:-18080}"
 secret="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
+mfa_key="$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
 placeholder="change-me-use-openssl-rand-base64-48-output-here"
 hardening=(--read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges:true
            -v "$volume:/data")
@@ -55,10 +56,17 @@ set -e
 check "the .env.example placeholder is refused" test "$rc" -ne 0 -a "$rc" -ne 124
 check "... without printing the secret" bash -c '! grep -qF -- "$1" <<<"$2"' _ "$placeholder" "$out"
 
-check "migrate succeeds on a read-only root" \
-    docker run --rm "${hardening[@]}" -e JWT_SECRET="$secret" "$image" migrate
+set +e
+out="$(timeout 60 docker run --rm --name "$name-nomfakey" "${hardening[@]}" -e JWT_SECRET="$secret" "$image" 2>&1)"
+rc=$?
+set -e
+check "production without MFA_ENCRYPTION_KEY exits non-zero" test "$rc" -ne 0 -a "$rc" -ne 124
+check "... with a message naming MFA_ENCRYPTION_KEY" grep -q "MFA_ENCRYPTION_KEY" <<<"$out"
 
-docker run -d --name "$name" "${hardening[@]}" -e JWT_SECRET="$secret" \
+check "migrate succeeds on a read-only root" \
+    docker run --rm "${hardening[@]}" -e JWT_SECRET="$secret" -e MFA_ENCRYPTION_KEY="$mfa_key" "$image" migrate
+
+docker run -d --name "$name" "${hardening[@]}" -e JWT_SECRET="$secret" -e MFA_ENCRYPTION_KEY="$mfa_key" \
     -p "127.0.0.1:$port:8080" "$image" serve >/dev/null
 status=""
 for _ in $(seq 1 60); do

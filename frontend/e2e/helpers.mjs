@@ -152,3 +152,46 @@ export async function navNames(page) {
 export async function waitForToasts(page) {
   await page.locator('.toast').first().waitFor({ state: 'detached', timeout: 8000 }).catch(() => {});
 }
+
+/* ---------- TOTP (RFC 6238), for the two-factor tests: test code only ---------- */
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+function base32Decode(text) {
+  const clean = text.replace(/[\s=]/g, '').toUpperCase();
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const char of clean) {
+    const index = BASE32.indexOf(char);
+    assert.ok(index >= 0, `not base32: ${char}`);
+    value = (value << 5) | index;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The 6-digit code of a base32 `secret` at now + `offsetSeconds` (SHA1, 30 s steps). */
+export function totpCode(secret, offsetSeconds = 0) {
+  const step = Math.floor((Date.now() / 1000 + offsetSeconds) / 30);
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = crypto.createHmac('sha1', base32Decode(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const number = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(number).padStart(6, '0');
+}
+
+/** Turns two-factor authentication on through the API: `{ secret, recoveryCodes }`. */
+export async function apiEnableMfa(token, password = STRONG_PASSWORD) {
+  const started = await apiCall('POST', '/users/me/mfa/totp', { token, body: { password } });
+  assert.equal(started.status, 200, `start enrolment: ${JSON.stringify(started.body)}`);
+  const { secret } = started.body;
+  const confirmed = await apiCall('POST', '/users/me/mfa/totp/confirm', { token, body: { code: totpCode(secret) } });
+  assert.equal(confirmed.status, 200, `confirm enrolment: ${JSON.stringify(confirmed.body)}`);
+  return { secret, recoveryCodes: confirmed.body.recovery_codes };
+}

@@ -1,17 +1,20 @@
 // Screenshots of every page in light and dark themes at desktop and phone widths.
 // Saved under e2e/artifacts/; with UPDATE_DOCS_SCREENSHOTS=1 the light ones of the
-// landing, register, dashboard and admin pages are also copied to docs/screenshots/.
+// landing, register, dashboard and admin pages, the two-factor set-up (account page) and
+// the sign-in's second step are also copied to docs/screenshots/.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  ADMIN_EMAIL, ADMIN_PASSWORD, apiCall, apiCreateTodo, apiLogin, ARTIFACTS_DIR, assertClean, launch, openPage,
-  STRONG_PASSWORD, uiLogin, waitForToasts,
+  ADMIN_EMAIL, ADMIN_PASSWORD, apiCall, apiCreateTodo, apiEnableMfa, apiLogin, ARTIFACTS_DIR, assertClean, launch,
+  openPage, STRONG_PASSWORD, uiLogin, waitForToasts,
 } from './helpers.mjs';
 
 const DOCS_DIR = new URL('../../docs/screenshots/', import.meta.url);
-const DOCS_PAGES = new Set(['landing', 'register', 'dashboard', 'admin']);
+const DOCS_PAGES = new Set(['landing', 'register', 'dashboard', 'admin', 'mfa-setup', 'mfa-login']);
+// Signs in with two-factor authentication (for the picture of the second step).
+const MFA_EMAIL = 'li.wei@example.com';
 const WIDTHS = [1280, 390];
 const SCHEMES = ['light', 'dark'];
 
@@ -32,6 +35,7 @@ before(async () => {
     if (res.status === 201) {
       const token = await apiLogin(email);
       await apiCreateTodo(token, { title: 'Water the plants' });
+      if (email === MFA_EMAIL) await apiEnableMfa(token);
     }
   }
   const token = await apiLogin(ADMIN_EMAIL, ADMIN_PASSWORD);
@@ -96,6 +100,12 @@ for (const scheme of SCHEMES) {
       await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
       await shoot(page, 'login', width, scheme);
 
+      await page.getByLabel('Email').fill(MFA_EMAIL);
+      await page.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: 'Two-factor authentication' }).waitFor();
+      await shoot(page, 'mfa-login', width, scheme);
+
       await uiLogin(page, ADMIN_EMAIL, ADMIN_PASSWORD);
       await page.getByText('Rotate the production API keys').waitFor();
       await shoot(page, 'dashboard', width, scheme);
@@ -103,6 +113,14 @@ for (const scheme of SCHEMES) {
       await page.goto('/account');
       await page.getByRole('list', { name: 'Active sessions' }).getByText('This device').waitFor();
       await shoot(page, 'account', width, scheme);
+
+      // The set-up stays pending (never confirmed): the admin keeps signing in with the password.
+      const mfa = page.locator('section.mfa-card');
+      await mfa.getByLabel('Your password').fill(ADMIN_PASSWORD);
+      await mfa.getByRole('button', { name: 'Set up two-factor authentication' }).click();
+      await mfa.getByRole('img', { name: 'QR code to scan with your authenticator app' }).waitFor();
+      await shoot(page, 'mfa-setup', width, scheme);
+      await mfa.getByRole('button', { name: 'Cancel' }).click();
 
       await page.goto('/admin');
       await page.getByRole('table', { name: 'Users' }).getByText('maria.garcia@example.com').waitFor();

@@ -245,8 +245,24 @@ export function register({ email, password }) {
   return request('POST', '/auth/register', { auth: false, body: { email, password } });
 }
 
+/**
+ * Sign in with email and password. Resolves the user, or, when the account has
+ * two-factor authentication on, `{ mfaRequired: true, mfaToken, expiresIn }`: no session
+ * exists yet, and `completeMfaLogin` finishes the sign-in with a code.
+ */
 export async function login({ email, password }) {
-  const pair = await request('POST', '/auth/login', { auth: false, body: { email, password } });
+  const answer = await request('POST', '/auth/login', { auth: false, body: { email, password } });
+  if (answer?.mfa_required === true) {
+    return { mfaRequired: true, mfaToken: answer.mfa_token, expiresIn: answer.expires_in };
+  }
+  session.setTokens(answer);
+  return answer.user;
+}
+
+/** The second step of a sign-in: a TOTP `code` or a `recoveryCode`. Resolves the user. */
+export async function completeMfaLogin({ mfaToken, code, recoveryCode }) {
+  const body = recoveryCode ? { mfa_token: mfaToken, recovery_code: recoveryCode } : { mfa_token: mfaToken, code };
+  const pair = await request('POST', '/auth/mfa', { auth: false, body });
   session.setTokens(pair);
   return pair.user;
 }
@@ -311,6 +327,27 @@ export function revokeSession(id) {
   return request('DELETE', `/users/me/sessions/${encodeURIComponent(id)}`);
 }
 
+/* ---------- Two-factor authentication (TOTP) ---------- */
+
+/** Start (or restart) an enrolment: `{ secret, otpauth_uri, qr_svg }`. */
+export function startTotpEnrolment({ password }) {
+  return request('POST', '/users/me/mfa/totp', { body: { password } });
+}
+
+/** Confirm the enrolment with a code: `{ recovery_codes }`, shown once. */
+export function confirmTotpEnrolment({ code }) {
+  return request('POST', '/users/me/mfa/totp/confirm', { body: { code } });
+}
+
+/** A new set of recovery codes: `{ recovery_codes }`. */
+export function regenerateRecoveryCodes({ password, code }) {
+  return request('POST', '/users/me/mfa/recovery-codes', { body: { password, code } });
+}
+
+export function disableMfa({ password, code }) {
+  return request('DELETE', '/users/me/mfa', { body: { password, code } });
+}
+
 /* ---------- Todos ---------- */
 
 export function listTodos({ completed, q, priority, sort, limit, cursor } = {}, opts = {}) {
@@ -349,6 +386,10 @@ export function deleteUser(id) {
 
 export function revokeUserSessions(id) {
   return request('DELETE', `/admin/users/${encodeURIComponent(id)}/sessions`);
+}
+
+export function resetUserMfa(id) {
+  return request('DELETE', `/admin/users/${encodeURIComponent(id)}/mfa`);
 }
 
 export function listAuditEvents({ type, limit, cursor } = {}, opts = {}) {

@@ -22,7 +22,7 @@ export const AUDIT_EVENT_TYPES = [
   ['API tokens', [
     ['token.created', 'API token created'],
     ['token.deleted', 'API token deleted'],
-    ['token.revoked', 'API tokens ended (password change, disable)'],
+    ['token.revoked', 'API tokens ended (password change, disable, MFA off)'],
   ]],
   ['Administration', [
     ['admin.created', 'Admin created (command line)'],
@@ -31,5 +31,14 @@ export const AUDIT_EVENT_TYPES = [
     ['admin.user_enabled', 'User enabled'],
     ['admin.user_deleted', 'User deleted by an admin'],
     ['admin.sessions_revoked', 'Sessions revoked by an admin'],
+    ['admin.mfa_reset', 'Two-factor authentication reset by an admin'],
+  ]],
+  ['Two-factor authentication', [
+    ['mfa.enrolment_started', 'Set-up started'],
+    ['mfa.enabled', 'Turned on'],
+    ['mfa.disabled', 'Turned off'],
+    ['mfa.code_failed', 'Wrong or reused code'],
+    ['mfa.recovery_code_used', 'Recovery code used'],
+    ['mfa.recovery_codes_regenerated', 'New recovery codes'],
   ]],
 ];

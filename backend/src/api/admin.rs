@@ -76,6 +76,9 @@ pub struct AdminUserResponse {
     pub role: Role,
     #[schema(example = false)]
     pub disabled: bool,
+    /// True when the user signs in with a second factor.
+    #[schema(example = false)]
+    pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
     /// How many todos the user has.
     #[schema(example = 3)]
@@ -92,6 +95,7 @@ impl From<UserSummary> for AdminUserResponse {
             role: u.role(),
             email: u.email,
             disabled: u.disabled,
+            mfa_enabled: u.mfa_enabled,
             created_at: u.created_at.and_utc(),
             todo_count: u.todo_count,
             last_login_at: u.last_login_at.map(|t| t.and_utc()),
@@ -346,6 +350,36 @@ pub async fn revoke_user_sessions(
     state
         .db
         .write(move |tx| admin::revoke_user_sessions(tx, &actor, target_id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Turn off a user's MFA (a lost device). Every session of the user ends.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/users/{id}/mfa",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 204, description = "MFA is off for the user; their sessions ended"),
+        Unauthenticated,
+        NotAdmin,
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        BadId,
+    )
+)]
+pub async fn reset_user_mfa(
+    caller: AdminUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: PathId,
+) -> ApiResult<HttpResponse> {
+    let actor = actor(&state, &req, &caller);
+    let target_id = path.0;
+    state
+        .db
+        .write(move |tx| admin::reset_user_mfa(tx, &actor, target_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

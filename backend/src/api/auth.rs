@@ -8,9 +8,11 @@ use utoipa::ToSchema;
 
 use crate::api::problems::{JsonBodyErrors, TooManyAttempts, Unauthenticated};
 use crate::app::accounts;
+use crate::app::mfa::{self, MfaLoginAttempt, MfaLoginOutcome, SecondFactor};
 use crate::app::sessions::{self, LoginAttempt, LoginOutcome, RefreshOutcome};
 use crate::app::Actor;
 use crate::auth::extract::{authenticate, client_ip, client_key};
+use crate::auth::mfa::{RecoveryCode, TotpCode};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::auth::AuthUser;
 use crate::db::models::user::{self, User};
@@ -67,7 +69,46 @@ pub struct TokenPairResponse {
     pub user: UserResponse,
 }
 
-fn user_agent(req: &HttpRequest) -> Option<String> {
+/// The first step of a login to an account with MFA on: no token yet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaRequiredResponse {
+    /// Always true: send a code with `mfa_token` to `POST /api/v1/auth/mfa`.
+    #[schema(example = true)]
+    pub mfa_required: bool,
+    /// Single use, for `POST /api/v1/auth/mfa` only (not a bearer token);
+    /// it dies after 5 wrong codes.
+    #[schema(example = "Jx3m0c...")]
+    pub mfa_token: String,
+    /// Seconds until `mfa_token` expires.
+    #[schema(example = 300)]
+    pub expires_in: i64,
+}
+
+/// A login's answer: the token pair, or (MFA on) the second step's token.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginResponse {
+    Tokens(TokenPairResponse),
+    MfaRequired(MfaRequiredResponse),
+}
+
+/// The second step of a login: the `mfa_token` and exactly one of `code`
+/// and `recovery_code`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaLoginRequest {
+    /// From the login's `mfa_required` answer.
+    #[schema(example = "Jx3m0c...")]
+    pub mfa_token: String,
+    /// The 6-digit code the authenticator app shows now.
+    #[schema(example = "123456")]
+    pub code: Option<String>,
+    /// An unused recovery code instead (each works once).
+    #[schema(example = "7k2m-q9xd-4hrt-0pzc-3n8w-vy5e")]
+    pub recovery_code: Option<String>,
+}
+
+pub fn user_agent(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -91,7 +132,7 @@ pub fn removal_cookie() -> Cookie<'static> {
     cookie
 }
 
-fn token_pair(
+pub fn token_pair(
     state: &AppState,
     user: &User,
     session_id: i64,
@@ -165,7 +206,7 @@ pub async fn register(
     tag = "auth",
     request_body = CredentialsRequest,
     responses(
-        (status = 200, description = "Logged in; the refresh token is also set as an HttpOnly cookie", body = TokenPairResponse),
+        (status = 200, description = "Logged in (the refresh token is also set as an HttpOnly cookie); or, for an account with MFA on, `mfa_required` with the token for `POST /api/v1/auth/mfa` (no access token, no cookie)", body = LoginResponse),
         JsonBodyErrors,
         (status = 401, description = "Invalid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed email or password", body = Problem, content_type = "application/problem+json"),
@@ -199,6 +240,7 @@ pub async fn login(
 
     let refresh = new_refresh_token();
     let device = new_refresh_token();
+    let mfa_token = new_refresh_token();
     let attempt = LoginAttempt {
         found,
         verified,
@@ -209,23 +251,34 @@ pub async fn login(
         refresh_hash: refresh.hash,
         ttl_secs: state.settings.refresh_token_ttl_secs,
         new_device_hash: device.hash,
+        mfa_token_hash: mfa_token.hash,
     };
     let outcome = state
         .db
         .write(move |tx| sessions::login(tx, attempt))
         .await?;
-    crate::metrics::login(if matches!(outcome, LoginOutcome::SignedIn { .. }) {
-        "success"
-    } else {
-        "failure"
+    crate::metrics::login(match outcome {
+        LoginOutcome::SignedIn { .. } => "success",
+        LoginOutcome::MfaRequired => "mfa_required",
+        LoginOutcome::Refused => "failure",
     });
-    let LoginOutcome::SignedIn {
-        user,
-        session_id,
-        new_device,
-    } = outcome
-    else {
-        return Err(ApiError::InvalidCredentials);
+    let (user, session_id, new_device) = match outcome {
+        LoginOutcome::SignedIn {
+            user,
+            session_id,
+            new_device,
+        } => (user, session_id, new_device),
+        // No cookie of any kind until the second factor is given.
+        LoginOutcome::MfaRequired => {
+            return Ok(
+                HttpResponse::Ok().json(LoginResponse::MfaRequired(MfaRequiredResponse {
+                    mfa_required: true,
+                    mfa_token: mfa_token.token,
+                    expires_in: mfa::MFA_TOKEN_TTL_SECS,
+                })),
+            )
+        }
+        LoginOutcome::Refused => return Err(ApiError::InvalidCredentials),
     };
     let mut response = token_pair(&state, &user, session_id, refresh.token)?;
     // A new device gets its cookie; a known one keeps its own, rolled on.
@@ -237,6 +290,96 @@ pub async fn login(
     if let Some(token) = device_token {
         response
             .add_cookie(&device_cookie(&token))
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("setting the device cookie: {e}")))?;
+    }
+    Ok(response)
+}
+
+/// The longest `mfa_token` worth looking up (issued ones have 43 characters).
+const MAX_MFA_TOKEN_CHARS: usize = 256;
+
+/// The second step of a login: the `mfa_token` and a TOTP code (the current
+/// step, or the one before or after) or an unused recovery code.
+///
+/// The token is single use, lives 5 minutes and dies after 5 wrong codes. A
+/// TOTP code already accepted for the user is refused. Every failure is 401
+/// `invalid_credentials`; a wrong code counts toward the account's lockout
+/// like a wrong password (with the device cookie the login presented).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/mfa",
+    tag = "auth",
+    request_body = MfaLoginRequest,
+    responses(
+        (status = 200, description = "Logged in; the refresh token is also set as an HttpOnly cookie", body = TokenPairResponse),
+        JsonBodyErrors,
+        (status = 401, description = "Unknown, used or expired `mfa_token`, or a wrong or replayed code (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Neither or both of `code` and `recovery_code`, or a malformed one", body = Problem, content_type = "application/problem+json"),
+        TooManyAttempts,
+    )
+)]
+pub async fn verify_mfa(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<MfaLoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let MfaLoginRequest {
+        mfa_token,
+        code,
+        recovery_code,
+    } = body.0;
+    if mfa_token.is_empty() || mfa_token.chars().count() > MAX_MFA_TOKEN_CHARS {
+        return Err(ApiError::validation(
+            "mfa_token",
+            "must be the mfa_token of the login",
+        ));
+    }
+    let factor = match (code, recovery_code) {
+        (Some(code), None) => {
+            SecondFactor::Totp(TotpCode::parse(&code).map_err(|m| ApiError::validation("code", m))?)
+        }
+        (None, Some(code)) => SecondFactor::Recovery(
+            RecoveryCode::parse(&code).map_err(|m| ApiError::validation("recovery_code", m))?,
+        ),
+        _ => {
+            return Err(ApiError::validation(
+                "code",
+                "give exactly one of code and recovery_code",
+            ))
+        }
+    };
+    let refresh = new_refresh_token();
+    let device = new_refresh_token();
+    let attempt = MfaLoginAttempt {
+        token_hash: hash_refresh_token(&mfa_token),
+        factor,
+        ip: client_ip(&req, state.settings.trust_proxy_headers),
+        user_agent: user_agent(&req),
+        refresh_hash: refresh.hash,
+        ttl_secs: state.settings.refresh_token_ttl_secs,
+        new_device_hash: device.hash,
+    };
+    let keys = state.clone();
+    let outcome = state
+        .db
+        .write(move |tx| mfa::complete_login(tx, &keys.mfa, attempt, crate::clock::now()))
+        .await?;
+    let MfaLoginOutcome::SignedIn {
+        user,
+        session_id,
+        new_device,
+    } = outcome
+    else {
+        crate::metrics::login("failure");
+        return Err(ApiError::InvalidCredentials);
+    };
+    crate::metrics::login("success");
+    let mut response = token_pair(&state, &user, session_id, refresh.token)?;
+    // The login came from an unknown device: it is known now. (A known
+    // device keeps the cookie it has; this path never sees it.)
+    if new_device {
+        response
+            .add_cookie(&device_cookie(&device.token))
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("setting the device cookie: {e}")))?;
     }
     Ok(response)

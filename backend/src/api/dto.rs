@@ -21,6 +21,9 @@ pub struct UserResponse {
     pub role: Role,
     #[schema(example = false)]
     pub disabled: bool,
+    /// True when sign-in asks for a second factor (TOTP or a recovery code).
+    #[schema(example = false)]
+    pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -31,6 +34,7 @@ impl From<&User> for UserResponse {
             email: u.email.clone(),
             role: u.role(),
             disabled: u.disabled,
+            mfa_enabled: u.mfa_enabled,
             created_at: u.created_at.and_utc(),
         }
     }
@@ -43,6 +47,7 @@ impl From<&AuthUser> for UserResponse {
             email: u.email.clone(),
             role: u.role,
             disabled: false,
+            mfa_enabled: u.mfa_enabled,
             created_at: u.created_at.and_utc(),
         }
     }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod dto;
 pub mod export;
 pub mod health;
+pub mod mfa;
 pub mod problems;
 pub mod todos;
 pub mod tokens;
@@ -52,6 +53,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .wrap(credentials()),
             )
             .service(
+                resource("/auth/mfa", "POST")
+                    .route(web::post().to(auth::verify_mfa))
+                    .wrap(credentials()),
+            )
+            .service(
                 resource("/auth/refresh", "POST")
                     .route(web::post().to(auth::refresh))
                     .wrap(refresh()),
@@ -76,6 +82,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/users/me/sessions/{id}", "DELETE")
                     .route(web::delete().to(users::delete_session)),
+            )
+            // Every MFA change checks a password or a code: credential
+            // attempts, counted like a login.
+            .service(
+                resource("/users/me/mfa", "DELETE")
+                    .route(web::delete().to(mfa::disable_mfa))
+                    .wrap(credentials()),
+            )
+            .service(
+                resource("/users/me/mfa/totp", "POST")
+                    .route(web::post().to(mfa::start_totp_enrolment))
+                    .wrap(credentials()),
+            )
+            .service(
+                resource("/users/me/mfa/totp/confirm", "POST")
+                    .route(web::post().to(mfa::confirm_totp_enrolment))
+                    .wrap(credentials()),
+            )
+            .service(
+                resource("/users/me/mfa/recovery-codes", "POST")
+                    .route(web::post().to(mfa::regenerate_recovery_codes))
+                    .wrap(credentials()),
             )
             .service(
                 resource("/users/me/export", "GET").route(web::get().to(export::export_account)),
@@ -118,6 +146,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/admin/users/{id}/sessions", "DELETE")
                     .route(web::delete().to(admin::revoke_user_sessions))
+                    .wrap(from_fn(require_admin)),
+            )
+            .service(
+                resource("/admin/users/{id}/mfa", "DELETE")
+                    .route(web::delete().to(admin::reset_user_mfa))
                     .wrap(from_fn(require_admin)),
             )
             .service(

@@ -76,7 +76,7 @@ pub async fn get_me(user: AuthUser) -> ApiResult<web::Json<UserResponse>> {
 /// count as failed sign-ins against the session's own budget: the fifth
 /// ends the session, so a stolen token cannot be used to guess the password
 /// (and strangers' failures never block the owner here).
-pub(crate) async fn confirm_password(
+pub(super) async fn confirm_password(
     state: &AppState,
     req: &HttpRequest,
     user: &AuthUser,
@@ -101,7 +101,7 @@ pub(crate) async fn confirm_password(
     Err(ApiError::validation(field, "is incorrect"))
 }
 
-pub(crate) fn actor(state: &AppState, req: &HttpRequest, user: &AuthUser) -> Actor {
+pub(super) fn actor(state: &AppState, req: &HttpRequest, user: &AuthUser) -> Actor {
     Actor {
         user_id: user.user_id,
         ip: client_ip(req, state.settings.trust_proxy_headers),

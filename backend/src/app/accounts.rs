@@ -170,20 +170,27 @@ pub fn password_hash(conn: &mut Conn<'_>, user_id: i64) -> ApiResult<Option<Stri
 /// A wrong current password given inside a session counts against that
 /// session's own budget: each is audited, and the fifth ends the session.
 pub fn record_wrong_password(conn: &mut Conn<'_>, actor: &Actor, session_id: i64) -> ApiResult<()> {
+    let event = AuditEvent::LoginFailed {
+        reason: LoginFailure::BadCurrentPassword,
+        known_device: None,
+        session_id: Some(session_id),
+        attempts: None,
+    };
+    record_session_failure(conn, actor, session_id, &event)
+}
+
+/// Any wrong secret given inside a session (a current password, a second
+/// factor's code) spends that session's budget: `event` records what was
+/// wrong, and the fifth failure ends the session.
+pub fn record_session_failure(
+    conn: &mut Conn<'_>,
+    actor: &Actor,
+    session_id: i64,
+    event: &AuditEvent,
+) -> ApiResult<()> {
     let failures = session::add_password_failure(conn, session_id)?;
     let ip = actor.ip.as_deref();
-    audit::record(
-        conn,
-        &AuditEvent::LoginFailed {
-            reason: LoginFailure::BadCurrentPassword,
-            known_device: None,
-            session_id: Some(session_id),
-            attempts: None,
-        },
-        Some(actor.user_id),
-        Some(actor.user_id),
-        ip,
-    )?;
+    audit::record(conn, event, Some(actor.user_id), Some(actor.user_id), ip)?;
     if failures >= MAX_FAILED_LOGINS {
         session::revoke(conn, session_id, crate::clock::now())?;
         audit::record(

@@ -7,8 +7,8 @@
 use crate::app::{tokens, Actor};
 use crate::clock::now;
 use crate::db::models::audit::{self, StoredAuditEvent};
-use crate::db::models::session;
 use crate::db::models::user::{self, User, UserFilter, UserSummary};
+use crate::db::models::{mfa, session};
 use crate::db::Conn;
 use crate::domain::Role;
 use crate::domain::{AuditEvent, TokenRevocation};
@@ -156,6 +156,34 @@ pub fn revoke_user_sessions(conn: &mut Conn<'_>, actor: &Actor, target_id: i64) 
         conn,
         &AuditEvent::SessionsRevoked {
             sessions_ended: ended,
+        },
+        Some(actor.user_id),
+        Some(target.id),
+        actor.ip.as_deref(),
+    )?;
+    Ok(())
+}
+
+/// Turns off a user's MFA (a lost device): the secret, recovery codes and
+/// pending logins go, and every session of the user ends.
+pub fn reset_user_mfa(conn: &mut Conn<'_>, actor: &Actor, target_id: i64) -> ApiResult<()> {
+    let target = user::find(conn, target_id)?.ok_or(ApiError::NotFound)?;
+    ensure_still_admin(conn, actor.user_id)?;
+    let at = now();
+    let was_enabled = mfa::clear(conn, target.id, at)?;
+    let sessions_ended = session::revoke_all(conn, target.id, None, at)?;
+    tokens::revoke_all_audited(
+        conn,
+        Some(actor.user_id),
+        target.id,
+        actor.ip.as_deref(),
+        TokenRevocation::MfaReset,
+    )?;
+    audit::record(
+        conn,
+        &AuditEvent::MfaReset {
+            was_enabled,
+            sessions_ended,
         },
         Some(actor.user_id),
         Some(target.id),

@@ -92,6 +92,19 @@ pub fn record_failure(
         Some(user.id),
         ip,
     )?;
+    count_failure(conn, budget, user, now, ip)
+}
+
+/// Counts a failure against `budget` without an event of its own (the
+/// caller has recorded why it failed, e.g. a wrong second-factor code);
+/// the fifth in a row locks that budget.
+pub fn count_failure(
+    conn: &mut Conn<'_>,
+    budget: &Budget,
+    user: &User,
+    now: NaiveDateTime,
+    ip: Option<&str>,
+) -> QueryResult<()> {
     let (failures, previous_locks) = match budget {
         Budget::Device(d) => (device::add_failure(conn, d.id)?, d.lockouts),
         Budget::Untrusted => (user::add_failure(conn, user.id)?, user.lockouts),

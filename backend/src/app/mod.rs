@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod admin;
 pub mod export;
 pub mod lockout;
+pub mod mfa;
 pub mod retention;
 pub mod sessions;
 pub mod todos;

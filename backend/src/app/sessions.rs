@@ -4,6 +4,7 @@
 use chrono::Duration;
 
 use crate::app::lockout::{self, Budget};
+use crate::app::mfa;
 use crate::app::Actor;
 use crate::clock::now;
 use crate::db::models::audit;
@@ -33,11 +34,16 @@ pub struct LoginAttempt {
     /// A fresh device token hash, remembered if the client is not a known
     /// device yet.
     pub new_device_hash: String,
+    /// The hash of a fresh `mfa_token`, stored if the account has MFA on.
+    pub mfa_token_hash: String,
 }
 
 pub enum LoginOutcome {
     /// Every refusal looks the same to the client.
     Refused,
+    /// The password was right and the account has MFA on: the login waits
+    /// for a code under `mfa_token_hash` (no session, no budget cleared).
+    MfaRequired,
     SignedIn {
         user: User,
         session_id: i64,
@@ -94,6 +100,20 @@ pub fn login(conn: &mut Conn<'_>, attempt: LoginAttempt) -> ApiResult<LoginOutco
         )?;
         return Ok(LoginOutcome::Refused);
     }
+    if current.mfa_enabled {
+        // The budget is cleared only once the second factor is given, so
+        // wrong codes and wrong passwords add up to one lockout.
+        mfa::open_challenge(
+            conn,
+            &current,
+            &attempt.mfa_token_hash,
+            attempt.device_hash.as_deref(),
+            ip,
+            attempt.user_agent.as_deref(),
+            now,
+        )?;
+        return Ok(LoginOutcome::MfaRequired);
+    }
     lockout::record_success(conn, &budget, current.id, now)?;
     let new_device = !budget.is_known_device();
     if new_device {
@@ -116,6 +136,7 @@ pub fn login(conn: &mut Conn<'_>, attempt: LoginAttempt) -> ApiResult<LoginOutco
         &AuditEvent::LoginSucceeded {
             session_id: session.id,
             known_device: budget.is_known_device(),
+            mfa: None,
         },
         Some(current.id),
         Some(current.id),

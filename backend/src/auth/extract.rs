@@ -27,6 +27,7 @@ pub struct AuthUser {
     pub email: String,
     pub role: Role,
     pub created_at: NaiveDateTime,
+    pub mfa_enabled: bool,
 }
 
 impl AuthUser {
@@ -189,6 +190,7 @@ async fn session_user(
         email: found.email,
         role: Role::from_db(&found.role),
         created_at: found.created_at,
+        mfa_enabled: found.mfa_enabled,
     })
 }
 
@@ -265,9 +267,10 @@ impl FromRequest for Caller {
 
 /// Paths where an `Authorization` header means nothing (credentials travel
 /// in the body or a cookie): the gate leaves them alone.
-const TOKENLESS_PATHS: [&str; 3] = [
+const TOKENLESS_PATHS: [&str; 4] = [
     "/api/v1/auth/register",
     "/api/v1/auth/login",
+    "/api/v1/auth/mfa",
     "/api/v1/auth/refresh",
 ];
 

@@ -1,9 +1,12 @@
 //! HS256 access tokens naming a server-side session (`sid`).
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -25,11 +28,30 @@ pub struct Claims {
     pub aud: String,
 }
 
+/// The signing key and every key that still verifies: the current one and
+/// the retired ones of `JWT_PREVIOUS_SECRETS`. Tokens name their key in the
+/// `kid` header (a digest of the key, never the key), so verification tries
+/// exactly one key.
 pub struct JwtKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The current key's id, written into every token signed.
+    kid: String,
+    /// (kid, key); the current key first.
+    decoding: Vec<(String, DecodingKey)>,
     validation: Validation,
     pub ttl_secs: i64,
+}
+
+/// The id of a key: the first 16 hex digits of SHA-256 over a label and the
+/// key. It names the key without revealing anything usable about it.
+pub fn key_id(secret: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"securetodo jwt kid v1:");
+    hasher.update(secret);
+    hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl JwtKeys {
@@ -43,12 +65,33 @@ impl JwtKeys {
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
         validation.validate_nbf = true;
+        let decoding = std::iter::once(secret)
+            .chain(
+                settings
+                    .jwt_previous_secrets
+                    .iter()
+                    .map(|s| s.expose_secret().as_bytes()),
+            )
+            .map(|key| (key_id(key), DecodingKey::from_secret(key)))
+            .collect();
         Self {
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            kid: key_id(secret),
+            decoding,
             validation,
             ttl_secs: settings.access_token_ttl_secs,
         }
+    }
+
+    /// The key a token names. A token without `kid` (signed before key ids
+    /// existed) is checked against the current key only.
+    fn key_for(&self, token: &str) -> Result<&DecodingKey, ApiError> {
+        let header = decode_header(token).map_err(|_| ApiError::Unauthorized)?;
+        let found = match header.kid.as_deref() {
+            None => self.decoding.first(),
+            Some(kid) => self.decoding.iter().find(|(id, _)| id == kid),
+        };
+        found.map(|(_, key)| key).ok_or(ApiError::Unauthorized)
     }
 
     pub fn issue(&self, user_id: i64, session_id: i64) -> Result<String, ApiError> {
@@ -61,7 +104,9 @@ impl JwtKeys {
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        encode(&header, &claims, &self.encoding)
             .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing a token")))
     }
 
@@ -69,13 +114,11 @@ impl JwtKeys {
     /// A correctly signed but expired token is `TokenExpired`; anything else
     /// that fails is `Unauthorized`.
     pub fn verify(&self, token: &str) -> Result<(i64, i64), ApiError> {
-        let data =
-            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-                match e.kind() {
-                    ErrorKind::ExpiredSignature => ApiError::TokenExpired,
-                    _ => ApiError::Unauthorized,
-                }
-            })?;
+        let key = self.key_for(token)?;
+        let data = decode::<Claims>(token, key, &self.validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => ApiError::TokenExpired,
+            _ => ApiError::Unauthorized,
+        })?;
         let user_id = data
             .claims
             .sub

@@ -2,6 +2,7 @@
 
 pub mod extract;
 pub mod jwt;
+pub mod mfa;
 pub mod password;
 pub mod rate_limit;
 pub mod tokens;

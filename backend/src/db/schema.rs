@@ -44,6 +44,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    mfa_challenges (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        device_hash -> Nullable<Text>,
+        password_fingerprint -> Text,
+        attempts -> Integer,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mfa_recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     retired_refresh_tokens (token_hash) {
         token_hash -> Text,
         session_id -> BigInt,
@@ -99,11 +124,16 @@ diesel::table! {
         last_login_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        mfa_enabled -> Bool,
+        mfa_secret -> Nullable<Text>,
+        mfa_last_step -> Nullable<BigInt>,
     }
 }
 
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(login_devices -> users (user_id));
+diesel::joinable!(mfa_challenges -> users (user_id));
+diesel::joinable!(mfa_recovery_codes -> users (user_id));
 diesel::joinable!(retired_refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(todos -> users (user_id));
@@ -112,6 +142,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_events,
     login_devices,
+    mfa_challenges,
+    mfa_recovery_codes,
     retired_refresh_tokens,
     sessions,
     todos,

@@ -48,10 +48,24 @@ pub enum AuditEventType {
     TokenDeleted,
     #[serde(rename = "token.revoked")]
     TokensRevoked,
+    #[serde(rename = "mfa.enrolment_started")]
+    MfaEnrolmentStarted,
+    #[serde(rename = "mfa.enabled")]
+    MfaEnabled,
+    #[serde(rename = "mfa.disabled")]
+    MfaDisabled,
+    #[serde(rename = "mfa.code_failed")]
+    MfaCodeFailed,
+    #[serde(rename = "mfa.recovery_code_used")]
+    MfaRecoveryCodeUsed,
+    #[serde(rename = "mfa.recovery_codes_regenerated")]
+    MfaRecoveryCodesRegenerated,
+    #[serde(rename = "admin.mfa_reset")]
+    MfaReset,
 }
 
 impl AuditEventType {
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 26] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -71,6 +85,13 @@ impl AuditEventType {
         Self::TokenCreated,
         Self::TokenDeleted,
         Self::TokensRevoked,
+        Self::MfaEnrolmentStarted,
+        Self::MfaEnabled,
+        Self::MfaDisabled,
+        Self::MfaCodeFailed,
+        Self::MfaRecoveryCodeUsed,
+        Self::MfaRecoveryCodesRegenerated,
+        Self::MfaReset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +115,13 @@ impl AuditEventType {
             Self::TokenCreated => "token.created",
             Self::TokenDeleted => "token.deleted",
             Self::TokensRevoked => "token.revoked",
+            Self::MfaEnrolmentStarted => "mfa.enrolment_started",
+            Self::MfaEnabled => "mfa.enabled",
+            Self::MfaDisabled => "mfa.disabled",
+            Self::MfaCodeFailed => "mfa.code_failed",
+            Self::MfaRecoveryCodeUsed => "mfa.recovery_code_used",
+            Self::MfaRecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
+            Self::MfaReset => "admin.mfa_reset",
         }
     }
 }
@@ -110,6 +138,37 @@ pub enum LoginFailure {
     PasswordChanged,
     /// A wrong current password inside a session.
     BadCurrentPassword,
+}
+
+/// Which second factor was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaMethod {
+    Totp,
+    RecoveryCode,
+}
+
+/// Where a second-factor code was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaContext {
+    /// The second step of a login (`POST /auth/mfa`).
+    Login,
+    /// Confirming an enrolment.
+    Confirm,
+    RegenerateRecoveryCodes,
+    Disable,
+}
+
+/// Why a second-factor code was refused (never the code itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaCodeFailure {
+    /// Not the code of the current step or a neighbour, or not an unused
+    /// recovery code of the user.
+    Wrong,
+    /// A TOTP code of a step already accepted (replay).
+    Replayed,
 }
 
 /// Whose failure budget a lock closed.
@@ -135,6 +194,8 @@ pub enum TokenRevocation {
     PasswordChanged,
     AccountDisabled,
     MfaDisabled,
+    /// An administrator turned the user's MFA off (a lost device).
+    MfaReset,
     /// `create-admin --promote-existing` took the account over.
     Promoted,
 }
@@ -148,6 +209,9 @@ pub enum AuditEvent {
     LoginSucceeded {
         session_id: i64,
         known_device: bool,
+        /// The second factor, when the account has MFA on.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mfa: Option<MfaMethod>,
     },
     LoginFailed {
         reason: LoginFailure,
@@ -228,6 +292,33 @@ pub enum AuditEvent {
         tokens: usize,
         reason: TokenRevocation,
     },
+    MfaEnrolmentStarted {},
+    MfaEnabled {
+        sessions_ended: usize,
+    },
+    MfaDisabled {
+        method: MfaMethod,
+    },
+    MfaCodeFailed {
+        context: MfaContext,
+        method: MfaMethod,
+        reason: MfaCodeFailure,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        known_device: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session_id: Option<i64>,
+    },
+    MfaRecoveryCodeUsed {
+        context: MfaContext,
+        remaining: i64,
+    },
+    MfaRecoveryCodesRegenerated {
+        method: MfaMethod,
+    },
+    MfaReset {
+        was_enabled: bool,
+        sessions_ended: usize,
+    },
 }
 
 impl AuditEvent {
@@ -252,6 +343,13 @@ impl AuditEvent {
             Self::TokenCreated { .. } => AuditEventType::TokenCreated,
             Self::TokenDeleted { .. } => AuditEventType::TokenDeleted,
             Self::TokensRevoked { .. } => AuditEventType::TokensRevoked,
+            Self::MfaEnrolmentStarted {} => AuditEventType::MfaEnrolmentStarted,
+            Self::MfaEnabled { .. } => AuditEventType::MfaEnabled,
+            Self::MfaDisabled { .. } => AuditEventType::MfaDisabled,
+            Self::MfaCodeFailed { .. } => AuditEventType::MfaCodeFailed,
+            Self::MfaRecoveryCodeUsed { .. } => AuditEventType::MfaRecoveryCodeUsed,
+            Self::MfaRecoveryCodesRegenerated { .. } => AuditEventType::MfaRecoveryCodesRegenerated,
+            Self::MfaReset { .. } => AuditEventType::MfaReset,
         }
     }
 

@@ -7,7 +7,10 @@ mod role;
 mod todo;
 mod token;
 
-pub use audit::{AuditEvent, AuditEventType, LockScope, LoginFailure, TokenRevocation, Via};
+pub use audit::{
+    AuditEvent, AuditEventType, LockScope, LoginFailure, MfaCodeFailure, MfaContext, MfaMethod,
+    TokenRevocation, Via,
+};
 pub use email::Email;
 pub use password::Password;
 pub use role::Role;

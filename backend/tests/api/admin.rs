@@ -974,6 +974,7 @@ async fn user_list_items_carry_todo_count_and_last_login() {
         "email",
         "role",
         "disabled",
+        "mfa_enabled",
         "created_at",
         "todo_count",
         "last_login_at",

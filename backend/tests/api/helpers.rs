@@ -382,6 +382,11 @@ pub const MY_EXPORT: &str = "/api/v1/users/me/export";
 pub const TODOS: &str = "/api/v1/todos";
 pub const ADMIN_USERS: &str = "/api/v1/admin/users";
 pub const AUDIT_EVENTS: &str = "/api/v1/admin/audit-events";
+pub const MFA_LOGIN: &str = "/api/v1/auth/mfa";
+pub const MY_MFA: &str = "/api/v1/users/me/mfa";
+pub const MY_TOTP: &str = "/api/v1/users/me/mfa/totp";
+pub const MY_TOTP_CONFIRM: &str = "/api/v1/users/me/mfa/totp/confirm";
+pub const MY_RECOVERY_CODES: &str = "/api/v1/users/me/mfa/recovery-codes";
 
 /// The `Cookie` header value that carries a refresh token.
 pub fn refresh_cookie(refresh_token: &str) -> String {
@@ -767,6 +772,94 @@ impl TestApp {
         .await
     }
 
+    // ---------- HTTP: multi-factor authentication ----------
+
+    /// `POST /auth/mfa` with `body` as it is.
+    pub async fn post_mfa(&self, body: &Value) -> Response {
+        self.post_json(MFA_LOGIN, body).await
+    }
+
+    /// `POST /auth/mfa` with a TOTP code.
+    pub async fn mfa_with_code(&self, mfa_token: &str, code: &str) -> Response {
+        self.post_mfa(&json!({"mfa_token": mfa_token, "code": code}))
+            .await
+    }
+
+    /// `POST /auth/mfa` with a recovery code.
+    pub async fn mfa_with_recovery_code(&self, mfa_token: &str, code: &str) -> Response {
+        self.post_mfa(&json!({"mfa_token": mfa_token, "recovery_code": code}))
+            .await
+    }
+
+    /// A login's first step for an account with MFA on: its `mfa_token`.
+    pub async fn mfa_token(&self, email: &str, password: &str) -> String {
+        let body = self.login(email, password).await;
+        assert_eq!(body["mfa_required"], true, "{body}");
+        body["mfa_token"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST /users/me/mfa/totp`.
+    pub async fn start_totp(&self, token: &str, password: &str) -> Response {
+        let body = json!({"password": password});
+        self.send(Method::POST, MY_TOTP, Some(token), Some(&body))
+            .await
+    }
+
+    /// `POST /users/me/mfa/totp/confirm`.
+    pub async fn confirm_totp(&self, token: &str, code: &str) -> Response {
+        let body = json!({"code": code});
+        self.send(Method::POST, MY_TOTP_CONFIRM, Some(token), Some(&body))
+            .await
+    }
+
+    /// `POST /users/me/mfa/recovery-codes`.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        token: &str,
+        password: &str,
+        code: &str,
+    ) -> Response {
+        let body = json!({"password": password, "code": code});
+        self.send(Method::POST, MY_RECOVERY_CODES, Some(token), Some(&body))
+            .await
+    }
+
+    /// `DELETE /users/me/mfa`.
+    pub async fn disable_mfa(&self, token: &str, password: &str, code: &str) -> Response {
+        let body = json!({"password": password, "code": code});
+        self.send(Method::DELETE, MY_MFA, Some(token), Some(&body))
+            .await
+    }
+
+    /// Turns MFA on for `user` (enrol, confirm with a real code).
+    pub async fn enable_mfa(&self, user: &TestUser) -> Mfa {
+        let response = self.start_totp(&user.token, &user.password).await;
+        assert_eq!(response.status(), 200, "start enrolment");
+        let enrolment: Value = response.json().await.unwrap();
+        let secret = totp_secret(enrolment["secret"].as_str().unwrap());
+        let response = self.confirm_totp(&user.token, &totp_code(&secret, 0)).await;
+        assert_eq!(response.status(), 200, "confirm enrolment");
+        let body: Value = response.json().await.unwrap();
+        let recovery_codes = body["recovery_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        Mfa {
+            secret,
+            recovery_codes,
+        }
+    }
+
+    /// Forgets which TOTP steps user `id` has used, so that a test can sign
+    /// in with TOTP more than once within one 30-second step.
+    pub fn forget_used_totp_steps(&self, id: i64) {
+        self.sql(&format!(
+            "UPDATE users SET mfa_last_step = NULL WHERE id = {id}"
+        ));
+    }
+
     // ---------- HTTP: administration ----------
 
     /// `GET /admin/users{query}`; `query` is sent verbatim (e.g. `?limit=2`).
@@ -783,6 +876,11 @@ impl TestApp {
 
     pub async fn admin_delete_user(&self, token: &str, id: impl Display) -> Response {
         let path = format!("{ADMIN_USERS}/{id}");
+        self.send(Method::DELETE, &path, Some(token), None).await
+    }
+
+    pub async fn admin_reset_mfa(&self, token: &str, id: impl Display) -> Response {
+        let path = format!("{ADMIN_USERS}/{id}/mfa");
         self.send(Method::DELETE, &path, Some(token), None).await
     }
 
@@ -1041,6 +1139,38 @@ impl WriteLock {
         }
         .unwrap_or_else(|e| panic!("{e}: {sql}"))
     }
+}
+
+// ---------- TOTP (RFC 6238, computed here with totp-rs) ----------
+
+/// A user's second factor, as their authenticator app and drawer hold it.
+pub struct Mfa {
+    pub secret: Vec<u8>,
+    pub recovery_codes: Vec<String>,
+}
+
+/// The raw secret of a base32 secret from an enrolment.
+pub fn totp_secret(base32: &str) -> Vec<u8> {
+    totp_rs::Secret::Encoded(base32.to_owned())
+        .to_bytes()
+        .unwrap()
+}
+
+/// The code of `secret` at now + `offset_secs`, as an authenticator app
+/// shows it.
+pub fn totp_code(secret: &[u8], offset_secs: i64) -> String {
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        0,
+        30,
+        secret.to_vec(),
+        None,
+        String::new(),
+    )
+    .unwrap();
+    let now = chrono::Utc::now().timestamp() + offset_secs;
+    totp.generate(u64::try_from(now).unwrap())
 }
 
 // ---------- assertions and reading responses ----------

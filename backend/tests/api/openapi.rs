@@ -5,7 +5,14 @@ use serde_json::Value;
 
 use crate::helpers::spawn_app;
 
-const PUBLIC_OPERATIONS: [&str; 5] = ["register", "login", "refresh", "live", "ready"];
+const PUBLIC_OPERATIONS: [&str; 6] = [
+    "register",
+    "login",
+    "verify_mfa",
+    "refresh",
+    "live",
+    "ready",
+];
 
 fn committed_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.json")

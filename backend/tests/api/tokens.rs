@@ -441,3 +441,31 @@ async fn a_session_access_token_is_not_mistaken_for_an_api_token() {
     let response = app.get_me(&format!("stp_{}", user.token)).await;
     problem(response, 401, "unauthorized").await;
 }
+
+#[actix_web::test]
+async fn tokens_end_when_mfa_is_turned_off_or_reset_by_an_admin() {
+    let app = spawn_app().await;
+    let admin = app.signed_up_user().await;
+    app.make_admin(admin.id);
+
+    let user = app.signed_up_user().await;
+    let mfa = app.enable_mfa(&user).await;
+    let token = app.api_token(&user, &BOTH).await;
+    assert_eq!(todos_status(&app, &token).await, 200);
+    let response = app
+        .disable_mfa(&user.token, &user.password, &mfa.recovery_codes[0])
+        .await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(todos_status(&app, &token).await, 401);
+    let event = app.latest_event(&admin.token, "token.revoked").await;
+    assert_eq!(event["detail"]["reason"], "mfa_disabled");
+
+    let user = app.signed_up_user().await;
+    app.enable_mfa(&user).await;
+    let token = app.api_token(&user, &BOTH).await;
+    let response = app.admin_reset_mfa(&admin.token, user.id).await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(todos_status(&app, &token).await, 401);
+    let event = app.latest_event(&admin.token, "token.revoked").await;
+    assert_eq!(event["detail"]["reason"], "mfa_reset");
+}

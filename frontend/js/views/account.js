@@ -1,4 +1,5 @@
-// Account page: profile, password change, active sessions, account deletion.
+// Account page: profile, password change, two-factor authentication (views/mfa.js),
+// active sessions, account deletion.
 // State, events and API calls live here; account-render.js builds the elements.
 import { replace } from '../dom.js';
 import * as api from '../api.js';
@@ -10,6 +11,7 @@ import {
   accountLayout, dangerCard, deleteForm, deleteSubmitNode, passwordCard, passwordForm, passwordSubmitNode,
   profileCard, sessionList, sessionsAlertNode, sessionsBodyNode, sessionsCard, signOutAllNode,
 } from './account-render.js';
+import { mfaCard } from './mfa.js';
 
 const SIGN_OUT_EVERYWHERE = {
   title: 'Sign out everywhere?',
@@ -134,6 +136,7 @@ export function accountView({ user, navigate, signal }) {
     profile: profileCard(user),
     sessions: sessionsCard({ signOutAll, alert: sessionsAlert, body: sessionsBody }),
     password: passwordCard(pwForm),
+    mfa: mfaCard({ user }).node,
     danger: dangerCard(delForm),
   });
 

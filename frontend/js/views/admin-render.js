@@ -28,13 +28,20 @@ export function userRow(u, self) {
   return h('tr', { dataset: { id: String(u.id) }, class: u.disabled ? 'is-disabled' : null },
     h('td', { class: 'cell-strong cell-primary', 'data-label': 'Email' }, h('span', { class: 'user-cell' }, h('span', { class: 'user-cell__email', title: u.email }, u.email), self ? h('span', { class: 'badge badge--admin' }, 'You') : null)),
     h('td', { 'data-label': 'Role' }, roleSelect),
-    h('td', { 'data-label': 'Status' }, u.disabled ? h('span', { class: 'badge badge--danger' }, 'Disabled') : h('span', { class: 'badge badge--success' }, 'Active')),
+    h('td', { 'data-label': 'Status' }, h('span', { class: 'status-badges' },
+      u.disabled ? h('span', { class: 'badge badge--danger' }, 'Disabled') : h('span', { class: 'badge badge--success' }, 'Active'),
+      u.mfa_enabled
+        ? h('span', { class: 'badge badge--muted', title: 'Two-factor authentication is on' }, '2FA', h('span', { class: 'visually-hidden' }, ' on'))
+        : null)),
     h('td', { class: 'num', 'data-label': 'Todos' }, String(u.todo_count ?? 0)),
     h('td', { class: 'cell-muted', 'data-label': 'Last sign-in' }, u.last_login_at ? timeEl(u.last_login_at, relativeTime(u.last_login_at)) : 'Never'),
     h('td', { class: 'cell-muted', 'data-label': 'Joined' }, timeEl(u.created_at, relativeTime(u.created_at))),
     h('td', { class: 'cell-actions', 'data-label': 'Actions' }, h('div', { class: 'btn-row' },
       h('button', { type: 'button', class: 'btn btn--sm', 'data-action': 'toggle-disabled', 'aria-label': `${u.disabled ? 'Enable' : 'Disable'} ${u.email}` }, u.disabled ? 'Enable' : 'Disable'),
       h('button', { type: 'button', class: 'btn btn--sm', 'data-action': 'revoke', 'aria-label': `Revoke all sessions of ${u.email}` }, 'Revoke sessions'),
+      u.mfa_enabled
+        ? h('button', { type: 'button', class: 'btn btn--sm', 'data-action': 'reset-mfa', 'aria-label': `Reset two-factor authentication of ${u.email}` }, 'Reset 2FA')
+        : null,
       h('button', { type: 'button', class: 'btn btn--sm btn--danger-outline', 'data-action': 'delete', 'aria-label': `Delete ${u.email}` }, 'Delete'))));
 }
 
@@ -77,6 +84,15 @@ export function disableDialog(u, self) {
 
 export function revokeDialog(u) {
   return { title: `Revoke sessions of ${u.email}?`, message: 'Every device signed in to this account is signed out.', confirmLabel: 'Revoke sessions', danger: true };
+}
+
+export function resetMfaDialog(u) {
+  return {
+    title: `Reset two-factor authentication of ${u.email}?`,
+    message: 'For a lost phone, once you have checked that the request really comes from them. Their two-factor authentication turns off and every session of theirs ends; they sign in with their password alone and can set it up again.',
+    confirmLabel: 'Reset 2FA',
+    danger: true,
+  };
 }
 
 export function deleteDialog(u) {
@@ -150,7 +166,7 @@ export function adminLayout({ user, search, roleFilter, usersTable, users, typeF
       h('p', { class: 'page-header__welcome' }, 'Manage users and review security events. Signed in as ', h('strong', { class: 'user-email' }, user.email), '.'))),
     h('section', { class: 'card card--flush', 'aria-labelledby': 'users-title' },
       h('div', { class: 'card-section-head' },
-        h('div', {}, h('h2', { id: 'users-title' }, 'Users'), h('p', { class: 'card__subtitle' }, 'Change roles, disable accounts, end sessions.')),
+        h('div', {}, h('h2', { id: 'users-title' }, 'Users'), h('p', { class: 'card__subtitle' }, 'Change roles, disable accounts, end sessions, reset two-factor authentication.')),
         h('div', { class: 'toolbar__controls' }, search, roleFilter)),
       users.alert,
       h('div', { class: 'table-wrap' }, usersTable),

@@ -1,4 +1,5 @@
-// Administration: users (search, role, enable/disable, revoke sessions, delete) and the audit log.
+// Administration: users (search, role, enable/disable, revoke sessions, reset two-factor
+// authentication, delete) and the audit log.
 // State, events and API calls live here; admin-render.js builds the elements.
 import { h, replace } from '../dom.js';
 import * as api from '../api.js';
@@ -6,8 +7,8 @@ import { AUDIT_EVENT_TYPES } from '../audit-types.js';
 import { alertBox, busy, confirmDialog, errorMessage, isSilent, toast } from './ui.js';
 import { pagedList, searchField } from './components.js';
 import {
-  adminLayout, auditEmpty, auditRow, auditTableNode, deleteDialog, disableDialog, otherTypesGroup, revokeDialog,
-  roleChangeDialog, roleFilterNode, typeFilterNode, typeOption, userRow, usersEmpty, usersTableNode,
+  adminLayout, auditEmpty, auditRow, auditTableNode, deleteDialog, disableDialog, otherTypesGroup, resetMfaDialog,
+  revokeDialog, roleChangeDialog, roleFilterNode, typeFilterNode, typeOption, userRow, usersEmpty, usersTableNode,
 } from './admin-render.js';
 
 const PAGE_SIZE = 25;
@@ -124,6 +125,19 @@ export function adminView({ user, navigate, signal }) {
         try {
           await api.revokeUserSessions(u.id);
           toast(`Signed ${u.email} out everywhere`, 'success');
+          audit.load();
+        } catch (err) { showUsersError(err); }
+      });
+    },
+    async 'reset-mfa'(u, button) {
+      if (!(await confirmDialog(resetMfaDialog(u)))) return;
+      await busy(button, async () => {
+        try {
+          await api.resetUserMfa(u.id);
+          replaceUser({ ...u, mfa_enabled: false });
+          rowControl(u.id, '[data-action="revoke"]')?.focus();
+          toast(`Two-factor authentication of ${u.email} reset`, 'success');
+          if (isSelf(u)) await afterSelfChange();
           audit.load();
         } catch (err) { showUsersError(err); }
       });

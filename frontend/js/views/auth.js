@@ -1,6 +1,7 @@
 // Sign-in and registration pages.
 import { h, icon } from '../dom.js';
 import * as api from '../api.js';
+import { mfaLoginStep } from './mfa-login.js';
 import {
   applyChecks, busy, clearErrors, field, formAlert, pageHeading, setFieldError, showApiError, showFormAlert,
   toast, validateEmail, validatePassword, PASSWORD_MAX, PASSWORD_MIN,
@@ -55,7 +56,11 @@ export function loginView({ navigate, next, query, updateQuery }) {
     if (!ok) return;
     await busy(submit, async () => {
       try {
-        await api.login({ email, password });
+        const result = await api.login({ email, password });
+        if (result?.mfaRequired) {
+          showSecondStep(result);
+          return;
+        }
         navigate(next ?? '/dashboard');
       } catch (err) {
         form.elements.password.value = '';
@@ -75,6 +80,38 @@ export function loginView({ navigate, next, query, updateQuery }) {
     form,
     footer: ['New to SecureTodo? ', h('a', { href: '/register', 'data-link': true }, 'Create an account')],
   });
+
+  // The password was right and the account has two-factor authentication on: the same
+  // card asks for a code. "Start over" (or a dead mfa_token) brings the password back.
+  function showSecondStep(challenge) {
+    const heading = node.querySelector('h1');
+    const subtitle = node.querySelector('.auth__head p');
+    const footer = node.querySelector('.auth__footer');
+    const saved = { heading: heading.textContent, subtitle: subtitle.textContent, footer: [...footer.childNodes] };
+    const startOver = (message) => {
+      step.form.replaceWith(form);
+      heading.textContent = saved.heading;
+      subtitle.textContent = saved.subtitle;
+      footer.replaceChildren(...saved.footer);
+      if (message) showFormAlert(form, message, 'info');
+      form.elements.password.focus();
+    };
+    const step = mfaLoginStep({
+      challenge,
+      onSignedIn: () => navigate(next ?? '/dashboard'),
+      onExpired: (message) => startOver(message),
+    });
+    // The password has done its part; it does not wait in the page for the code.
+    form.elements.password.value = '';
+    form.replaceWith(step.form);
+    heading.textContent = 'Two-factor authentication';
+    subtitle.textContent = 'Enter the 6-digit code from your authenticator app.';
+    const back = h('button', { type: 'button', class: 'btn btn--link' }, 'Start over');
+    back.addEventListener('click', () => { step.stop(); startOver(null); });
+    footer.replaceChildren('Wrong account? ', back);
+    step.focus();
+  }
+
   return { node, title: 'Sign in', focus: carried ? form.elements.password : undefined };
 }
 

@@ -3,6 +3,7 @@
 pub mod api_token;
 pub mod audit;
 pub mod device;
+pub mod mfa;
 pub mod session;
 pub mod todo;
 pub mod user;

@@ -48,6 +48,7 @@ pub struct SessionUser {
     pub role: String,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
+    pub mfa_enabled: bool,
 }
 
 /// The live session `sid` of user `uid` with its enabled user, or `None`.
@@ -74,6 +75,7 @@ pub fn find_live(
                 users::role,
                 users::disabled,
                 users::created_at,
+                users::mfa_enabled,
             ))
             .first(conn)
             .optional()

@@ -558,45 +558,14 @@ mod tests {
         let time = SortValue::Time(NaiveDateTime::default());
         let rank = SortValue::Rank(1);
         let filter = ListFilter::default();
-        assert!(list_query!(
-            Sqlite,
-            todos::id_key,
-            1,
-            &filter,
-            TodoSort::Title,
-            Some((&time, 1)),
-            5
-        )
-        .is_err());
-        assert!(list_query!(
-            Sqlite,
-            todos::id_key,
-            1,
-            &filter,
-            TodoSort::DueDate,
-            Some((&rank, 1)),
-            5
-        )
-        .is_err());
-        assert!(list_query!(
-            Sqlite,
-            todos::id_key,
-            1,
-            &filter,
-            TodoSort::Priority,
-            Some((&time, 1)),
-            5
-        )
-        .is_err());
-        assert!(list_query!(
-            Sqlite,
-            todos::id_key,
-            1,
-            &filter,
-            TodoSort::CreatedAt,
-            Some((&rank, 1)),
-            5
-        )
-        .is_err());
+        for (sort, value) in [
+            (TodoSort::Title, &time),
+            (TodoSort::DueDate, &rank),
+            (TodoSort::Priority, &time),
+            (TodoSort::CreatedAt, &rank),
+        ] {
+            let query = list_query!(Sqlite, todos::id_key, 1, &filter, sort, Some((value, 1)), 5);
+            assert!(query.is_err(), "{sort:?}");
+        }
     }
 }

@@ -25,6 +25,13 @@ pub struct User {
     pub last_login_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// True once a code confirmed the TOTP enrolment.
+    pub mfa_enabled: bool,
+    /// The sealed TOTP secret (`auth::mfa`), pending or confirmed; never
+    /// sent to a client.
+    pub mfa_secret: Option<String>,
+    /// The last TOTP time step accepted (replay guard).
+    pub mfa_last_step: Option<i64>,
 }
 
 impl User {
@@ -234,6 +241,7 @@ pub struct UserSummary {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub last_login_at: Option<NaiveDateTime>,
+    pub mfa_enabled: bool,
     pub todo_count: i64,
 }
 
@@ -265,6 +273,7 @@ fn user_summaries() -> _ {
             users::disabled,
             users::created_at,
             users::last_login_at,
+            users::mfa_enabled,
             count(todos::id.nullable()),
         ))
         .order(users::id.desc())

@@ -1,0 +1,263 @@
+//! The caller's second factor: TOTP enrolment and confirmation, recovery
+//! codes, turning MFA off. (The login's second step is `auth::verify_mfa`;
+//! an admin's reset is `admin::reset_user_mfa`.)
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::problems::{JsonBodyErrors, TooManyAttempts, Unauthenticated};
+use crate::api::users::{actor, confirm_password};
+use crate::app::mfa::{self, Checked, SecondFactor};
+use crate::auth::mfa::TotpCode;
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::Json;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartTotpRequest {
+    /// The current password, to confirm.
+    #[schema(example = "correct horse battery staple", format = Password)]
+    pub password: String,
+}
+
+/// A pending TOTP enrolment: add it to an authenticator app, then confirm
+/// it with a code. Shown once; nothing here is ever sent again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpEnrolmentResponse {
+    /// The secret in base32 (160 bits), for typing into an app by hand.
+    #[schema(example = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")]
+    pub secret: String,
+    /// The `otpauth://totp/` URI (issuer SecureTodo, the email as the
+    /// account, SHA1, 6 digits, 30 seconds).
+    #[schema(
+        example = "otpauth://totp/SecureTodo:alice%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=SecureTodo"
+    )]
+    pub otpauth_uri: String,
+    /// The URI as an SVG QR code (an image: show it with `<img>`, never as
+    /// markup).
+    #[schema(example = "<?xml version=\"1.0\" standalone=\"yes\"?><svg ...>")]
+    pub qr_svg: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmTotpRequest {
+    /// A current code of the new secret.
+    #[schema(example = "123456")]
+    pub code: String,
+}
+
+/// Recovery codes, shown once: each signs in once in place of a TOTP code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodesResponse {
+    /// Ten codes of 120 bits each; only their keyed hashes are stored.
+    #[schema(example = json!(["7k2m-q9xd-4hrt-0pzc-3n8w-vy5e", "m1cz-8bq4-t0ga-kd3w-x7rj-9fhe"]))]
+    pub recovery_codes: Vec<String>,
+}
+
+/// The password and a second factor, for changes to the second factor.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaChangeRequest {
+    /// The current password.
+    #[schema(example = "correct horse battery staple", format = Password)]
+    pub password: String,
+    /// A current TOTP code, or an unused recovery code (which is spent).
+    #[schema(example = "123456")]
+    pub code: String,
+}
+
+fn wrong_code() -> ApiError {
+    ApiError::validation("code", "is incorrect")
+}
+
+/// Start a TOTP enrolment (or start it over while it is pending).
+///
+/// MFA stays off until `POST /api/v1/users/me/mfa/totp/confirm` receives a
+/// code of this secret.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/me/mfa/totp",
+    tag = "mfa",
+    security(("bearer" = [])),
+    request_body = StartTotpRequest,
+    responses(
+        (status = 200, description = "A pending enrolment", body = TotpEnrolmentResponse),
+        JsonBodyErrors,
+        Unauthenticated,
+        (status = 409, description = "MFA is already on (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong password", body = Problem, content_type = "application/problem+json"),
+        TooManyAttempts,
+    )
+)]
+pub async fn start_totp_enrolment(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<StartTotpRequest>,
+) -> ApiResult<web::Json<TotpEnrolmentResponse>> {
+    confirm_password(&state, &req, &user, body.0.password, "password").await?;
+    let actor = actor(&state, &req, &user);
+    let keys = state.clone();
+    let enrolment = state
+        .db
+        .write(move |tx| mfa::start_enrolment(tx, &keys.mfa, &actor, crate::clock::now()))
+        .await?;
+    Ok(web::Json(TotpEnrolmentResponse {
+        secret: enrolment.secret_base32,
+        otpauth_uri: enrolment.otpauth_uri,
+        qr_svg: enrolment.qr_svg,
+    }))
+}
+
+/// Confirm the pending enrolment with a code: MFA is on.
+///
+/// Returns ten recovery codes, once. Every other session of the caller
+/// ends; the code counts as used.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/me/mfa/totp/confirm",
+    tag = "mfa",
+    security(("bearer" = [])),
+    request_body = ConfirmTotpRequest,
+    responses(
+        (status = 200, description = "MFA is on; the recovery codes, shown once", body = RecoveryCodesResponse),
+        JsonBodyErrors,
+        Unauthenticated,
+        (status = 409, description = "MFA is already on, or no enrolment is pending (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed or wrong code", body = Problem, content_type = "application/problem+json"),
+        TooManyAttempts,
+    )
+)]
+pub async fn confirm_totp_enrolment(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<ConfirmTotpRequest>,
+) -> ApiResult<web::Json<RecoveryCodesResponse>> {
+    let code = TotpCode::parse(&body.0.code).map_err(|m| ApiError::validation("code", m))?;
+    let actor = actor(&state, &req, &user);
+    let keep = user.session_id;
+    let keys = state.clone();
+    let checked = state
+        .db
+        .write(move |tx| {
+            mfa::confirm_enrolment(tx, &keys.mfa, &actor, keep, &code, crate::clock::now())
+        })
+        .await?;
+    match checked {
+        Checked::Accepted(recovery_codes) => {
+            Ok(web::Json(RecoveryCodesResponse { recovery_codes }))
+        }
+        Checked::WrongCode => Err(wrong_code()),
+    }
+}
+
+/// Parses the change's code and checks the password, in that order of
+/// cost: a malformed code is answered before bcrypt runs.
+async fn confirm_change(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &AuthUser,
+    body: MfaChangeRequest,
+) -> ApiResult<SecondFactor> {
+    let factor =
+        SecondFactor::parse_either(&body.code).map_err(|m| ApiError::validation("code", m))?;
+    confirm_password(state, req, user, body.password, "password").await?;
+    Ok(factor)
+}
+
+/// Replace the recovery codes with a new set (the old set stops working).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/me/mfa/recovery-codes",
+    tag = "mfa",
+    security(("bearer" = [])),
+    request_body = MfaChangeRequest,
+    responses(
+        (status = 200, description = "The new recovery codes, shown once", body = RecoveryCodesResponse),
+        JsonBodyErrors,
+        Unauthenticated,
+        (status = 409, description = "MFA is off (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong password or code", body = Problem, content_type = "application/problem+json"),
+        TooManyAttempts,
+    )
+)]
+pub async fn regenerate_recovery_codes(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<MfaChangeRequest>,
+) -> ApiResult<web::Json<RecoveryCodesResponse>> {
+    let factor = confirm_change(&state, &req, &user, body.0).await?;
+    let actor = actor(&state, &req, &user);
+    let session_id = user.session_id;
+    let keys = state.clone();
+    let checked = state
+        .db
+        .write(move |tx| {
+            mfa::regenerate_recovery_codes(
+                tx,
+                &keys.mfa,
+                &actor,
+                session_id,
+                &factor,
+                crate::clock::now(),
+            )
+        })
+        .await?;
+    match checked {
+        Checked::Accepted(recovery_codes) => {
+            Ok(web::Json(RecoveryCodesResponse { recovery_codes }))
+        }
+        Checked::WrongCode => Err(wrong_code()),
+    }
+}
+
+/// Turn MFA off (the secret and recovery codes are deleted).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/me/mfa",
+    tag = "mfa",
+    security(("bearer" = [])),
+    request_body = MfaChangeRequest,
+    responses(
+        (status = 204, description = "MFA is off"),
+        JsonBodyErrors,
+        Unauthenticated,
+        (status = 409, description = "MFA is off already (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong password or code", body = Problem, content_type = "application/problem+json"),
+        TooManyAttempts,
+    )
+)]
+pub async fn disable_mfa(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<MfaChangeRequest>,
+) -> ApiResult<HttpResponse> {
+    let factor = confirm_change(&state, &req, &user, body.0).await?;
+    let actor = actor(&state, &req, &user);
+    let session_id = user.session_id;
+    let keys = state.clone();
+    let checked = state
+        .db
+        .write(move |tx| {
+            mfa::disable(
+                tx,
+                &keys.mfa,
+                &actor,
+                session_id,
+                &factor,
+                crate::clock::now(),
+            )
+        })
+        .await?;
+    match checked {
+        Checked::Accepted(()) => Ok(HttpResponse::NoContent().finish()),
+        Checked::WrongCode => Err(wrong_code()),
+    }
+}
