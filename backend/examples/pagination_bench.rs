@@ -132,6 +132,7 @@ fn seed(conn: &mut SqliteConnection, owner: i64, count: usize) {
                         created_at: *created,
                         updated_at: *created,
                         completed_at: (i % 4 == 0).then_some(*created),
+                        change_seq: i as i64 + 1,
                     }
                 })
                 .collect();

@@ -85,6 +85,7 @@ mod tests {
         let policy = RetentionPolicy {
             session_lifetime: chrono::Duration::days(1),
             audit_retention: Some(chrono::Duration::days(1)),
+            trash_retention: chrono::Duration::days(30),
             batch_size: 10,
         };
         let task = spawn_retention(

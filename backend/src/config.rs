@@ -178,6 +178,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `AUDIT_RETENTION_DAYS`; 0 keeps audit events forever.
     pub audit_retention_days: u32,
+    /// `MAX_TODOS_PER_USER`: live plus trashed todos per user; 0 disables.
+    pub max_todos_per_user: i64,
+    /// `TRASH_RETENTION_DAYS`: trashed todos are restorable this long.
+    pub trash_retention_days: u32,
 }
 
 impl fmt::Debug for Settings {
@@ -210,6 +214,8 @@ impl fmt::Debug for Settings {
             .field("metrics_addr", &self.metrics_addr)
             .field("log_format", &self.log_format)
             .field("audit_retention_days", &self.audit_retention_days)
+            .field("max_todos_per_user", &self.max_todos_per_user)
+            .field("trash_retention_days", &self.trash_retention_days)
             .finish()
     }
 }
@@ -298,6 +304,18 @@ impl Settings {
             365u32,
             0..=36_500,
         )?;
+        let max_todos_per_user = parse_number(
+            "MAX_TODOS_PER_USER",
+            get("MAX_TODOS_PER_USER"),
+            100_000i64,
+            0..=100_000_000,
+        )?;
+        let trash_retention_days = parse_number(
+            "TRASH_RETENTION_DAYS",
+            get("TRASH_RETENTION_DAYS"),
+            30u32,
+            1..=36_500,
+        )?;
 
         // Not trimmed: whitespace is part of a secret.
         let secret = lookup("JWT_SECRET").filter(|s| !s.is_empty());
@@ -367,6 +385,8 @@ impl Settings {
             metrics_addr,
             log_format,
             audit_retention_days,
+            max_todos_per_user,
+            trash_retention_days,
         })
     }
 
@@ -584,6 +604,8 @@ mod tests {
         assert_eq!(s.metrics_addr, None);
         assert_eq!(s.log_format, LogFormat::Text);
         assert_eq!(s.audit_retention_days, 365);
+        assert_eq!(s.max_todos_per_user, 100_000);
+        assert_eq!(s.trash_retention_days, 30);
         assert_eq!(s.api_rate_limit_per_minute, 600);
         assert!(s.redis_url.is_none());
     }
@@ -619,6 +641,22 @@ mod tests {
         }
         let err = settings(&[("REDIS_URL", "redis://:pw-in-url@h:notaport/0")]).unwrap_err();
         assert!(!err.to_string().contains("pw-in-url"));
+    }
+
+    #[test]
+    fn quota_and_trash_settings_are_parsed_and_checked() {
+        let s = settings(&[("MAX_TODOS_PER_USER", "0"), ("TRASH_RETENTION_DAYS", "7")]).unwrap();
+        assert_eq!(s.max_todos_per_user, 0);
+        assert_eq!(s.trash_retention_days, 7);
+        for (variable, bad) in [
+            ("MAX_TODOS_PER_USER", "-1"),
+            ("MAX_TODOS_PER_USER", "lots"),
+            ("TRASH_RETENTION_DAYS", "0"),
+            ("TRASH_RETENTION_DAYS", "36501"),
+        ] {
+            let error = settings(&[(variable, bad)]).unwrap_err();
+            assert_eq!(error.variable, variable);
+        }
     }
 
     #[test]

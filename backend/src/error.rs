@@ -72,6 +72,10 @@ pub enum ApiError {
     /// Well-formed input that breaks a rule.
     #[error("validation failed: {0:?}")]
     Validation(Vec<FieldError>),
+    /// A request header the server cannot accept (400 `validation_failed`
+    /// naming the header), such as a malformed `Idempotency-Key`.
+    #[error("invalid header: {0:?}")]
+    BadHeader(FieldError),
     #[error("invalid credentials")]
     InvalidCredentials,
     #[error("email already registered")]
@@ -101,11 +105,20 @@ pub enum ApiError {
     LastAdmin,
     #[error("precondition failed")]
     PreconditionFailed,
+    /// The `Idempotency-Key` was used before with another request.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
+    /// `MAX_TODOS_PER_USER` reached.
+    #[error("todo quota exceeded")]
+    QuotaExceeded,
+    /// The sync token predates the change history the server keeps.
+    #[error("sync token expired")]
+    SyncExpired,
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
-    /// A per-user limit is reached (live API tokens).
-    #[error("quota exceeded: {0}")]
-    QuotaExceeded(&'static str),
+    /// The live API tokens a user may hold are all taken.
+    #[error("API token quota exceeded")]
+    TokenQuotaExceeded,
     /// A dependency the request cannot be served safely without is out of
     /// reach (Redis, for the credential rate limits): try again shortly.
     #[error("dependency unavailable")]
@@ -127,7 +140,9 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::MalformedJson | Self::BadRequest | Self::Validation(_) => "validation_failed",
+            Self::MalformedJson | Self::BadRequest | Self::Validation(_) | Self::BadHeader(_) => {
+                "validation_failed"
+            }
             Self::InvalidCredentials => "invalid_credentials",
             Self::EmailTaken => "email_taken",
             Self::Unauthorized | Self::RefreshRejected => "unauthorized",
@@ -139,8 +154,11 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::LastAdmin => "last_admin",
             Self::PreconditionFailed => "precondition_failed",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::SyncExpired => "sync_expired",
             Self::RateLimited { .. } => "rate_limited",
-            Self::QuotaExceeded(_) => "quota_exceeded",
+            Self::TokenQuotaExceeded => "quota_exceeded",
             Self::Unavailable { .. } => "unavailable",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -153,7 +171,7 @@ impl ApiError {
         match self {
             Self::MalformedJson => "Malformed request body",
             Self::BadRequest => "Bad request",
-            Self::Validation(_) => "Validation failed",
+            Self::Validation(_) | Self::BadHeader(_) => "Validation failed",
             Self::InvalidCredentials => "Invalid credentials",
             Self::EmailTaken => "Email already registered",
             Self::Unauthorized | Self::RefreshRejected => "Unauthorized",
@@ -165,8 +183,11 @@ impl ApiError {
             Self::Conflict(_) => "Conflict",
             Self::LastAdmin => "Last admin",
             Self::PreconditionFailed => "Precondition failed",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::QuotaExceeded => "Quota exceeded",
+            Self::SyncExpired => "Sync token expired",
             Self::RateLimited { .. } => "Too many requests",
-            Self::QuotaExceeded(_) => "Quota exceeded",
+            Self::TokenQuotaExceeded => "Quota exceeded",
             Self::Unavailable { .. } => "Temporarily unavailable",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
@@ -180,6 +201,7 @@ impl ApiError {
             Self::MalformedJson => "The request body is not valid JSON.".into(),
             Self::BadRequest => "The request could not be understood.".into(),
             Self::Validation(_) => "The request has invalid fields; see `errors`.".into(),
+            Self::BadHeader(_) => "A request header is invalid; see `errors`.".into(),
             Self::InvalidCredentials => "The email or password is incorrect.".into(),
             Self::EmailTaken => "An account with this email already exists.".into(),
             Self::Unauthorized => "A valid access token is required.".into(),
@@ -202,10 +224,21 @@ impl ApiError {
             Self::PreconditionFailed => {
                 "The resource has changed since you read it (If-Match did not match).".into()
             }
+            Self::IdempotencyKeyReused => {
+                "This Idempotency-Key was already used with another request.".into()
+            }
+            Self::QuotaExceeded => {
+                "You hold the most todos an account may (trash included); empty the trash or delete some.".into()
+            }
+            Self::SyncExpired => {
+                "The sync token is older than the change history kept; sync again without `since`.".into()
+            }
             Self::RateLimited { retry_after_secs } => {
                 format!("Too many requests; retry after {retry_after_secs} seconds.")
             }
-            Self::QuotaExceeded(what) => (*what).to_owned(),
+            Self::TokenQuotaExceeded => {
+                "You already have 20 API tokens; delete one before creating another.".into()
+            }
             Self::Unavailable { retry_after_secs } => format!(
                 "The service cannot check this request right now; retry after {retry_after_secs} seconds."
             ),
@@ -225,6 +258,7 @@ impl ApiError {
             code: self.code().to_owned(),
             errors: match self {
                 Self::Validation(errors) => Some(errors.clone()),
+                Self::BadHeader(error) => Some(vec![error.clone()]),
                 _ => None,
             },
             // Set by the outermost middleware for the whole request; empty
@@ -239,13 +273,15 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::MalformedJson | Self::BadRequest => StatusCode::BAD_REQUEST,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::MalformedJson | Self::BadRequest | Self::BadHeader(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::QuotaExceeded => StatusCode::CONFLICT,
+            Self::SyncExpired => StatusCode::GONE,
             Self::InvalidCredentials
             | Self::Unauthorized
             | Self::RefreshRejected
             | Self::TokenExpired => StatusCode::UNAUTHORIZED,
-            Self::EmailTaken | Self::Conflict(_) | Self::LastAdmin | Self::QuotaExceeded(_) => {
+            Self::EmailTaken | Self::Conflict(_) | Self::LastAdmin | Self::TokenQuotaExceeded => {
                 StatusCode::CONFLICT
             }
             Self::Forbidden | Self::InsufficientScope => StatusCode::FORBIDDEN,
@@ -362,7 +398,7 @@ mod tests {
             (ApiError::TokenExpired, 401, "token_expired"),
             (ApiError::Forbidden, 403, "forbidden"),
             (ApiError::InsufficientScope, 403, "insufficient_scope"),
-            (ApiError::QuotaExceeded("x"), 409, "quota_exceeded"),
+            (ApiError::TokenQuotaExceeded, 409, "quota_exceeded"),
             (
                 ApiError::Unavailable {
                     retry_after_secs: 5,
@@ -374,6 +410,18 @@ mod tests {
             (ApiError::Conflict("x"), 409, "conflict"),
             (ApiError::LastAdmin, 409, "last_admin"),
             (ApiError::PreconditionFailed, 412, "precondition_failed"),
+            (
+                ApiError::BadHeader(FieldError::new("Idempotency-Key", "m")),
+                400,
+                "validation_failed",
+            ),
+            (
+                ApiError::IdempotencyKeyReused,
+                422,
+                "idempotency_key_reused",
+            ),
+            (ApiError::QuotaExceeded, 409, "quota_exceeded"),
+            (ApiError::SyncExpired, 410, "sync_expired"),
             (
                 ApiError::RateLimited {
                     retry_after_secs: 3,

@@ -154,6 +154,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = JsonWithBytes::<T>::from_request(req, payload);
+        Box::pin(async move { json.await.map(|JsonWithBytes(value, _)| Json(value)) })
+    }
+}
+
+/// [`Json`] that also keeps the body exactly as sent: an `Idempotency-Key`
+/// is bound to the bytes of the request it first came with.
+#[derive(Debug)]
+pub struct JsonWithBytes<T>(pub T, pub Bytes);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonWithBytes<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
@@ -161,8 +176,24 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 return Err(ApiError::UnsupportedMediaType);
             }
             let bytes = read_body(&req, &mut payload).await?;
-            parse_json(&bytes).map(Json)
+            parse_json(&bytes).map(|value| JsonWithBytes(value, bytes))
         })
+    }
+}
+
+/// A body that is not read as anything (an action without input), kept as
+/// sent and limited to 64 KiB like every other body.
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move { read_body(&req, &mut payload).await.map(RawBody) })
     }
 }
 

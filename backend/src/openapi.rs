@@ -41,6 +41,10 @@ use crate::error::{FieldError, Problem};
         api::todos::get_todo,
         api::todos::update_todo,
         api::todos::delete_todo,
+        api::todos::list_trash,
+        api::todos::restore_todo,
+        api::todos::empty_trash,
+        api::todos::list_changes,
         api::admin::list_users,
         api::admin::update_user,
         api::admin::delete_user,
@@ -57,7 +61,7 @@ use crate::error::{FieldError, Problem};
         (name = "users", description = "The caller's own account and sessions"),
         (name = "tokens", description = "Personal API tokens for scripts and external clients: `Authorization: Bearer stp_...` on the todo endpoints, within the token's scopes"),
         (name = "mfa", description = "The caller's second factor: TOTP enrolment, recovery codes, turning MFA off"),
-        (name = "todos", description = "The caller's todos: lists with filters, search, sorting and cursor pages; create, read, update with `If-Match`, delete"),
+        (name = "todos", description = "The caller's todos: lists with filters, search, sorting and cursor pages; create (with `Idempotency-Key`), read (with `If-None-Match`), update with `If-Match`, delete to the trash; the trash (list, restore, empty) and delta sync"),
         (name = "admin", description = "User management and the audit log (role `admin` only)"),
         (name = "health", description = "Liveness and readiness probes")
     )

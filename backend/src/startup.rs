@@ -219,11 +219,14 @@ fn cors(settings: &Settings) -> Cors {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::IF_MATCH,
+            header::IF_NONE_MATCH,
             header::ACCEPT,
         ])
         .allowed_header(HeaderName::from_static(crate::request_context::HEADER))
+        .allowed_header(HeaderName::from_static("idempotency-key"))
         .expose_headers([
             HeaderName::from_static(crate::request_context::HEADER),
+            HeaderName::from_static("idempotent-replayed"),
             header::ETAG,
             header::LOCATION,
             header::RETRY_AFTER,

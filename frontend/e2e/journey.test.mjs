@@ -209,7 +209,7 @@ test('the full journey of a new user', async (t) => {
     const clear = page.getByRole('button', { name: 'Clear completed' });
     await clear.click();
     const dialog = page.getByRole('dialog', { name: 'Clear completed todos?' });
-    await dialog.getByText('1 completed todo will be deleted permanently.').waitFor();
+    await dialog.getByText('1 completed todo will move to the trash (you can undo this or restore them from the trash).').waitFor();
     await dialog.getByRole('button', { name: 'Clear 1 completed' }).click();
     await todoItem(page, 'Buy milk').waitFor({ state: 'detached' });
     assert.deepEqual(await todoTitles(page), ['Call mom and dad']);

@@ -218,7 +218,11 @@ async function request(method, path, opts = {}) {
     return request(method, path, { ...opts, retried: true });
   }
   const res = await send(method, path, { ...opts, token });
-  if (res.ok) return readBody(res);
+  if (res.ok) {
+    const body = await readBody(res);
+    // Callers that edit safely need the version tag (If-Match) as well as the body.
+    return opts.withEtag ? { body, etag: res.headers.get('ETag') } : body;
+  }
   const error = await toError(res);
   // Authenticated endpoints answer a wrong password with 422 on its field, so a 401 here
   // always means the access token: refresh once and retry once.
@@ -358,8 +362,18 @@ export function createTodo(todo) {
   return request('POST', '/todos', { body: todo });
 }
 
-export function updateTodo(id, patch) {
-  return request('PATCH', `/todos/${encodeURIComponent(id)}`, { body: patch });
+/** One todo with its version tag: `{ body, etag }`. */
+export function getTodo(id, opts = {}) {
+  return request('GET', `/todos/${encodeURIComponent(id)}`, { ...opts, withEtag: true });
+}
+
+/**
+ * Changes a todo only if it is still at version `ifMatch` (its ETag): a 412 means someone
+ * changed it since. Resolves to `{ body, etag }`.
+ */
+export function updateTodo(id, patch, { ifMatch } = {}) {
+  const headers = ifMatch ? { 'If-Match': ifMatch } : {};
+  return request('PATCH', `/todos/${encodeURIComponent(id)}`, { body: patch, headers, withEtag: true });
 }
 
 export function deleteTodo(id) {
@@ -368,6 +382,23 @@ export function deleteTodo(id) {
 
 export function clearCompleted() {
   return request('DELETE', '/todos', { query: { completed: true } });
+}
+
+/** A fresh Idempotency-Key, so that a retried request never acts twice. */
+function idempotencyKey() {
+  return globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+}
+
+export function restoreTodo(id) {
+  return request('POST', `/todos/${encodeURIComponent(id)}/restore`, { headers: { 'Idempotency-Key': idempotencyKey() } });
+}
+
+export function listTrash({ limit, cursor } = {}, opts = {}) {
+  return request('GET', '/todos/trash', { ...opts, query: { limit, cursor } });
+}
+
+export function emptyTrash() {
+  return request('DELETE', '/todos/trash');
 }
 
 /* ---------- Administration ---------- */

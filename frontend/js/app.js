@@ -7,6 +7,7 @@ import { createShell } from './views/shell.js';
 import { landingView } from './views/landing.js';
 import { loginView, registerView } from './views/auth.js';
 import { dashboardView } from './views/dashboard.js';
+import { trashView } from './views/trash.js';
 import { accountView } from './views/account.js';
 import { adminView } from './views/admin.js';
 import { forbiddenView, notFoundView } from './views/status.js';
@@ -17,6 +18,7 @@ const ROUTES = {
   '/login': { view: loginView, guestOnly: true },
   '/register': { view: registerView, guestOnly: true },
   '/dashboard': { view: dashboardView, auth: true },
+  '/trash': { view: trashView, auth: true },
   '/account': { view: accountView, auth: true },
   '/admin': { view: adminView, auth: true, admin: true },
 };

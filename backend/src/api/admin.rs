@@ -80,7 +80,8 @@ pub struct AdminUserResponse {
     #[schema(example = false)]
     pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
-    /// How many todos the user has.
+    /// How many todos the user holds, trash included (what
+    /// `MAX_TODOS_PER_USER` counts).
     #[schema(example = 3)]
     pub todo_count: i64,
     /// The last successful login; null if the user never logged in.

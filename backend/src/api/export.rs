@@ -61,8 +61,9 @@ pub struct ExportDocument {
     pub sessions: Vec<ExportedSession>,
     /// Metadata of the API tokens; never a secret or hash.
     pub api_tokens: Vec<ApiTokenResponse>,
-    /// Oldest first.
-    pub todos: Vec<TodoResponse>,
+    /// The live todos, oldest first, then the trash, most recently
+    /// deleted first.
+    pub todos: Vec<ExportedTodo>,
     /// Security events about the account, oldest first.
     pub audit_events: Vec<ExportedAuditEvent>,
 }
@@ -91,6 +92,25 @@ impl From<&Session> for ExportedSession {
             revoked_at: s.revoked_at.map(|at| at.and_utc()),
             user_agent: s.user_agent.clone(),
             ip: s.ip.clone(),
+        }
+    }
+}
+
+/// A todo in the export: as the API shows it, and when it moved to the
+/// trash (null for a live todo).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedTodo {
+    #[serde(flatten)]
+    pub todo: TodoResponse,
+    #[schema(required = true)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Todo> for ExportedTodo {
+    fn from(t: &Todo) -> Self {
+        Self {
+            todo: TodoResponse::from(t),
+            deleted_at: t.deleted_at.map(|at| at.and_utc()),
         }
     }
 }
@@ -230,6 +250,11 @@ enum Step {
         after: Option<TodoPosition>,
         first: bool,
     },
+    /// JSON only: the trashed todos, in the same array.
+    Trash {
+        after: Option<TodoPosition>,
+        first: bool,
+    },
     Audit {
         after: i64,
         first: bool,
@@ -258,8 +283,8 @@ impl Export {
                         let bytes = match format {
                             ExportFormat::Csv => csv_chunk(&todos, first)?,
                             ExportFormat::Json => {
-                                let items: Vec<TodoResponse> =
-                                    todos.iter().map(TodoResponse::from).collect();
+                                let items: Vec<ExportedTodo> =
+                                    todos.iter().map(ExportedTodo::from).collect();
                                 json_items(&items, first)?
                             }
                         };
@@ -270,7 +295,7 @@ impl Export {
                         ))
                     })
                     .await;
-                page.map(|(mut bytes, last, count)| {
+                page.map(|(bytes, last, count)| {
                     let full = count == usize::try_from(export::PAGE_SIZE).unwrap_or(usize::MAX);
                     self.step = match (last, format) {
                         (Some(last), _) if full => Step::Todos {
@@ -278,7 +303,35 @@ impl Export {
                             first: false,
                         },
                         (_, ExportFormat::Csv) => Step::Done,
-                        (_, ExportFormat::Json) => {
+                        (_, ExportFormat::Json) => Step::Trash {
+                            after: None,
+                            first: first && count == 0,
+                        },
+                    };
+                    bytes
+                })
+            }
+            Step::Trash { after, first } => {
+                let page = self
+                    .db
+                    .read(move |conn| {
+                        let todos = export::trash_page(conn, user_id, after)?;
+                        let items: Vec<ExportedTodo> =
+                            todos.iter().map(ExportedTodo::from).collect();
+                        let last = todos
+                            .last()
+                            .map(|t| (t.deleted_at.unwrap_or_default(), t.id));
+                        Ok((json_items(&items, first)?, last, todos.len()))
+                    })
+                    .await;
+                page.map(|(mut bytes, last, count)| {
+                    let full = count == usize::try_from(export::PAGE_SIZE).unwrap_or(usize::MAX);
+                    self.step = match last {
+                        Some(last) if full => Step::Trash {
+                            after: Some(last),
+                            first: false,
+                        },
+                        _ => {
                             bytes.extend_from_slice(b"\n],\"audit_events\":[");
                             Step::Audit {
                                 after: 0,
@@ -360,7 +413,8 @@ fn json_head(account: &export::AccountExport) -> ApiResult<Vec<u8>> {
 }
 
 /// Download the caller's data. `json` (default): the account, sessions,
-/// API token metadata, todos and the audit events about the account;
+/// API token metadata, todos (the trash included, with `deleted_at`) and
+/// the audit events about the account;
 /// `csv`: the live todos, one per line, with a header row. Cells that a
 /// spreadsheet would run as a formula start with `'`.
 #[utoipa::path(

@@ -124,6 +124,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(todos::create_todo))
                     .route(web::delete().to(todos::clear_completed_todos)),
             )
+            // Before `/todos/{id}`, which would take `trash` and `changes`
+            // for ids.
+            .service(
+                resource("/todos/trash", "GET, DELETE")
+                    .route(web::get().to(todos::list_trash))
+                    .route(web::delete().to(todos::empty_trash)),
+            )
+            .service(resource("/todos/changes", "GET").route(web::get().to(todos::list_changes)))
+            .service(
+                resource("/todos/{id}/restore", "POST").route(web::post().to(todos::restore_todo)),
+            )
             .service(
                 resource("/todos/{id}", "GET, PATCH, DELETE")
                     .route(web::get().to(todos::get_todo))

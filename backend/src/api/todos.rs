@@ -1,19 +1,26 @@
 //! The caller's todos: keyset-paged lists with filters, search and eight
-//! orders; create, read, update (with `If-Match`), delete, clear completed.
+//! orders; create (with `Idempotency-Key`), read (with `If-None-Match`),
+//! update (with `If-Match`), delete to the trash, clear completed; the
+//! trash (list, restore, empty) and delta sync.
 
-use actix_web::http::header::{self, IfMatch};
+use actix_web::http::header::{self, IfMatch, IfNoneMatch};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::dto::TodoResponse;
 use crate::api::problems::{BadId, JsonBodyErrors, Unauthenticated};
+use crate::app::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
+use crate::app::sync::{self, SyncPosition};
 use crate::app::todos::{self, NewTodoInput, Precondition, TodoChange};
 use crate::auth::Caller;
 use crate::db::models::todo::{ListFilter, SortValue, Todo};
+use crate::db::Conn;
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
-use crate::extract::{Json, PathId, Query};
+use crate::extract::{Json, JsonWithBytes, PathId, Query, RawBody};
 use crate::pagination::{self, Page};
 use crate::state::AppState;
 
@@ -30,11 +37,58 @@ pub struct TodoListResponse {
     pub next_cursor: Option<String>,
 }
 
-/// How many todos `DELETE /api/v1/todos?completed=true` removed.
+/// How many todos `DELETE /api/v1/todos?completed=true` moved to the trash.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClearCompletedResponse {
     #[schema(example = 3)]
     pub deleted: i64,
+    /// The ids of the todos moved to the trash: restore them to undo.
+    #[schema(example = json!([7, 9, 12]))]
+    pub ids: Vec<i64>,
+}
+
+/// How many todos `DELETE /api/v1/todos/trash` purged for good.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmptyTrashResponse {
+    #[schema(example = 3)]
+    pub deleted: i64,
+}
+
+/// A todo in the trash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrashedTodoResponse {
+    #[serde(flatten)]
+    pub todo: TodoResponse,
+    /// When it moved to the trash; it is purged `TRASH_RETENTION_DAYS`
+    /// later.
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// One page of the trash, most recently deleted first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrashListResponse {
+    pub items: Vec<TrashedTodoResponse>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true, value_type = Option<String>, example = "eyJmIjoi...")]
+    pub next_cursor: Option<String>,
+}
+
+/// One response of delta sync.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangesResponse {
+    /// Todos created, changed or restored since the token, each once, in
+    /// its latest state (every live todo when there was no `since`).
+    pub items: Vec<TodoResponse>,
+    /// Ids of todos trashed or purged since the token: remove them. Never
+    /// also in `items`.
+    #[schema(example = json!([4, 11]))]
+    pub deleted_ids: Vec<i64>,
+    /// Keep it; send it as `since` next time.
+    #[schema(example = "eyJrIjoic3luYyIs...")]
+    pub sync_token: String,
+    /// More changes are waiting: call again at once with `sync_token`.
+    #[schema(example = false)]
+    pub has_more: bool,
 }
 
 /// A field that may be absent but, when present, must not be null.
@@ -178,6 +232,60 @@ impl IntoParams for ClearCompletedQuery {
     }
 }
 
+/// The page of `GET /api/v1/todos/trash`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TrashQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100, example = 20)]
+    pub limit: Option<i64>,
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `GET /api/v1/todos/changes`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesQuery {
+    /// The `sync_token` of your last response; absent for a first (full)
+    /// sync.
+    pub since: Option<String>,
+    /// Most entries (todos plus deleted ids) per response, 1 to 500
+    /// (default 100).
+    #[param(minimum = 1, maximum = 500, example = 100)]
+    pub limit: Option<i64>,
+}
+
+/// Where a trash page ended.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrashCursor {
+    /// Digest of the owner's trash.
+    f: String,
+    t: NaiveDateTime,
+    id: i64,
+}
+
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum TokenKind {
+    #[serde(rename = "sync")]
+    Sync,
+}
+
+/// A sync token: a position in the owner's change sequence, signed like
+/// the cursors and bound to the owner.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncToken {
+    k: TokenKind,
+    u: i64,
+    s: i64,
+    i: i64,
+    b: i64,
+}
+
 /// What a cursor remembers: where the last page ended, and the query it
 /// belongs to, so that it cannot be replayed against another order or filter.
 #[derive(Debug, Serialize, Deserialize)]
@@ -222,6 +330,98 @@ fn field<T>(errors: &mut Vec<FieldError>, name: &str, parsed: Result<T, &str>) -
     parsed
         .map_err(|m| errors.push(FieldError::new(name, m)))
         .ok()
+}
+
+/// The request's `Idempotency-Key` with the fingerprint it is bound to, if
+/// it sent one; a malformed or repeated header is 400.
+fn idempotency_of(req: &HttpRequest, body: &[u8]) -> ApiResult<Option<(IdempotencyKey, String)>> {
+    let mut values = req.headers().get_all(idempotency::HEADER);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let key = IdempotencyKey::parse(value.as_bytes())?;
+    if values.next().is_some() {
+        return Err(ApiError::BadHeader(FieldError::new(
+            idempotency::HEADER,
+            "must be sent once",
+        )));
+    }
+    let fingerprint = idempotency::fingerprint(req.method().as_str(), req.path(), body);
+    Ok(Some((key, fingerprint)))
+}
+
+/// A todo response as it is sent, and recorded for an `Idempotency-Key`.
+fn stored(status: StatusCode, todo: &Todo, location: bool) -> ApiResult<StoredResponse> {
+    Ok(StoredResponse {
+        status: status.as_u16(),
+        body: serde_json::to_string(&TodoResponse::from(todo))
+            .map_err(|e| ApiError::Internal(e.into()))?,
+        etag: Some(Precondition::etag(todo)),
+        location: location.then(|| format!("/api/v1/todos/{}", todo.id)),
+    })
+}
+
+fn render(response: StoredResponse, replayed: bool) -> HttpResponse {
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
+    let mut builder = HttpResponse::build(status);
+    builder.content_type("application/json");
+    if let Some(etag) = response.etag {
+        builder.insert_header((header::ETAG, etag));
+    }
+    if let Some(location) = response.location {
+        builder.insert_header((header::LOCATION, location));
+    }
+    if replayed {
+        builder.insert_header(("Idempotent-Replayed", "true"));
+    }
+    builder.body(response.body)
+}
+
+/// Runs `act` in a write transaction, at most once per `Idempotency-Key`:
+/// with a key, the response is recorded in the same transaction, a repeat
+/// replays it, and a failure releases the key.
+async fn respond_once<F>(
+    state: &AppState,
+    owner: i64,
+    idempotent: Option<(IdempotencyKey, String)>,
+    act: F,
+) -> ApiResult<HttpResponse>
+where
+    F: FnOnce(&mut Conn<'_>) -> ApiResult<StoredResponse> + Send + 'static,
+{
+    let Some((key, fingerprint)) = idempotent else {
+        return Ok(render(state.db.write(act).await?, false));
+    };
+    let claimed = key.clone();
+    let claim = state
+        .db
+        .write(move |tx| idempotency::begin(tx, owner, &claimed, &fingerprint, crate::clock::now()))
+        .await?;
+    if let Claim::Replay(response) = claim {
+        return Ok(render(response, true));
+    }
+    let held = key.clone();
+    let outcome = state
+        .db
+        .write(move |tx| {
+            let response = act(tx)?;
+            idempotency::finish(tx, owner, &held, &response)?;
+            Ok(response)
+        })
+        .await;
+    match outcome {
+        Ok(response) => Ok(render(response, false)),
+        Err(error) => {
+            if let Err(release) = state
+                .db
+                .write(move |tx| idempotency::abandon(tx, owner, &key))
+                .await
+            {
+                log::warn!("releasing an idempotency key failed: {release}");
+            }
+            Err(error)
+        }
+    }
 }
 
 /// List the caller's todos, one page at a time.
@@ -304,30 +504,40 @@ pub async fn list_todos(
     path = "/api/v1/todos",
     tag = "todos",
     security(("bearer" = []), ("api_token" = ["todos:write"])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "1 to 255 printable ASCII characters, sent as they are: a repeat with the same body within 24 hours answers the first response again instead of creating another todo"),
+    ),
     request_body = CreateTodoRequest,
     responses(
-        (status = 201, description = "Created; `Location` names it and `ETag` tags its version", body = TodoResponse,
+        (status = 201, description = "Created; `Location` names it and `ETag` tags its version. A repeat with the same `Idempotency-Key` and body answers the first response again, with `Idempotent-Replayed: true`", body = TodoResponse,
             headers(
                 ("Location" = String, description = "`/api/v1/todos/{id}`"),
                 ("ETag" = String, description = "Strong entity tag of this version"),
+                ("Idempotent-Replayed" = String, description = "`true` on a replayed response"),
             )),
-        JsonBodyErrors,
+        (status = 400, description = "Body is not valid JSON, or the `Idempotency-Key` is malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`quota_exceeded`: the account holds `MAX_TODOS_PER_USER` todos (trash included); or `conflict`: a request with this `Idempotency-Key` is still in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         Unauthenticated,
-        (status = 422, description = "A field breaks a rule, is null, or is not accepted", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule, is null, or is not accepted; or `idempotency_key_reused`: the key came with another request", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_todo(
     user: Caller,
     state: web::Data<AppState>,
-    body: Json<CreateTodoRequest>,
+    req: HttpRequest,
+    body: JsonWithBytes<CreateTodoRequest>,
 ) -> ApiResult<HttpResponse> {
+    let JsonWithBytes(body, bytes) = body;
+    let idempotent = idempotency_of(&req, &bytes)?;
     let CreateTodoRequest {
         title,
         description,
         priority,
         due_date,
         completed,
-    } = body.0;
+    } = body;
     let mut errors = Vec::new();
     let title = field(&mut errors, "title", TodoTitle::parse(&title));
     let description = field(
@@ -350,13 +560,12 @@ pub async fn create_todo(
         completed: completed.unwrap_or(false),
     };
     let owner = user.user_id;
-    let created = state
-        .db
-        .write(move |tx| todos::create(tx, owner, input))
-        .await?;
-    let mut response = HttpResponse::Created();
-    response.insert_header((header::LOCATION, format!("/api/v1/todos/{}", created.id)));
-    Ok(tagged(response, &created))
+    let max_todos = state.settings.max_todos_per_user;
+    respond_once(&state, owner, idempotent, move |tx| {
+        let created = todos::create(tx, owner, input, max_todos)?;
+        stored(StatusCode::CREATED, &created, true)
+    })
+    .await
 }
 
 /// Read one of the caller's todos.
@@ -365,9 +574,14 @@ pub async fn create_todo(
     path = "/api/v1/todos/{id}",
     tag = "todos",
     security(("bearer" = []), ("api_token" = ["todos:read"])),
-    params(("id" = i64, Path, description = "Todo id")),
+    params(
+        ("id" = i64, Path, description = "Todo id"),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "The `ETag` you hold (or `*`): 304 without a body while it is still current"),
+    ),
     responses(
         (status = 200, description = "The todo; `ETag` tags its version for `If-Match`", body = TodoResponse,
+            headers(("ETag" = String, description = "Strong entity tag of this version"))),
+        (status = 304, description = "`If-None-Match` names the current version; no body",
             headers(("ETag" = String, description = "Strong entity tag of this version"))),
         Unauthenticated,
         (status = 404, description = "No such todo of the caller", body = Problem, content_type = "application/problem+json"),
@@ -377,6 +591,7 @@ pub async fn create_todo(
 pub async fn get_todo(
     user: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: PathId,
 ) -> ApiResult<HttpResponse> {
     let (owner, id) = (user.user_id, path.0);
@@ -384,7 +599,29 @@ pub async fn get_todo(
         .db
         .read(move |conn| todos::get(conn, owner, id))
         .await?;
+    if not_modified(&req, &found) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, Precondition::etag(&found)))
+            .finish());
+    }
     Ok(tagged(HttpResponse::Ok(), &found))
+}
+
+/// `If-None-Match` names the todo's current version: `*`, or a tag equal
+/// by weak comparison (RFC 9110 section 13.1.2). One that does not parse
+/// matches nothing, so the full response is sent.
+fn not_modified(req: &HttpRequest, todo: &Todo) -> bool {
+    if !req.headers().contains_key(header::IF_NONE_MATCH) {
+        return false;
+    }
+    match <IfNoneMatch as header::Header>::parse(req) {
+        Ok(IfNoneMatch::Any) => true,
+        Ok(IfNoneMatch::Items(tags)) => {
+            let current = Precondition::entity_tag(todo);
+            tags.iter().any(|tag| tag.weak_eq(&current))
+        }
+        Err(_) => false,
+    }
 }
 
 /// Checks a PATCH body into a [`TodoChange`].
@@ -451,7 +688,7 @@ pub async fn update_todo(
     Ok(tagged(HttpResponse::Ok(), &updated))
 }
 
-/// Delete one of the caller's todos.
+/// Move one of the caller's todos to the trash.
 #[utoipa::path(
     delete,
     path = "/api/v1/todos/{id}",
@@ -462,7 +699,7 @@ pub async fn update_todo(
         ("If-Match" = Option<String>, Header, nullable = false, description = "Delete only if the todo is still at this version: the `ETag` you read, or `*`"),
     ),
     responses(
-        (status = 204, description = "Deleted"),
+        (status = 204, description = "Moved to the trash (restorable for `TRASH_RETENTION_DAYS`)"),
         Unauthenticated,
         (status = 404, description = "No such todo of the caller", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` names another version (`precondition_failed`)", body = Problem, content_type = "application/problem+json"),
@@ -484,7 +721,7 @@ pub async fn delete_todo(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Delete all of the caller's completed todos.
+/// Move all of the caller's completed todos to the trash.
 #[utoipa::path(
     delete,
     path = "/api/v1/todos",
@@ -492,7 +729,7 @@ pub async fn delete_todo(
     security(("bearer" = []), ("api_token" = ["todos:write"])),
     params(ClearCompletedQuery),
     responses(
-        (status = 200, description = "How many completed todos were deleted", body = ClearCompletedResponse),
+        (status = 200, description = "How many completed todos moved to the trash, and their ids", body = ClearCompletedResponse),
         Unauthenticated,
         (status = 422, description = "`completed=true` is missing or false, or another parameter was sent", body = Problem, content_type = "application/problem+json"),
     )
@@ -509,12 +746,196 @@ pub async fn clear_completed_todos(
         ));
     }
     let owner = user.user_id;
-    let deleted = state
+    let ids = state
         .db
         .write(move |tx| todos::clear_completed(tx, owner))
         .await?;
     Ok(web::Json(ClearCompletedResponse {
+        deleted: i64::try_from(ids.len()).unwrap_or(i64::MAX),
+        ids,
+    }))
+}
+
+/// List the caller's trash, most recently deleted first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/todos/trash",
+    tag = "todos",
+    security(("bearer" = []), ("api_token" = ["todos:read"])),
+    params(TrashQuery),
+    responses(
+        (status = 200, description = "A page of the caller's trashed todos, each with `deleted_at`", body = TrashListResponse),
+        Unauthenticated,
+        (status = 422, description = "An invalid or unknown parameter, or an unreadable cursor", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_trash(
+    user: Caller,
+    state: web::Data<AppState>,
+    query: Query<TrashQuery>,
+) -> ApiResult<web::Json<TrashListResponse>> {
+    let limit = pagination::limit(query.0.limit)?;
+    let owner = user.user_id;
+    let digest = pagination::filter_digest("todos.trash", &owner);
+    let after = match &query.0.cursor {
+        None => None,
+        Some(raw) => {
+            let cursor: TrashCursor = state.cursor_key.decode(raw)?;
+            if cursor.f != digest {
+                return Err(ApiError::validation(
+                    "cursor",
+                    "was issued for another list; start again without it",
+                ));
+            }
+            Some((cursor.t, cursor.id))
+        }
+    };
+    let rows = state
+        .db
+        .read(move |conn| todos::trash(conn, owner, after, limit))
+        .await?;
+    let page = Page::from_rows(rows, limit, |last| {
+        state.cursor_key.encode(&TrashCursor {
+            f: digest.clone(),
+            t: last.deleted_at.unwrap_or_default(),
+            id: last.id,
+        })
+    })?;
+    Ok(web::Json(TrashListResponse {
+        items: page
+            .items
+            .iter()
+            .map(|todo| TrashedTodoResponse {
+                todo: TodoResponse::from(todo),
+                deleted_at: todo.deleted_at.unwrap_or_default().and_utc(),
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Bring a todo back from the trash, unchanged.
+#[utoipa::path(
+    post,
+    path = "/api/v1/todos/{id}/restore",
+    tag = "todos",
+    security(("bearer" = []), ("api_token" = ["todos:write"])),
+    params(
+        ("id" = i64, Path, description = "Todo id"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "1 to 255 printable ASCII characters: a repeat within 24 hours answers the first response again"),
+    ),
+    responses(
+        (status = 200, description = "The todo, back in the list exactly as it was (same `ETag`)", body = TodoResponse,
+            headers(
+                ("ETag" = String, description = "Strong entity tag of this version"),
+                ("Idempotent-Replayed" = String, description = "`true` on a replayed response"),
+            )),
+        (status = 400, description = "The `Idempotency-Key` is malformed", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
+        (status = 404, description = "No such todo in the caller's trash", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this `Idempotency-Key` is still in flight (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The id is not an integer, or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn restore_todo(
+    user: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: PathId,
+    body: RawBody,
+) -> ApiResult<HttpResponse> {
+    let idempotent = idempotency_of(&req, &body.0)?;
+    let (owner, id) = (user.user_id, path.0);
+    respond_once(&state, owner, idempotent, move |tx| {
+        let restored = todos::restore(tx, owner, id)?;
+        stored(StatusCode::OK, &restored, false)
+    })
+    .await
+}
+
+/// Empty the caller's trash for good.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/todos/trash",
+    tag = "todos",
+    security(("bearer" = []), ("api_token" = ["todos:write"])),
+    responses(
+        (status = 200, description = "How many trashed todos were purged", body = EmptyTrashResponse),
+        Unauthenticated,
+    )
+)]
+pub async fn empty_trash(
+    user: Caller,
+    state: web::Data<AppState>,
+) -> ApiResult<web::Json<EmptyTrashResponse>> {
+    let owner = user.user_id;
+    let deleted = state
+        .db
+        .write(move |tx| Ok(todos::purge(tx, owner, None)?))
+        .await?;
+    Ok(web::Json(EmptyTrashResponse {
         deleted: i64::try_from(deleted).unwrap_or(i64::MAX),
+    }))
+}
+
+/// Delta sync: what changed since a sync token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/todos/changes",
+    tag = "todos",
+    security(("bearer" = []), ("api_token" = ["todos:read"])),
+    params(ChangesQuery),
+    responses(
+        (status = 200, description = "The changes since `since` (every live todo without it); call again with `sync_token` while `has_more`", body = ChangesResponse),
+        (status = 410, description = "`sync_expired`: the token is older than the change history kept; sync again without `since`", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
+        (status = 422, description = "An invalid or unknown parameter, or a `since` that is unreadable or not the caller's", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_changes(
+    user: Caller,
+    state: web::Data<AppState>,
+    query: Query<ChangesQuery>,
+) -> ApiResult<web::Json<ChangesResponse>> {
+    let limit = match query.0.limit {
+        None => sync::DEFAULT_LIMIT,
+        Some(n) if (1..=sync::MAX_LIMIT).contains(&n) => n,
+        Some(_) => return Err(ApiError::validation("limit", "must be between 1 and 500")),
+    };
+    let owner = user.user_id;
+    let since = match &query.0.since {
+        None => None,
+        Some(raw) => {
+            let unreadable =
+                || ApiError::validation("since", "is not a sync token this server issued to you");
+            let token: SyncToken = state.cursor_key.decode(raw).map_err(|_| unreadable())?;
+            if token.u != owner {
+                return Err(unreadable());
+            }
+            Some(SyncPosition {
+                seq: token.s,
+                id: token.i,
+                base: token.b,
+            })
+        }
+    };
+    let changes = state
+        .db
+        .read(move |conn| sync::changes(conn, owner, since, limit))
+        .await?;
+    let sync_token = state.cursor_key.encode(&SyncToken {
+        k: TokenKind::Sync,
+        u: owner,
+        s: changes.next.seq,
+        i: changes.next.id,
+        b: changes.next.base,
+    })?;
+    Ok(web::Json(ChangesResponse {
+        items: changes.items.iter().map(TodoResponse::from).collect(),
+        deleted_ids: changes.deleted_ids,
+        sync_token,
+        has_more: changes.has_more,
     }))
 }
 

@@ -1,7 +1,7 @@
 //! The user's data export (GDPR right of access): the account, its
-//! sessions and API token metadata at once, then the todos and the audit
-//! events about the user page by page, so that a large account is never
-//! held in memory whole.
+//! sessions and API token metadata at once, then the todos (live, then the
+//! trash) and the audit events about the user page by page, so that a large
+//! account is never held in memory whole.
 
 use crate::db::Conn;
 use chrono::NaiveDateTime;
@@ -56,6 +56,16 @@ pub fn todos_page(
     )
     .map_err(|_| ApiError::Internal(anyhow::anyhow!("export cursor of the wrong kind")))?;
     Ok(page?)
+}
+
+/// The next page of the owner's trash, most recently deleted first, after
+/// `(deleted_at, id)` of the previous page.
+pub fn trash_page(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    after: Option<TodoPosition>,
+) -> ApiResult<Vec<Todo>> {
+    Ok(todo::trash_page(conn, owner, after, PAGE_SIZE)?)
 }
 
 /// The next page of the audit events about the user, oldest first.

@@ -5,10 +5,12 @@
 pub mod accounts;
 pub mod admin;
 pub mod export;
+pub mod idempotency;
 pub mod lockout;
 pub mod mfa;
 pub mod retention;
 pub mod sessions;
+pub mod sync;
 pub mod todos;
 pub mod tokens;
 

@@ -4,18 +4,23 @@
 //! - refresh tokens retired from sessions that have ended (expired or
 //!   revoked), and any retired longer ago than a session can live;
 //! - ended sessions (expired or revoked);
-//! - audit events older than `AUDIT_RETENTION_DAYS` (0 keeps them).
+//! - audit events older than `AUDIT_RETENTION_DAYS` (0 keeps them);
+//! - trashed todos deleted longer ago than `TRASH_RETENTION_DAYS` (purged
+//!   as `DELETE /todos/trash` purges: a tombstone for delta sync, the
+//!   quota's room back);
+//! - tombstones of todos purged longer ago than `TRASH_RETENTION_DAYS`
+//!   (raising the owner's sync floor: older sync tokens get 410);
+//! - `Idempotency-Key` records older than 24 hours.
 //!
 //! Each batch reads at most `batch_size` keys outside any write transaction,
 //! then deletes them by key in one short transaction, so a large backlog
 //! never holds SQLite's write lock for long; requests interleave between
 //! batches.
 //!
-//! Extension point: trash past `TRASH_RETENTION_DAYS` and expired
-//! idempotency records do not exist yet. Each arrives as a new [`Target`]
-//! variant, its cutoff in [`RetentionPolicy`], and its arm in
-//! [`prune_batch`]; the exhaustive `match` there makes the compiler ask for
-//! the batch query, and [`Target::ALL`] / the report pick it up.
+//! A new kind of data arrives as a new [`Target`] variant, its cutoff in
+//! [`RetentionPolicy`], and its arm in [`prune_batch`]; the exhaustive
+//! `match` there makes the compiler ask for the batch query, and
+//! [`Target::ALL`] / the report pick it up.
 
 use std::fmt;
 
@@ -23,8 +28,12 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::config::Settings;
+use crate::db::models::{idempotency, sync, todo};
 use crate::db::schema::{audit_events, retired_refresh_tokens, sessions};
 use crate::db::{dispatch, transaction, Conn, DbPool};
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_KEY_LIFETIME: Duration = Duration::hours(24);
 
 /// Rows removed per write transaction.
 pub const DEFAULT_BATCH_SIZE: i64 = 1000;
@@ -37,6 +46,9 @@ pub struct RetentionPolicy {
     pub session_lifetime: Duration,
     /// `AUDIT_RETENTION_DAYS`; `None` keeps audit events forever.
     pub audit_retention: Option<Duration>,
+    /// `TRASH_RETENTION_DAYS`: for trashed todos, and again for the
+    /// tombstones of purged ones.
+    pub trash_retention: Duration,
     pub batch_size: i64,
 }
 
@@ -46,6 +58,7 @@ impl RetentionPolicy {
             session_lifetime: Duration::seconds(settings.refresh_token_ttl_secs),
             audit_retention: (settings.audit_retention_days > 0)
                 .then(|| Duration::days(i64::from(settings.audit_retention_days))),
+            trash_retention: Duration::days(i64::from(settings.trash_retention_days)),
             batch_size: DEFAULT_BATCH_SIZE,
         }
     }
@@ -59,13 +72,20 @@ pub enum Target {
     RetiredRefreshTokens,
     Sessions,
     AuditEvents,
+    TrashedTodos,
+    /// After the trash, so today's purges are never pruned at once.
+    Tombstones,
+    IdempotencyKeys,
 }
 
 impl Target {
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 6] = [
         Self::RetiredRefreshTokens,
         Self::Sessions,
         Self::AuditEvents,
+        Self::TrashedTodos,
+        Self::Tombstones,
+        Self::IdempotencyKeys,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +93,9 @@ impl Target {
             Self::RetiredRefreshTokens => "retired_refresh_tokens",
             Self::Sessions => "sessions",
             Self::AuditEvents => "audit_events",
+            Self::TrashedTodos => "trashed_todos",
+            Self::Tombstones => "todo_tombstones",
+            Self::IdempotencyKeys => "idempotency_keys",
         }
     }
 }
@@ -111,6 +134,9 @@ impl fmt::Display for PruneReport {
             Target::Sessions,
             Target::RetiredRefreshTokens,
             Target::AuditEvents,
+            Target::TrashedTodos,
+            Target::Tombstones,
+            Target::IdempotencyKeys,
         ];
         for (i, target) in order.into_iter().enumerate() {
             if i > 0 {
@@ -285,7 +311,64 @@ fn prune_batch(
             }
             Ok(ids.len())
         }
+        Target::TrashedTodos => {
+            let cutoff = now - policy.trash_retention;
+            let due = todo::trashed_before(conn, cutoff, limit)?;
+            if !due.is_empty() {
+                let removed = transaction(conn, |tx| {
+                    let mut removed = 0;
+                    for (owner, ids) in by_owner(due.iter().copied()) {
+                        removed += crate::app::todos::purge(tx, owner, Some((&ids, cutoff)))?;
+                    }
+                    QueryResult::Ok(removed)
+                })?;
+                report.add(target, removed);
+            }
+            Ok(due.len())
+        }
+        Target::Tombstones => {
+            let cutoff = now - policy.trash_retention;
+            let due = sync::purged_before(conn, cutoff, limit)?;
+            if !due.is_empty() {
+                let removed = transaction(conn, |tx| {
+                    let mut removed = 0;
+                    let owners = by_owner(due.iter().map(|&(owner, id, _)| (owner, id)));
+                    for (owner, ids) in owners {
+                        let newest = due
+                            .iter()
+                            .filter(|(o, _, _)| *o == owner)
+                            .map(|(_, _, seq)| *seq)
+                            .max()
+                            .unwrap_or_default();
+                        removed += sync::prune_tombstones(tx, owner, &ids, newest)?;
+                    }
+                    QueryResult::Ok(removed)
+                })?;
+                report.add(target, removed);
+            }
+            Ok(due.len())
+        }
+        Target::IdempotencyKeys => {
+            let cutoff = now - IDEMPOTENCY_KEY_LIFETIME;
+            let due = idempotency::created_before(conn, cutoff, limit)?;
+            if !due.is_empty() {
+                let removed =
+                    transaction(conn, |tx| idempotency::delete_expired(tx, &due, cutoff))?;
+                report.add(target, removed);
+            }
+            Ok(due.len())
+        }
     }
+}
+
+/// `(owner, id)` pairs grouped by owner, owners in ascending order (one
+/// lock order for every transaction that touches several users).
+fn by_owner(pairs: impl Iterator<Item = (i64, i64)>) -> Vec<(i64, Vec<i64>)> {
+    let mut groups: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for (owner, id) in pairs {
+        groups.entry(owner).or_default().push(id);
+    }
+    groups.into_iter().collect()
 }
 
 /// A session that can never be used again: expired or revoked.
@@ -314,6 +397,7 @@ mod tests {
         RetentionPolicy {
             session_lifetime: Duration::days(14),
             audit_retention: Some(Duration::days(365)),
+            trash_retention: Duration::days(30),
             batch_size,
         }
     }
@@ -373,7 +457,8 @@ mod tests {
         assert_eq!(report.total(), 9);
         assert_eq!(
             report.to_string(),
-            "sessions: 2, retired_refresh_tokens: 5, audit_events: 2"
+            "sessions: 2, retired_refresh_tokens: 5, audit_events: 2, trashed_todos: 0, \
+             todo_tombstones: 0, idempotency_keys: 0"
         );
         let sessions: Vec<i64> = sessions::table
             .order(sessions::id)
@@ -395,7 +480,8 @@ mod tests {
         assert_eq!(again.total(), 0);
         assert_eq!(
             again.to_string(),
-            "sessions: 0, retired_refresh_tokens: 0, audit_events: 0"
+            "sessions: 0, retired_refresh_tokens: 0, audit_events: 0, trashed_todos: 0, \
+             todo_tombstones: 0, idempotency_keys: 0"
         );
     }
 

@@ -4,6 +4,7 @@
 use actix_web::http::header::{EntityTag, IfMatch};
 
 use crate::clock::now;
+use crate::db::models::sync;
 use crate::db::models::todo::{self, ListFilter, NewTodo, SortValue, Todo, TodoChangeset};
 use crate::db::Conn;
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
@@ -109,7 +110,17 @@ pub fn list(
         .map_err(|_| ApiError::validation("cursor", "does not fit the sort"))??)
 }
 
-pub fn create(conn: &mut Conn<'_>, owner: i64, input: NewTodoInput) -> ApiResult<Todo> {
+/// Creates a todo unless the owner already holds `max_todos` (live plus
+/// trashed; 0: no limit). The quota check, the count and the change
+/// sequence are one statement, so a create costs one more statement than
+/// the insert alone and the quota is exact under concurrent creates.
+pub fn create(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    input: NewTodoInput,
+    max_todos: i64,
+) -> ApiResult<Todo> {
+    let seq = sync::reserve_todo(conn, owner, max_todos)?.ok_or(ApiError::QuotaExceeded)?;
     let now = now();
     let description = input.description.into_inner();
     let sort_key = input.title.sort_key();
@@ -124,6 +135,7 @@ pub fn create(conn: &mut Conn<'_>, owner: i64, input: NewTodoInput) -> ApiResult
         created_at: now,
         updated_at: now,
         completed_at: input.completed.then_some(now),
+        change_seq: seq,
     };
     Ok(todo::insert(conn, &new)?)
 }
@@ -134,6 +146,9 @@ pub fn get(conn: &mut Conn<'_>, owner: i64, id: i64) -> ApiResult<Todo> {
 
 /// Applies `change` if `precondition` holds. Run it in a write transaction,
 /// so that the version checked is the version replaced.
+///
+/// Every write takes the owner's change sequence first (locking the user
+/// row), then locks the todo: one lock order for all of them.
 pub fn update(
     conn: &mut Conn<'_>,
     owner: i64,
@@ -141,32 +156,81 @@ pub fn update(
     change: TodoChange,
     precondition: &Precondition,
 ) -> ApiResult<Todo> {
+    let seq = sync::next_seq(conn, owner)?;
     let current = todo::find_owned_for_update(conn, owner, id)?.ok_or(ApiError::NotFound)?;
     if !precondition.holds(&current) {
         return Err(ApiError::PreconditionFailed);
     }
     match change.diff(&current, now()) {
         None => Ok(current),
-        Some(set) => todo::update_owned(conn, owner, id, &set)?.ok_or(ApiError::NotFound),
+        Some(mut set) => {
+            set.change_seq = Some(seq);
+            todo::update_owned(conn, owner, id, &set)?.ok_or(ApiError::NotFound)
+        }
     }
 }
 
+/// Moves the owner's todo to the trash, if `precondition` holds.
 pub fn delete(
     conn: &mut Conn<'_>,
     owner: i64,
     id: i64,
     precondition: &Precondition,
 ) -> ApiResult<()> {
+    let seq = sync::next_seq(conn, owner)?;
     let current = todo::find_owned_for_update(conn, owner, id)?.ok_or(ApiError::NotFound)?;
     if !precondition.holds(&current) {
         return Err(ApiError::PreconditionFailed);
     }
-    todo::delete_owned(conn, owner, id)?;
+    if todo::trash_owned(conn, owner, id, seq, now())? == 0 {
+        return Err(ApiError::NotFound);
+    }
+    sync::record_trashed(conn, owner, &[id], seq)?;
     Ok(())
 }
 
-pub fn clear_completed(conn: &mut Conn<'_>, owner: i64) -> ApiResult<usize> {
-    Ok(todo::delete_completed(conn, owner)?)
+/// Moves every completed todo of the owner to the trash; returns their ids
+/// (so that a client can undo by restoring them).
+pub fn clear_completed(conn: &mut Conn<'_>, owner: i64) -> ApiResult<Vec<i64>> {
+    let seq = sync::next_seq(conn, owner)?;
+    let ids = todo::trash_completed(conn, owner, seq, now())?;
+    sync::record_trashed(conn, owner, &ids, seq)?;
+    Ok(ids)
+}
+
+/// Brings a todo back from the owner's trash, unchanged (same version and
+/// ETag). 404 when it is not in the owner's trash.
+pub fn restore(conn: &mut Conn<'_>, owner: i64, id: i64) -> ApiResult<Todo> {
+    let seq = sync::next_seq(conn, owner)?;
+    let restored = todo::restore_owned(conn, owner, id, seq)?.ok_or(ApiError::NotFound)?;
+    sync::forget(conn, owner, id)?;
+    Ok(restored)
+}
+
+/// One page of the owner's trash, most recently deleted first: `limit + 1`
+/// rows, so the caller can tell whether there is a next page.
+pub fn trash(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    after: Option<(chrono::NaiveDateTime, i64)>,
+    limit: i64,
+) -> ApiResult<Vec<Todo>> {
+    Ok(todo::trash_page(conn, owner, after, limit + 1)?)
+}
+
+/// Purges trashed todos of the owner for good: all of them, or those among
+/// `due.0` still trashed before `due.1`. Their tombstones move to this
+/// change and the quota gets the room back. Returns how many went.
+pub fn purge(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    due: Option<(&[i64], chrono::NaiveDateTime)>,
+) -> diesel::QueryResult<usize> {
+    let seq = sync::next_seq(conn, owner)?;
+    let ids = todo::purge_trashed(conn, owner, due)?;
+    sync::record_purged(conn, owner, &ids, seq, now())?;
+    sync::release_todos(conn, owner, i64::try_from(ids.len()).unwrap_or(i64::MAX))?;
+    Ok(ids.len())
 }
 
 #[cfg(test)]
@@ -194,6 +258,8 @@ mod tests {
             version: 3,
             due_sort_asc: "~".into(),
             due_sort_desc: String::new(),
+            deleted_at: None,
+            change_seq: 4,
         }
     }
 

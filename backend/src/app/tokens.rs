@@ -22,7 +22,7 @@ pub struct NewToken {
 }
 
 /// Creates a token for the actor. Beyond `MAX_LIVE_TOKENS_PER_USER` live
-/// tokens it is `QuotaExceeded`; the user's row lock makes the count and
+/// tokens it is `TokenQuotaExceeded`; the user's row lock makes the count and
 /// the insert one step even without a database-wide write lock.
 pub fn create(conn: &mut Conn<'_>, actor: &Actor, new: NewToken) -> ApiResult<ApiToken> {
     let now = now();
@@ -30,9 +30,7 @@ pub fn create(conn: &mut Conn<'_>, actor: &Actor, new: NewToken) -> ApiResult<Ap
         return Err(ApiError::Unauthorized);
     }
     if api_token::count_live(conn, actor.user_id, now)? >= MAX_LIVE_TOKENS_PER_USER {
-        return Err(ApiError::QuotaExceeded(
-            "You already have 20 API tokens; delete one before creating another.",
-        ));
+        return Err(ApiError::TokenQuotaExceeded);
     }
     let token = api_token::insert(
         conn,
@@ -198,7 +196,7 @@ mod tests {
         }
         assert!(matches!(
             create(conn, &actor, new_token("one too many").1),
-            Err(ApiError::QuotaExceeded(_))
+            Err(ApiError::TokenQuotaExceeded)
         ));
         delete(conn, &actor, created.id).unwrap();
         assert!(authenticate(conn, &hash).unwrap().is_none());

@@ -108,6 +108,30 @@ diesel::table! {
         due_sort_asc -> Text,
         due_sort_desc -> Text,
         id_key -> BigInt,
+        deleted_at -> Nullable<Timestamp>,
+        change_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    todo_tombstones (user_id, todo_id) {
+        user_id -> BigInt,
+        todo_id -> BigInt,
+        change_seq -> BigInt,
+        purged_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, idempotency_key) {
+        user_id -> BigInt,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        response_etag -> Nullable<Text>,
+        response_location -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -127,6 +151,9 @@ diesel::table! {
         mfa_enabled -> Bool,
         mfa_secret -> Nullable<Text>,
         mfa_last_step -> Nullable<BigInt>,
+        change_seq -> BigInt,
+        todo_count -> BigInt,
+        sync_floor -> BigInt,
     }
 }
 
@@ -137,15 +164,19 @@ diesel::joinable!(mfa_recovery_codes -> users (user_id));
 diesel::joinable!(retired_refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(todos -> users (user_id));
+diesel::joinable!(todo_tombstones -> users (user_id));
+diesel::joinable!(idempotency_keys -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_events,
+    idempotency_keys,
     login_devices,
     mfa_challenges,
     mfa_recovery_codes,
     retired_refresh_tokens,
     sessions,
+    todo_tombstones,
     todos,
     users,
 );

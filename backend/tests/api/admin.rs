@@ -25,7 +25,8 @@ fn insert_todos(app: &TestApp, user_id: i64, n: usize) {
     for i in 0..n {
         app.sql(&format!(
             "INSERT INTO todos (user_id, title, title_sort, description, completed, priority, created_at, updated_at, version) \
-             VALUES ({user_id}, 'todo {i}', 'todo {i}', '', FALSE, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1)"
+             VALUES ({user_id}, 'todo {i}', 'todo {i}', '', FALSE, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1); \
+             UPDATE users SET todo_count = todo_count + 1 WHERE id = {user_id};"
         ));
     }
 }

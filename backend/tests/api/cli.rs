@@ -35,6 +35,18 @@ fn production_refuses_to_start_without_a_strong_secret_and_never_prints_it() {
             &[("JWT_SECRET", TEST_JWT_SECRET), ("BCRYPT_COST", "9")],
             "BCRYPT_COST",
         ),
+        (
+            &[("JWT_SECRET", TEST_JWT_SECRET), ("BCRYPT_COST", "10")],
+            "MFA_ENCRYPTION_KEY",
+        ),
+        (
+            &[
+                ("JWT_SECRET", TEST_JWT_SECRET),
+                ("BCRYPT_COST", "10"),
+                ("MFA_ENCRYPTION_KEY", "too-short-to-be-32-bytes"),
+            ],
+            "MFA_ENCRYPTION_KEY",
+        ),
     ];
     for (vars, variable) in cases {
         let mut cmd = securetodo(dir.path());
@@ -48,7 +60,7 @@ fn production_refuses_to_start_without_a_strong_secret_and_never_prints_it() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(stderr.contains(variable), "{stderr}");
         for (k, v) in *vars {
-            if *k == "JWT_SECRET" {
+            if *k == "JWT_SECRET" || *k == "MFA_ENCRYPTION_KEY" {
                 assert!(
                     !stderr.contains(v) && !stdout.contains(v),
                     "secret printed: {stderr}"

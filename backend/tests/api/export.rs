@@ -14,6 +14,13 @@ async fn the_json_export_holds_the_account_and_nothing_of_other_users() {
         .await;
     app.create_todo(&other.token, json!({"title": "not mine"}))
         .await;
+    let trashed = app
+        .create_todo(&user.token, json!({"title": "in the trash"}))
+        .await;
+    let response = app
+        .delete_todo(&user.token, trashed["id"].as_i64().unwrap(), None)
+        .await;
+    assert_eq!(response.status(), 204);
     let token = app.create_api_token(&user, &["todos:read"]).await;
 
     let response = app.export(&user.token, None).await;
@@ -36,8 +43,11 @@ async fn the_json_export_holds_the_account_and_nothing_of_other_users() {
     assert_eq!(export["account"]["email"], user.email.as_str());
     assert_eq!(export["account"]["id"], user.id);
     let todos = export["todos"].as_array().unwrap();
-    assert_eq!(todos.len(), 1);
+    assert_eq!(todos.len(), 2, "the live todo, then the trash");
     assert_eq!(todos[0]["title"], "mine");
+    assert!(todos[0]["deleted_at"].is_null());
+    assert_eq!(todos[1]["title"], "in the trash");
+    assert!(todos[1]["deleted_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(todos[0]["description"], "<b>kept verbatim</b>");
     assert_eq!(todos[0]["priority"], "high");
     assert_eq!(todos[0]["due_date"], "2026-12-24");

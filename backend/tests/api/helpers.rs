@@ -380,6 +380,8 @@ pub const MY_SESSIONS: &str = "/api/v1/users/me/sessions";
 pub const MY_TOKENS: &str = "/api/v1/users/me/tokens";
 pub const MY_EXPORT: &str = "/api/v1/users/me/export";
 pub const TODOS: &str = "/api/v1/todos";
+pub const TRASH: &str = "/api/v1/todos/trash";
+pub const CHANGES: &str = "/api/v1/todos/changes";
 pub const ADMIN_USERS: &str = "/api/v1/admin/users";
 pub const AUDIT_EVENTS: &str = "/api/v1/admin/audit-events";
 pub const MFA_LOGIN: &str = "/api/v1/auth/mfa";
@@ -770,6 +772,108 @@ impl TestApp {
             None,
         )
         .await
+    }
+
+    /// `POST /todos` with `body` sent byte for byte and an `Idempotency-Key`.
+    pub async fn post_todo_with_key(&self, token: &str, body: &str, key: &str) -> Response {
+        self.request(Method::POST, TODOS)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /todos/{id}` with `If-None-Match: tag`.
+    pub async fn get_todo_if_none_match(&self, token: &str, id: i64, tag: &str) -> Response {
+        self.request(Method::GET, &format!("{TODOS}/{id}"))
+            .bearer_auth(token)
+            .header("if-none-match", tag)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    // ---------- HTTP: the trash ----------
+
+    pub async fn list_trash(&self, token: &str, params: &[(&str, &str)]) -> Response {
+        self.request(Method::GET, TRASH)
+            .bearer_auth(token)
+            .query(params)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// One page of the caller's trash; checks the 200.
+    pub async fn trash_page(&self, token: &str, params: &[(&str, &str)]) -> Value {
+        self.get_json(token, TRASH, params).await
+    }
+
+    /// `POST /todos/{id}/restore`, with an `Idempotency-Key` when given.
+    pub async fn restore_todo(&self, token: &str, id: i64, key: Option<&str>) -> Response {
+        let mut request = self
+            .request(Method::POST, &format!("{TODOS}/{id}/restore"))
+            .bearer_auth(token);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn empty_trash(&self, token: &str) -> Response {
+        self.send(Method::DELETE, TRASH, Some(token), None).await
+    }
+
+    // ---------- HTTP: delta sync ----------
+
+    /// `GET /todos/changes` with `since` and `limit` when given.
+    pub async fn changes(&self, token: &str, since: Option<&str>, limit: Option<i64>) -> Response {
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if let Some(since) = since {
+            params.push(("since", since.to_owned()));
+        }
+        if let Some(limit) = limit {
+            params.push(("limit", limit.to_string()));
+        }
+        self.request(Method::GET, CHANGES)
+            .bearer_auth(token)
+            .query(&params)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// One delta-sync response; checks the 200.
+    pub async fn changes_page(
+        &self,
+        token: &str,
+        since: Option<&str>,
+        limit: Option<i64>,
+    ) -> Value {
+        let response = self.changes(token, since, limit).await;
+        assert_eq!(response.status(), 200, "changes since {since:?}");
+        response.json().await.unwrap()
+    }
+
+    /// One retention pass over the app's database, as `securetodo prune`
+    /// runs it, with `overrides` of the settings.
+    pub fn prune(&self, overrides: &[(&str, &str)]) -> String {
+        let url = self.database.url();
+        let settings = Settings::from_lookup(|k| {
+            overrides
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+                .or_else(|| (k == "DATABASE_URL").then(|| url.clone()))
+        })
+        .unwrap();
+        securetodo::app::retention::prune_database(&settings)
+            .unwrap()
+            .expect("no other instance holds the retention lock")
+            .to_string()
     }
 
     // ---------- HTTP: multi-factor authentication ----------

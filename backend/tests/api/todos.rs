@@ -662,10 +662,9 @@ async fn clear_completed_deletes_only_the_callers_completed_todos() {
 
     let response = app.clear_completed(&alice.token, "?completed=true").await;
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({"deleted": 3})
-    );
+    let cleared: Value = response.json().await.unwrap();
+    assert_eq!(cleared["deleted"], 3);
+    assert_eq!(cleared["ids"].as_array().unwrap().len(), 3);
 
     let left = app.todo_page(&alice.token, &[]).await;
     assert_eq!(titles(left["items"].as_array().unwrap()), ["a3", "a4"]);
@@ -673,7 +672,10 @@ async fn clear_completed_deletes_only_the_callers_completed_todos() {
     assert_eq!(bobs["items"].as_array().unwrap().len(), 2);
 
     let again = app.clear_completed(&alice.token, "?completed=true").await;
-    assert_eq!(again.json::<Value>().await.unwrap(), json!({"deleted": 0}));
+    assert_eq!(
+        again.json::<Value>().await.unwrap(),
+        json!({"deleted": 0, "ids": []})
+    );
 }
 
 #[actix_web::test]
@@ -772,7 +774,7 @@ async fn another_users_todo_is_404_exactly_like_a_missing_one() {
     let cleared = app.clear_completed(&mallory.token, "?completed=true").await;
     assert_eq!(
         cleared.json::<Value>().await.unwrap(),
-        json!({"deleted": 0})
+        json!({"deleted": 0, "ids": []})
     );
 
     let intact: Value = app.get_todo(&alice.token, id).await.json().await.unwrap();

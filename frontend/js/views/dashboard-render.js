@@ -107,9 +107,33 @@ export function summaryText(count, filter, more) {
 export function clearDialog(count) {
   return {
     title: 'Clear completed todos?',
-    message: `${count} completed ${count === 1 ? 'todo' : 'todos'} will be deleted permanently.`,
+    message: `${count} completed ${count === 1 ? 'todo' : 'todos'} will move to the trash (you can undo this or restore them from the trash).`,
     confirmLabel: `Clear ${count} completed`,
     danger: true,
+  };
+}
+
+const FIELD_LABELS = { title: 'Title', description: 'Description', priority: 'Priority', due_date: 'Due date', completed: 'Completed' };
+
+function shown(key, value) {
+  if (key === 'completed') return value ? 'Yes' : 'No';
+  if (key === 'priority') return PRIORITY_LABEL[value] ?? value;
+  if (key === 'due_date') return value ? formatDay(value) : 'None';
+  return value === '' ? '(empty)' : String(value);
+}
+
+/** The 412 choice: the newer version beside the change the user made. */
+export function conflictDialog(newer, patch) {
+  const rows = Object.keys(patch).flatMap((key) => [
+    h('dt', {}, FIELD_LABELS[key] ?? key),
+    h('dd', {}, 'Now: ', h('span', { class: 'conflict__theirs' }, shown(key, newer[key])), ' · Yours: ', h('span', { class: 'conflict__mine' }, shown(key, patch[key]))),
+  ]);
+  return {
+    title: 'This todo was changed elsewhere',
+    message: `\u201c${newer.title}\u201d changed since you opened it (in another tab or device). Apply your change on top of the newer version, or keep the newer version?`,
+    details: h('dl', { class: 'conflict' }, rows),
+    confirmLabel: 'Apply my change',
+    cancelLabel: 'Keep the newer version',
   };
 }
 
@@ -142,6 +166,7 @@ export function dashboardLayout({ user, addForm, toolbar, list, summary, clearBu
       list.alert,
       list.body,
       list.status,
-      h('footer', { class: 'list-footer' }, summary, h('div', { class: 'btn-row' }, clearButton)),
+      h('footer', { class: 'list-footer' }, summary, h('div', { class: 'btn-row' }, clearButton,
+        h('a', { href: '/trash', class: 'btn btn--ghost btn--sm', 'data-link': true }, icon('trash'), 'Trash'))),
       list.footer));
 }

@@ -1,15 +1,25 @@
-// Dashboard: the signed-in user's to-do list (add, inline edit, complete, delete, filter, search, sort).
+// Dashboard: the signed-in user's to-do list (add, inline edit, complete, delete with undo,
+// filter, search, sort). Edits send If-Match; a 412 shows the newer version and asks.
 // State, events and API calls live here; dashboard-render.js builds the elements.
 import * as api from '../api.js';
 import {
-  applyChecks, busy, clearErrors, confirmDialog, errorMessage, isSilent, showApiError, toast, validateTitle,
+  actionToast, applyChecks, busy, clearErrors, confirmDialog, errorMessage, isSilent, showApiError, toast, validateTitle,
 } from './ui.js';
 import { pagedList, searchField } from './components.js';
 import {
-  addButtonNode, addFormNode, clearButtonNode, clearDialog, clearedMessage, dashboardLayout, editItem, filterGroupNode, listEmpty, listErrorNode,
+  addButtonNode, addFormNode, clearButtonNode, clearDialog, clearedMessage, conflictDialog, dashboardLayout, editItem, filterGroupNode, listEmpty, listErrorNode,
   priorityFilterNode, sortSelectNode, summaryNode, summaryText, todoItem, todoListNode, toolbarNode,
   FILTERS, PRIORITIES, SORTS,
 } from './dashboard-render.js';
+
+/** Someone changed the todo since it was shown: `newer` is its current version. */
+class EditConflict extends Error {
+  constructor(newer, etag) {
+    super('changed elsewhere');
+    this.newer = newer;
+    this.etag = etag;
+  }
+}
 
 const PAGE_SIZE = 20;
 
@@ -213,6 +223,48 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
     return todos.load();
   }
 
+  /* ----- Safe edits: the version tag of what the user saw ----- */
+  // id -> { etag, updatedAt } of versions this view has seen with their tag.
+  const versions = new Map();
+  const remember = (todo, etag) => { if (etag) versions.set(todo.id, { etag, updatedAt: todo.updated_at }); };
+
+  // The ETag of the version on screen. Lists carry no tags, so it is read once; if the
+  // todo has moved on meanwhile, that is already a conflict.
+  async function tagOf(todo) {
+    const known = versions.get(todo.id);
+    if (known && known.updatedAt === todo.updated_at) return known.etag;
+    const { body, etag } = await api.getTodo(todo.id, { signal });
+    remember(body, etag);
+    if (body.updated_at !== todo.updated_at) throw new EditConflict(body, etag);
+    return etag;
+  }
+
+  // PATCH only the version on screen; when it changed elsewhere, show the newer version
+  // and let the user choose: apply this change on top of it, or keep it as it is.
+  // Resolves to the todo as it ends up.
+  async function safeUpdate(todo, patch) {
+    let base = todo;
+    for (;;) {
+      try {
+        const etag = await tagOf(base);
+        const { body, etag: next } = await api.updateTodo(todo.id, patch, { ifMatch: etag });
+        remember(body, next);
+        return body;
+      } catch (err) {
+        let conflict = err instanceof EditConflict ? err : null;
+        if (!conflict && err.code === 'precondition_failed') {
+          const { body, etag } = await api.getTodo(todo.id, { signal });
+          remember(body, etag);
+          conflict = new EditConflict(body, etag);
+        }
+        if (!conflict) throw err;
+        const apply = await confirmDialog(conflictDialog(conflict.newer, patch));
+        if (!apply) return conflict.newer;
+        base = conflict.newer;
+      }
+    }
+  }
+
   function itemOf(target) {
     const li = target instanceof Element ? target.closest('li[data-id]') : null;
     if (!li) return {};
@@ -263,14 +315,16 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
     const checkbox = event.target;
     checkbox.disabled = true;
     try {
-      const updated = await api.updateTodo(todo.id, { completed: checkbox.checked });
+      const updated = await safeUpdate(todo, { completed: checkbox.checked });
       if (matchesFilters(state, updated)) {
         replaceItem(updated);
         list.querySelector(`${byId(updated.id)} .todo__toggle`)?.focus();
       } else {
         removeItem(updated.id);
       }
-      toast(updated.completed ? `Completed \u201c${updated.title}\u201d` : `Marked \u201c${updated.title}\u201d as not completed`);
+      if (updated.completed === checkbox.checked) {
+        toast(updated.completed ? `Completed \u201c${updated.title}\u201d` : `Marked \u201c${updated.title}\u201d as not completed`);
+      }
       refreshClearButton();
     } catch (err) {
       checkbox.checked = !checkbox.checked;
@@ -292,8 +346,8 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
       await busy(button, async () => {
         try {
           await api.deleteTodo(todo.id);
-          toast(`Deleted \u201c${todo.title}\u201d`);
           removeItem(todo.id);
+          actionToast(`Moved \u201c${todo.title}\u201d to the trash`, { label: 'Undo', onAction: () => undo([todo.id]) });
           if (todo.completed) refreshClearButton();
         } catch (err) {
           if (err.code === 'not_found') removeItem(todo.id);
@@ -333,15 +387,27 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
     const save = form.querySelector('button[type="submit"]');
     await busy(save, async () => {
       try {
-        const updated = await api.updateTodo(todo.id, patch);
+        const updated = await safeUpdate(todo, patch);
+        const saved = Object.entries(patch).every(([k, v]) => updated[k] === v);
         state.editingId = null;
         replaceItem(updated);
         list.querySelector(`${byId(updated.id)} [data-action="edit"]`)?.focus();
-        toast('Changes saved', 'success');
+        toast(saved ? 'Changes saved' : 'Kept the newer version', saved ? 'success' : 'info');
       } catch (err) {
         showApiError(form, err);
       }
     });
+  }
+
+  /* ----- Undo: bring deleted todos back from the trash ----- */
+  async function undo(ids) {
+    try {
+      await Promise.all(ids.map((id) => api.restoreTodo(id)));
+      toast(ids.length === 1 ? 'Restored' : `Restored ${ids.length} todos`, 'success');
+    } catch (err) {
+      if (!isSilent(err)) toast(errorMessage(err), 'error');
+    }
+    await load();
   }
 
   /* ----- Drafts ----- */
@@ -388,7 +454,9 @@ export function dashboardView({ user, query, signal, updateQuery, draft }) {
     await busy(clearButton, async () => {
       try {
         const result = await api.clearCompleted();
-        toast(clearedMessage(result?.deleted ?? 0), 'success');
+        const ids = result?.ids ?? [];
+        if (ids.length) actionToast(clearedMessage(ids.length), { label: 'Undo', onAction: () => undo(ids) });
+        else toast(clearedMessage(0));
         await load();
       } catch (err) {
         if (!isSilent(err)) toast(errorMessage(err), 'error');

@@ -222,16 +222,35 @@ export function toast(message, kind = 'info') {
 }
 
 /**
- * A modal confirmation (<dialog>, not window.confirm). Resolves true when confirmed.
+ * A toast with one action button (e.g. "Undo"), shown longer than a plain toast so that
+ * the action can be reached by keyboard too. `onAction` runs once; the toast then goes.
  */
-export function confirmDialog({ title, message, confirmLabel = 'Confirm', danger = false }) {
+export function actionToast(message, { label, onAction, timeout = 10000 }) {
+  const region = document.getElementById('toasts');
+  if (!region) return;
+  const action = h('button', { type: 'button', class: 'btn btn--sm toast__action' }, label);
+  const node = h('div', { class: 'toast toast--info toast--action' }, h('span', {}, message), action);
+  action.addEventListener('click', () => {
+    node.remove();
+    onAction();
+  }, { once: true });
+  region.append(node);
+  while (region.children.length > 2) region.firstElementChild.remove();
+  setTimeout(() => node.remove(), timeout);
+}
+
+/**
+ * A modal confirmation (<dialog>, not window.confirm). Resolves true when confirmed.
+ * `details` (an element) is shown under the message.
+ */
+export function confirmDialog({ title, message, confirmLabel = 'Confirm', cancelLabel = 'Cancel', danger = false, details = null }) {
   return new Promise((resolve) => {
     const titleId = uniqueId('dlg-title');
     const descId = uniqueId('dlg-desc');
-    const cancel = h('button', { type: 'button', class: 'btn', value: 'cancel' }, 'Cancel');
+    const cancel = h('button', { type: 'button', class: 'btn', value: 'cancel' }, cancelLabel);
     const ok = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger' : 'btn--primary'}`, value: 'ok' }, confirmLabel);
     const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': titleId, 'aria-describedby': descId },
-      h('div', { class: 'dialog__body' }, h('h2', { id: titleId }, title), h('p', { id: descId }, message)),
+      h('div', { class: 'dialog__body' }, h('h2', { id: titleId }, title), h('p', { id: descId }, message), details),
       h('div', { class: 'dialog__actions' }, cancel, ok));
     const opener = document.activeElement;
     let result = false;

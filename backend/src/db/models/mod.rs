@@ -3,7 +3,9 @@
 pub mod api_token;
 pub mod audit;
 pub mod device;
+pub mod idempotency;
 pub mod mfa;
 pub mod session;
+pub mod sync;
 pub mod todo;
 pub mod user;

@@ -37,6 +37,10 @@ pub struct Todo {
     pub version: i64,
     pub due_sort_asc: String,
     pub due_sort_desc: String,
+    /// When it moved to the trash; `None` while it is live.
+    pub deleted_at: Option<NaiveDateTime>,
+    /// The owner's change sequence at this todo's last change.
+    pub change_seq: i64,
 }
 
 impl Todo {
@@ -65,6 +69,7 @@ pub struct NewTodo<'a> {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub completed_at: Option<NaiveDateTime>,
+    pub change_seq: i64,
 }
 
 /// A change to a todo. `None` leaves a column alone; `Some(None)` sets a
@@ -81,6 +86,8 @@ pub struct TodoChangeset {
     pub completed_at: Option<Option<NaiveDateTime>>,
     pub updated_at: Option<NaiveDateTime>,
     pub version: Option<i64>,
+    /// Set by the use case to the change's sequence number.
+    pub change_seq: Option<i64>,
 }
 
 /// The value of a todo's sort key, as a cursor carries it.
@@ -114,12 +121,14 @@ pub fn insert(conn: &mut Conn<'_>, new: &NewTodo<'_>) -> QueryResult<Todo> {
     })
 }
 
-/// The owner's todo `id`, or `None` (also when it belongs to someone else).
+/// The owner's live todo `id`, or `None` (also when it belongs to someone
+/// else or is in the trash).
 pub fn find_owned(conn: &mut Conn<'_>, owner: i64, id: i64) -> QueryResult<Option<Todo>> {
     dispatch!(conn, conn => {
         todos::table
             .filter(todos::user_id.eq(owner))
             .filter(todos::id.eq(id))
+            .filter(todos::deleted_at.is_null())
             .select(Todo::as_select())
             .first(conn)
             .optional()
@@ -140,6 +149,7 @@ pub fn find_owned_for_update(
         Conn::Pg(c) => todos::table
             .filter(todos::user_id.eq(owner))
             .filter(todos::id.eq(id))
+            .filter(todos::deleted_at.is_null())
             .select(Todo::as_select())
             .for_update()
             .first(&mut **c)
@@ -147,7 +157,7 @@ pub fn find_owned_for_update(
     }
 }
 
-/// Applies `changes` to the owner's todo `id`; `None` when there is none.
+/// Applies `changes` to the owner's live todo `id`; `None` when there is none.
 pub fn update_owned(
     conn: &mut Conn<'_>,
     owner: i64,
@@ -158,7 +168,8 @@ pub fn update_owned(
         diesel::update(
             todos::table
                 .filter(todos::user_id.eq(owner))
-                .filter(todos::id.eq(id)),
+                .filter(todos::id.eq(id))
+                .filter(todos::deleted_at.is_null()),
         )
         .set(changes)
         .returning(Todo::as_returning())
@@ -167,27 +178,114 @@ pub fn update_owned(
     })
 }
 
-/// Deletes the owner's todo `id`; returns how many rows went (0 or 1).
-pub fn delete_owned(conn: &mut Conn<'_>, owner: i64, id: i64) -> QueryResult<usize> {
+/// Moves the owner's live todo `id` to the trash at `seq`; how many rows
+/// moved (0 or 1). `version` and `updated_at` stay: a restore brings the
+/// todo back unchanged, with the same ETag.
+pub fn trash_owned(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    id: i64,
+    seq: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     dispatch!(conn, conn => {
-        diesel::delete(
+        diesel::update(
             todos::table
                 .filter(todos::user_id.eq(owner))
-                .filter(todos::id.eq(id)),
+                .filter(todos::id.eq(id))
+                .filter(todos::deleted_at.is_null()),
         )
+        .set((todos::deleted_at.eq(now), todos::change_seq.eq(seq)))
         .execute(conn)
     })
 }
 
-/// Deletes every completed todo of the owner; returns how many.
-pub fn delete_completed(conn: &mut Conn<'_>, owner: i64) -> QueryResult<usize> {
+/// Moves every live completed todo of the owner to the trash at `seq`;
+/// returns their ids.
+pub fn trash_completed(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    seq: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<i64>> {
     dispatch!(conn, conn => {
-        diesel::delete(
+        diesel::update(
             todos::table
                 .filter(todos::user_id.eq(owner))
-                .filter(todos::completed.eq(true)),
+                .filter(todos::completed.eq(true))
+                .filter(todos::deleted_at.is_null()),
         )
-        .execute(conn)
+        .set((todos::deleted_at.eq(now), todos::change_seq.eq(seq)))
+        .returning(todos::id)
+        .get_results(conn)
+    })
+}
+
+/// Brings the owner's trashed todo `id` back at `seq`; `None` when it is
+/// not in the owner's trash.
+pub fn restore_owned(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    id: i64,
+    seq: i64,
+) -> QueryResult<Option<Todo>> {
+    dispatch!(conn, conn => {
+        diesel::update(
+            todos::table
+                .filter(todos::user_id.eq(owner))
+                .filter(todos::id.eq(id))
+                .filter(todos::deleted_at.is_not_null()),
+        )
+        .set((
+            todos::deleted_at.eq(None::<NaiveDateTime>),
+            todos::change_seq.eq(seq),
+        ))
+        .returning(Todo::as_returning())
+        .get_result(conn)
+        .optional()
+    })
+}
+
+/// Deletes for good the owner's trashed todos: all of them, or only those
+/// among `ids` still trashed before `before` (the retention pass: one
+/// restored and trashed again since it looked is not yet due). Returns the
+/// ids removed.
+pub fn purge_trashed(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    due: Option<(&[i64], NaiveDateTime)>,
+) -> QueryResult<Vec<i64>> {
+    dispatch!(conn, conn => {
+        let query = todos::table
+            .filter(todos::user_id.eq(owner))
+            .filter(todos::deleted_at.is_not_null());
+        match due {
+            None => diesel::delete(query).returning(todos::id).get_results(conn),
+            Some((ids, before)) => diesel::delete(
+                query
+                    .filter(todos::id.eq_any(ids))
+                    .filter(todos::deleted_at.lt(before)),
+            )
+            .returning(todos::id)
+            .get_results(conn),
+        }
+    })
+}
+
+/// Up to `limit` trashed todos deleted before `cutoff`, oldest first, as
+/// `(owner, id)`: the retention pass's next batch.
+pub fn trashed_before(
+    conn: &mut Conn<'_>,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<(i64, i64)>> {
+    dispatch!(conn, conn => {
+        todos::table
+            .filter(todos::deleted_at.lt(cutoff))
+            .order(todos::deleted_at.asc())
+            .select((todos::user_id, todos::id))
+            .limit(limit)
+            .load(conn)
     })
 }
 
@@ -345,6 +443,7 @@ macro_rules! list_query {
         (|| -> Result<BoxedTodos<'_, $db>, SortValueMismatch> {
             let mut query: BoxedTodos<'_, $db> = todos::table
                 .filter(todos::user_id.eq(owner))
+                .filter(todos::deleted_at.is_null())
                 .select(Todo::as_select())
                 .into_boxed();
             if let Some(completed) = filter.completed {
@@ -417,6 +516,75 @@ pub fn list(
             list_query!(Pg, todos::id, owner, filter, sort, after, limit)?.load(&mut **c)
         }
     })
+}
+
+/// One page of the owner's trash (see [`trash_page`]) for a backend and
+/// its tie-breaker column.
+macro_rules! trash_query {
+    ($db:ty, $id:expr, $owner:expr, $after:expr, $limit:expr) => {{
+        let (owner, after, limit): (i64, Option<(NaiveDateTime, i64)>, i64) =
+            ($owner, $after, $limit);
+        let query: BoxedTodos<'_, $db> = todos::table
+            .filter(todos::user_id.eq(owner))
+            .filter(todos::deleted_at.is_not_null())
+            .select(Todo::as_select())
+            .into_boxed();
+        let query: BoxedTodos<'_, $db> = keyset!(query, todos::deleted_at, $id, after, true);
+        query.limit(limit)
+    }};
+}
+
+/// One page of the owner's trash, most recently deleted first (ties by id,
+/// descending), after `(deleted_at, id)` of the previous page: `limit` rows.
+/// Seeks the partial index `(user_id, deleted_at, id) WHERE deleted_at IS
+/// NOT NULL`.
+pub fn trash_page(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    after: Option<(NaiveDateTime, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<Todo>> {
+    match conn {
+        Conn::Sqlite(c) => trash_query!(Sqlite, todos::id_key, owner, after, limit).load(&mut **c),
+        Conn::Pg(c) => trash_query!(Pg, todos::id, owner, after, limit).load(&mut **c),
+    }
+}
+
+/// The owner's live todos changed after a sync position (see
+/// [`changed_after`]) for a tie-breaker column.
+macro_rules! changes_query {
+    ($id:expr, $owner:expr, $position:expr, $upto:expr, $limit:expr) => {{
+        let (owner, (seq, id), upto, limit): (i64, (i64, i64), i64, i64) =
+            ($owner, $position, $upto, $limit);
+        todos::table
+            .filter(todos::user_id.eq(owner))
+            .filter(todos::deleted_at.is_null())
+            .filter(todos::change_seq.ge(seq))
+            .filter(todos::change_seq.le(upto))
+            .filter(todos::change_seq.gt(seq).or($id.gt(id)))
+            .order((todos::change_seq.asc(), $id.asc()))
+            .select(Todo::as_select())
+            .limit(limit)
+    }};
+}
+
+/// The owner's live todos changed after position `(seq, id)` up to `upto`
+/// (inclusive), in change order `(change_seq, id)`: at most `limit` rows.
+/// Seeks the partial index `(user_id, change_seq, id) WHERE deleted_at IS
+/// NULL` at `seq`.
+pub fn changed_after(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    position: (i64, i64),
+    upto: i64,
+    limit: i64,
+) -> QueryResult<Vec<Todo>> {
+    match conn {
+        Conn::Sqlite(c) => {
+            changes_query!(todos::id_key, owner, position, upto, limit).load(&mut **c)
+        }
+        Conn::Pg(c) => changes_query!(todos::id, owner, position, upto, limit).load(&mut **c),
+    }
 }
 
 #[cfg(test)]
@@ -551,6 +719,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The trash and delta sync read their own partial indexes in order,
+    /// and the list indexes hold live todos only.
+    #[test]
+    fn the_trash_and_sync_queries_seek_their_partial_indexes() {
+        let mut conn = connection_with_rows();
+        for after in [None, Some((NaiveDateTime::default(), 7))] {
+            let plan = plan(&mut conn, trash_query!(Sqlite, todos::id_key, 1, after, 21));
+            assert!(
+                plan.starts_with("SEARCH todos USING INDEX todos_user_trash (user_id=?"),
+                "{plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+        let changes = changes_query!(todos::id_key, 1, (5, 7), 9, 101);
+        let plan = crate::db::query_plan(&changes).join("\n");
+        assert!(
+            plan.starts_with(
+                "SEARCH todos USING INDEX todos_user_changes (user_id=? AND change_seq>"
+            ),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     #[test]

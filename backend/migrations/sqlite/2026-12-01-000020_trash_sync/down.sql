@@ -1,0 +1,24 @@
+DROP TABLE idempotency_keys;
+DROP TABLE todo_tombstones;
+DROP INDEX todos_trash_age;
+DROP INDEX todos_user_trash;
+DROP INDEX todos_user_changes;
+DROP INDEX todos_user_created;
+DROP INDEX todos_user_due_asc;
+DROP INDEX todos_user_due_desc;
+DROP INDEX todos_user_priority;
+DROP INDEX todos_user_title;
+DROP INDEX todos_user_completed;
+-- Trashed todos were deleted as far as the old schema knows.
+DELETE FROM todos WHERE deleted_at IS NOT NULL;
+ALTER TABLE todos DROP COLUMN change_seq;
+ALTER TABLE todos DROP COLUMN deleted_at;
+CREATE INDEX todos_user_created ON todos (user_id, created_at, id_key);
+CREATE INDEX todos_user_due_asc ON todos (user_id, due_sort_asc, id_key);
+CREATE INDEX todos_user_due_desc ON todos (user_id, due_sort_desc, id_key);
+CREATE INDEX todos_user_priority ON todos (user_id, priority, id_key);
+CREATE INDEX todos_user_title ON todos (user_id, title_sort, id_key);
+CREATE INDEX todos_user_completed ON todos (user_id, completed, created_at, id_key);
+ALTER TABLE users DROP COLUMN sync_floor;
+ALTER TABLE users DROP COLUMN todo_count;
+ALTER TABLE users DROP COLUMN change_seq;
