@@ -56,6 +56,8 @@ class SecureTodo:
             "BCRYPT_COST": "12",
             "FRONTEND_DIR": "",
             "AUTH_RATE_LIMIT_PER_MINUTE": "1000000",
+            # Counted on every request (so its cost is measured) but never reached.
+            "API_RATE_LIMIT_PER_MINUTE": "100000000",
             "ACCESS_TOKEN_TTL_SECS": "3600",
             "RUST_LOG": "warn",
         }
@@ -117,6 +119,15 @@ class SecureTodo:
         conn.close()
         self.seed_todos(db, ids, todos_each, offset=0)
         return len(ids)
+
+    def with_api_token(self, c, user):
+        """`user` again, authenticated by a new personal API token (read scope)."""
+        s, _, body = c.json("POST", "/api/v1/users/me/tokens",
+                            {"name": "bench", "scopes": ["todos:read"], "expires_in_days": 1,
+                             "password": self.password}, headers=user["auth"])
+        if s != 201 or not str(body.get("token", "")).startswith("stp_"):
+            raise RuntimeError(f"create an API token: HTTP {s} {body}")
+        return dict(user, auth={"Authorization": f"Bearer {body['token']}"})
 
     # ---- requests
     def list_req(self, user, cursor=None, limit=20):

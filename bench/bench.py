@@ -30,6 +30,7 @@ ROOT = os.path.dirname(BENCH_DIR)
 # key -> label; the order here is the table's order.
 SCENARIOS = {
     "list20": "list 20 todos (account of 20)",
+    "list20_token": "list 20 todos, API token instead of JWT",
     "list1k": "list, account of 1,000: first page",
     "list1k_deep": "list, account of 1,000: page 50 (cursor)",
     "list100k": "list, account of 100,000: first page",
@@ -227,7 +228,7 @@ class Bench:
             conns = self.a.conns
 
             # reads
-            reads = any(self.want(k) for k in ("list20", "list1k", "list1k_deep"))
+            reads = any(self.want(k) for k in ("list20", "list20_token", "list1k", "list1k_deep"))
             if not reads:
                 pass
             elif app.has_pages:
@@ -243,6 +244,9 @@ class Bench:
                     raise RuntimeError(f"reference lists {n20} and {n1k} todos")
             plan = [("list20", app.list_req(users["reader20"])),
                     ("list1k", app.list_req(users["reader1k"]))]
+            # The same list, authenticated by a personal API token (SecureTodo only).
+            if hasattr(app, "with_api_token") and self.want("list20_token"):
+                plan.insert(1, ("list20_token", app.list_req(app.with_api_token(c, users["reader20"]))))
             if app.has_pages and reads:
                 plan.append(("list1k_deep", app.list_req(users["reader1k"], deep)))
             for key, req in plan:

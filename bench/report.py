@@ -6,7 +6,9 @@ ST, REF, PG = "securetodo", "reference", "securetodo-pg"
 
 # Scenarios where the reference has no own row: it returns the whole list on
 # every request, so a "page" of it is the whole list (the same measurement).
-REF_SAME_AS = {"list1k_deep": "list1k", "list100k_deep": "list100k"}
+REF_SAME_AS = {"list1k_deep": "list1k", "list100k_deep": "list100k",
+               # The reference has no API tokens: compare with its (bearer) list.
+               "list20_token": "list20"}
 
 
 def index(runs):
@@ -21,6 +23,8 @@ def ref_cell(idx, key, conns):
     k = REF_SAME_AS.get(key, key)
     r = idx.get((REF, k, conns))
     if r is not None:
+        if key == "list20_token":
+            return r, "its JWT list"
         return r, ("whole list" if k != key else "")
     cands = [v for (app, s, c), v in idx.items() if app == REF and s == k]
     if cands and k == "list100k":
@@ -102,6 +106,14 @@ def targets(data):
                 add(f"create{on} >= 15x reference with zero errors ({c} conns)",
                     ratio >= 15 and st["errors"] == 0,
                     f"{ratio:.1f}x ({st['rps']:,.0f} vs {ref['rps']:,.0f} req/s), {st['errors']} errors")
+    for app, on in ((ST, ""), (PG, " on PostgreSQL")):
+        for c in (16, 64):
+            jwt, token = idx.get((app, "list20", c)), idx.get((app, "list20_token", c))
+            if ok(jwt) and ok(token) and jwt["rps"]:
+                share = token["rps"] / jwt["rps"]
+                add(f"list 20 with an API token{on} within 10 % of the JWT figure ({c} conns)",
+                    share >= 0.9,
+                    f"{share * 100:.0f} % ({token['rps']:,.0f} vs {jwt['rps']:,.0f} req/s)")
     one = idx.get((ST, "login1", 1))
     if ok(one) and one["requests"]:
         hash_s = one["mean_ms"] / 1000 if one.get("mean_ms") else one["p50_ms"] / 1000

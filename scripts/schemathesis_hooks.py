@@ -15,6 +15,8 @@ Identities come from the environment (set by contract-tests.sh):
   SECURETODO_FUZZ_ADMIN_EMAIL/_PASSWORD   an admin (for /api/v1/admin/*)
   SECURETODO_BIN, DATABASE_URL, BCRYPT_COST   to re-run `create-admin`
   SECURETODO_FUZZ_ADMIN_PATHS_AS=user    use the user's token on /api/v1/admin/*
+  SECURETODO_FUZZ_TODOS_WITH=api_token   call the operations that accept API
+                                         tokens with one (both scopes) instead
 
 Fuzzed admin calls may delete, disable, demote or promote these accounts. The
 passwords are random and unknown to the fuzzer, so it can never change or
@@ -114,6 +116,49 @@ _ADMIN = _Identity("admin")
 _ADMIN_PATHS_AS_USER = os.environ.get("SECURETODO_FUZZ_ADMIN_PATHS_AS") == "user"
 
 
+# SECURETODO_FUZZ_TODOS_WITH=api_token: the operations that declare the
+# `api_token` scheme (the todo endpoints) get a personal API token of the
+# user with both scopes, made once and made again if it stops working (a
+# fuzzed password change or disable ends it).
+_TODOS_WITH_TOKEN = os.environ.get("SECURETODO_FUZZ_TODOS_WITH") == "api_token"
+_api_token: str | None = None
+
+
+def _user_api_token() -> str:
+    global _api_token
+    with _lock:
+        if _api_token is not None:
+            probe = requests.get(
+                f"{BASE_URL}/api/v1/todos",
+                headers={"Authorization": f"Bearer {_api_token}"},
+                timeout=TIMEOUT,
+            )
+            if probe.status_code == 200:
+                return _api_token
+    access = _USER.token()
+    response = requests.post(
+        f"{BASE_URL}/api/v1/users/me/tokens",
+        headers={"Authorization": f"Bearer {access}"},
+        json={
+            "name": "schemathesis",
+            "scopes": ["todos:read", "todos:write"],
+            "expires_in_days": 1,
+            "password": _USER.password,
+        },
+        timeout=TIMEOUT,
+    )
+    if response.status_code != 201:
+        raise RuntimeError(f"could not create an API token: {response.status_code} {response.text}")
+    with _lock:
+        _api_token = response.json()["token"]
+        return _api_token
+
+
+def _declares_api_token(operation) -> bool:
+    security = operation.definition.raw.get("security") or []
+    return any("api_token" in requirement for requirement in security)
+
+
 def _declares_bearer(operation) -> bool:
     security = operation.definition.raw.get("security") or []
     return any("bearer" in requirement for requirement in security)
@@ -124,6 +169,8 @@ class FreshLoginPerCase:
     def get(self, case, ctx):
         if not _declares_bearer(ctx.operation):
             return None
+        if _TODOS_WITH_TOKEN and _declares_api_token(ctx.operation):
+            return _user_api_token()
         admin_path = ctx.operation.path.startswith("/api/v1/admin/")
         identity = _ADMIN if admin_path and not _ADMIN_PATHS_AS_USER else _USER
         return identity.token()

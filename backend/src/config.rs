@@ -81,6 +81,48 @@ impl LogFormat {
     }
 }
 
+/// `REDIS_URL`: `redis://[:PASSWORD@]HOST[:PORT][/DB]`. The URL may carry a
+/// password, so it prints only as its host, port and database.
+#[derive(Clone)]
+pub struct RedisUrl {
+    url: SecretString,
+    /// `HOST:PORT/DB`, for log lines.
+    pub display: String,
+}
+
+impl RedisUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let bad = || {
+            invalid(
+                "REDIS_URL",
+                "must be redis://HOST:PORT/N (for example redis://127.0.0.1:6379/0)",
+            )
+        };
+        if !raw.starts_with("redis://") {
+            return Err(bad());
+        }
+        let info = redis::IntoConnectionInfo::into_connection_info(raw).map_err(|_| bad())?;
+        let display = match &info.addr {
+            redis::ConnectionAddr::Tcp(host, port) => format!("{host}:{port}/{}", info.redis.db),
+            _ => return Err(bad()),
+        };
+        Ok(Self {
+            url: SecretString::from(raw.to_owned()),
+            display,
+        })
+    }
+
+    pub fn expose(&self) -> &str {
+        self.url.expose_secret()
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "redis://{}", self.display)
+    }
+}
+
 /// `METRICS_ADDR`: where the Prometheus listener binds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MetricsAddr {
@@ -120,6 +162,12 @@ pub struct Settings {
     pub bcrypt_cost: u32,
     pub cors_allowed_origins: Vec<String>,
     pub auth_rate_limit_per_minute: u32,
+    /// `API_RATE_LIMIT_PER_MINUTE`: per user or API token on the other
+    /// authenticated endpoints; 0 turns the limit off.
+    pub api_rate_limit_per_minute: u32,
+    /// `REDIS_URL`: rate-limit counters shared by every instance; `None`
+    /// keeps them in process memory. May hold a password: never logged.
+    pub redis_url: Option<RedisUrl>,
     pub frontend_dir: Option<PathBuf>,
     pub trust_proxy_headers: bool,
     /// `MIGRATE_ON_START` (default true); false: `serve` refuses to start
@@ -158,6 +206,8 @@ impl fmt::Debug for Settings {
                 "auth_rate_limit_per_minute",
                 &self.auth_rate_limit_per_minute,
             )
+            .field("api_rate_limit_per_minute", &self.api_rate_limit_per_minute)
+            .field("redis_url", &self.redis_url)
             .field("frontend_dir", &self.frontend_dir)
             .field("trust_proxy_headers", &self.trust_proxy_headers)
             .field("migrate_on_start", &self.migrate_on_start)
@@ -225,6 +275,16 @@ impl Settings {
             20u32,
             1..=1_000_000,
         )?;
+        let api_rate_limit_per_minute = parse_number(
+            "API_RATE_LIMIT_PER_MINUTE",
+            get("API_RATE_LIMIT_PER_MINUTE"),
+            600u32,
+            0..=1_000_000_000,
+        )?;
+        let redis_url = match get("REDIS_URL").as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(RedisUrl::parse(raw)?),
+        };
         let cors_allowed_origins = parse_origins(get("CORS_ALLOWED_ORIGINS").unwrap_or_default())?;
         let frontend_dir = match lookup("FRONTEND_DIR") {
             None => Some(PathBuf::from("frontend")),
@@ -317,6 +377,8 @@ impl Settings {
             bcrypt_cost,
             cors_allowed_origins,
             auth_rate_limit_per_minute,
+            api_rate_limit_per_minute,
+            redis_url,
             frontend_dir,
             trust_proxy_headers,
             migrate_on_start,
@@ -544,6 +606,41 @@ mod tests {
         assert_eq!(s.audit_retention_days, 365);
         assert_eq!(s.max_todos_per_user, 100_000);
         assert_eq!(s.trash_retention_days, 30);
+        assert_eq!(s.api_rate_limit_per_minute, 600);
+        assert!(s.redis_url.is_none());
+    }
+
+    #[test]
+    fn redis_urls_are_parsed_and_never_print_their_password() {
+        let s = settings(&[
+            ("REDIS_URL", "redis://:hunter2secret@cache.internal:6380/3"),
+            ("API_RATE_LIMIT_PER_MINUTE", "0"),
+        ])
+        .unwrap();
+        let url = s.redis_url.as_ref().unwrap();
+        assert_eq!(url.display, "cache.internal:6380/3");
+        assert_eq!(s.api_rate_limit_per_minute, 0);
+        assert!(!format!("{s:?}").contains("hunter2secret"));
+        assert_eq!(
+            settings(&[("REDIS_URL", "redis://127.0.0.1")])
+                .unwrap()
+                .redis_url
+                .unwrap()
+                .display,
+            "127.0.0.1:6379/0"
+        );
+        for bad in [
+            "127.0.0.1:6379",
+            "http://x",
+            "redis://",
+            "rediss://h:1/0",
+            "redis://h:1/x",
+        ] {
+            let err = settings(&[("REDIS_URL", bad)]).unwrap_err();
+            assert_eq!(err.variable, "REDIS_URL", "{bad}");
+        }
+        let err = settings(&[("REDIS_URL", "redis://:pw-in-url@h:notaport/0")]).unwrap_err();
+        assert!(!err.to_string().contains("pw-in-url"));
     }
 
     #[test]
@@ -666,6 +763,8 @@ mod tests {
             ("ACCESS_TOKEN_TTL_SECS", "0"),
             ("REFRESH_TOKEN_TTL_SECS", "-5"),
             ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+            ("API_RATE_LIMIT_PER_MINUTE", "-1"),
+            ("API_RATE_LIMIT_PER_MINUTE", "many"),
             ("TRUST_PROXY_HEADERS", "maybe"),
             ("DATABASE_URL", "mysql://localhost/x"),
             ("MIGRATE_ON_START", "sometimes"),

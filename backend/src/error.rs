@@ -91,6 +91,10 @@ pub enum ApiError {
     TokenExpired,
     #[error("forbidden")]
     Forbidden,
+    /// An API token outside its scopes: on an endpoint tokens cannot use,
+    /// or without the scope the method needs.
+    #[error("insufficient scope")]
+    InsufficientScope,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -112,6 +116,13 @@ pub enum ApiError {
     SyncExpired,
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
+    /// The live API tokens a user may hold are all taken.
+    #[error("API token quota exceeded")]
+    TokenQuotaExceeded,
+    /// A dependency the request cannot be served safely without is out of
+    /// reach (Redis, for the credential rate limits): try again shortly.
+    #[error("dependency unavailable")]
+    Unavailable { retry_after_secs: u64 },
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
@@ -137,6 +148,7 @@ impl ApiError {
             Self::Unauthorized | Self::RefreshRejected => "unauthorized",
             Self::TokenExpired => "token_expired",
             Self::Forbidden => "forbidden",
+            Self::InsufficientScope => "insufficient_scope",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
@@ -146,6 +158,8 @@ impl ApiError {
             Self::QuotaExceeded => "quota_exceeded",
             Self::SyncExpired => "sync_expired",
             Self::RateLimited { .. } => "rate_limited",
+            Self::TokenQuotaExceeded => "quota_exceeded",
+            Self::Unavailable { .. } => "unavailable",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::ServiceUnavailable(_) => "service_unavailable",
@@ -163,6 +177,7 @@ impl ApiError {
             Self::Unauthorized | Self::RefreshRejected => "Unauthorized",
             Self::TokenExpired => "Token expired",
             Self::Forbidden => "Forbidden",
+            Self::InsufficientScope => "Insufficient scope",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::Conflict(_) => "Conflict",
@@ -172,6 +187,8 @@ impl ApiError {
             Self::QuotaExceeded => "Quota exceeded",
             Self::SyncExpired => "Sync token expired",
             Self::RateLimited { .. } => "Too many requests",
+            Self::TokenQuotaExceeded => "Quota exceeded",
+            Self::Unavailable { .. } => "Temporarily unavailable",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::ServiceUnavailable(_) => "Service unavailable",
@@ -193,6 +210,11 @@ impl ApiError {
             }
             Self::TokenExpired => "The access token has expired; refresh it.".into(),
             Self::Forbidden => "You do not have permission for this action.".into(),
+            Self::InsufficientScope => {
+                "This API token cannot be used here: tokens work on the /api/v1/todos endpoints, \
+                 GET with `todos:read` and other methods with `todos:write`."
+                    .into()
+            }
             Self::NotFound => "The resource does not exist.".into(),
             Self::MethodNotAllowed => "This method is not allowed on this resource.".into(),
             Self::Conflict(what) => (*what).to_owned(),
@@ -212,8 +234,14 @@ impl ApiError {
                 "The sync token is older than the change history kept; sync again without `since`.".into()
             }
             Self::RateLimited { retry_after_secs } => {
-                format!("Too many attempts; retry after {retry_after_secs} seconds.")
+                format!("Too many requests; retry after {retry_after_secs} seconds.")
             }
+            Self::TokenQuotaExceeded => {
+                "You already have 20 API tokens; delete one before creating another.".into()
+            }
+            Self::Unavailable { retry_after_secs } => format!(
+                "The service cannot check this request right now; retry after {retry_after_secs} seconds."
+            ),
             Self::PayloadTooLarge => "The request body exceeds 64 KiB.".into(),
             Self::UnsupportedMediaType => "The request body must be application/json.".into(),
             Self::ServiceUnavailable(_) => "The service is not ready.".into(),
@@ -253,15 +281,19 @@ impl ResponseError for ApiError {
             | Self::Unauthorized
             | Self::RefreshRejected
             | Self::TokenExpired => StatusCode::UNAUTHORIZED,
-            Self::EmailTaken | Self::Conflict(_) | Self::LastAdmin => StatusCode::CONFLICT,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::EmailTaken | Self::Conflict(_) | Self::LastAdmin | Self::TokenQuotaExceeded => {
+                StatusCode::CONFLICT
+            }
+            Self::Forbidden | Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable(_) | Self::Unavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -287,7 +319,13 @@ impl ResponseError for ApiError {
                     ),
                 ));
             }
-            Self::RateLimited { retry_after_secs } => {
+            Self::InsufficientScope => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"insufficient_scope\""),
+                ));
+            }
+            Self::RateLimited { retry_after_secs } | Self::Unavailable { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             Self::MethodNotAllowed => {}
@@ -359,6 +397,15 @@ mod tests {
             (ApiError::RefreshRejected, 401, "unauthorized"),
             (ApiError::TokenExpired, 401, "token_expired"),
             (ApiError::Forbidden, 403, "forbidden"),
+            (ApiError::InsufficientScope, 403, "insufficient_scope"),
+            (ApiError::TokenQuotaExceeded, 409, "quota_exceeded"),
+            (
+                ApiError::Unavailable {
+                    retry_after_secs: 5,
+                },
+                503,
+                "unavailable",
+            ),
             (ApiError::NotFound, 404, "not_found"),
             (ApiError::Conflict("x"), 409, "conflict"),
             (ApiError::LastAdmin, 409, "last_admin"),

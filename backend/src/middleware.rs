@@ -5,7 +5,9 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, ResponseError};
+use actix_web::{web, HttpMessage, ResponseError};
+
+use crate::auth::rate_limit;
 
 use crate::error::{problem_for_status, ApiError, PROBLEM_JSON};
 use crate::state::AppState;
@@ -68,6 +70,16 @@ pub async fn security_headers(
             harden(res.headers_mut(), &path, https);
             if refused_origin {
                 strip_cors(res.headers_mut());
+            }
+            // A limit counted this request (credential or per-user): its
+            // `RateLimit` headers go on the answer, 2xx and 429 alike.
+            let limit = res
+                .request()
+                .extensions()
+                .get::<rate_limit::Status>()
+                .cloned();
+            if let Some(status) = limit {
+                status.apply(res.headers_mut());
             }
             Ok(res)
         }

@@ -27,6 +27,10 @@ use crate::error::{FieldError, Problem};
         api::users::delete_me,
         api::users::list_sessions,
         api::users::delete_session,
+        api::export::export_account,
+        api::tokens::create_api_token,
+        api::tokens::list_api_tokens,
+        api::tokens::delete_api_token,
         api::mfa::start_totp_enrolment,
         api::mfa::confirm_totp_enrolment,
         api::mfa::regenerate_recovery_codes,
@@ -55,6 +59,7 @@ use crate::error::{FieldError, Problem};
     tags(
         (name = "auth", description = "Registration, login, token refresh and logout"),
         (name = "users", description = "The caller's own account and sessions"),
+        (name = "tokens", description = "Personal API tokens for scripts and external clients: `Authorization: Bearer stp_...` on the todo endpoints, within the token's scopes"),
         (name = "mfa", description = "The caller's second factor: TOTP enrolment, recovery codes, turning MFA off"),
         (name = "todos", description = "The caller's todos: lists with filters, search, sorting and cursor pages; create (with `Idempotency-Key`), read (with `If-None-Match`), update with `If-Match`, delete to the trash; the trash (list, restore, empty) and delta sync"),
         (name = "admin", description = "User management and the audit log (role `admin` only)"),
@@ -75,6 +80,22 @@ impl Modify for BearerAuth {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some("An access token from `POST /api/v1/auth/login`."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("stp_ API token")
+                    .description(Some(
+                        "A personal API token (`stp_...`) from `POST /api/v1/users/me/tokens`. \
+                         It works on the `/api/v1/todos` endpoints only: `GET` needs the \
+                         `todos:read` scope, other methods `todos:write` (the roles listed on \
+                         each operation). Anywhere else, or without the scope, it is 403 \
+                         `insufficient_scope`.",
+                    ))
                     .build(),
             ),
         );

@@ -13,12 +13,11 @@ use anyhow::Context;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use actix_extensible_rate_limit::backend::memory::InMemoryBackend;
-
 use crate::app::retention::RetentionPolicy;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::mfa::MfaKeys;
 use crate::auth::password::PasswordHasher;
+use crate::auth::rate_limit::{RateLimits, RATELIMIT, RATELIMIT_POLICY};
 use crate::config::Settings;
 use crate::db::{self, Db, DbPool};
 use crate::error::ApiError;
@@ -87,7 +86,7 @@ impl Application {
             db: Db::new(pool),
             jwt: JwtKeys::new(&settings),
             hasher,
-            rate_limits: InMemoryBackend::builder().build(),
+            rate_limits: RateLimits::new(&settings).await,
             cursor_key: CursorKey::from_settings(&settings),
             mfa: MfaKeys::new(&settings.mfa_encryption_key),
             settings,
@@ -232,6 +231,9 @@ fn cors(settings: &Settings) -> Cors {
             header::LOCATION,
             header::RETRY_AFTER,
             header::WWW_AUTHENTICATE,
+            header::CONTENT_DISPOSITION,
+            RATELIMIT,
+            RATELIMIT_POLICY,
         ])
         .supports_credentials()
         .max_age(600)
@@ -275,7 +277,7 @@ fn run(
             // Outermost: the request id and context cover everything inside,
             // and the access line and metrics see the final status.
             .wrap(from_fn(observe::observe))
-            .configure(|cfg| api::configure(cfg, &state))
+            .configure(api::configure)
             // Metrics are served on METRICS_ADDR only; here the path is a
             // plain 404 (not the SPA page), so a scraper pointed at the
             // public port fails loudly instead of parsing HTML.

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use actix_extensible_rate_limit::backend::memory::InMemoryBackend;
-
 use crate::auth::jwt::JwtKeys;
 use crate::auth::mfa::MfaKeys;
 use crate::auth::password::PasswordHasher;
+use crate::auth::rate_limit::RateLimits;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::pagination::CursorKey;
@@ -19,8 +18,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub jwt: JwtKeys,
     pub hasher: PasswordHasher,
-    /// Shared by every worker, so a client's budget is per process.
-    pub rate_limits: InMemoryBackend,
+    /// Shared by every worker; with `REDIS_URL`, by every instance.
+    pub rate_limits: RateLimits,
     /// Signs list cursors.
     pub cursor_key: CursorKey,
     /// Seals TOTP secrets and keys recovery-code hashes.

@@ -219,6 +219,7 @@ async function request(method, path, opts = {}) {
   }
   const res = await send(method, path, { ...opts, token });
   if (res.ok) {
+    if (opts.raw) return res;
     const body = await readBody(res);
     // Callers that edit safely need the version tag (If-Match) as well as the body.
     return opts.withEtag ? { body, etag: res.headers.get('ETag') } : body;
@@ -350,6 +351,32 @@ export function regenerateRecoveryCodes({ password, code }) {
 
 export function disableMfa({ password, code }) {
   return request('DELETE', '/users/me/mfa', { body: { password, code } });
+}
+
+/* ---------- API tokens and data export ---------- */
+
+export async function listApiTokens(opts) {
+  const body = await request('GET', '/users/me/tokens', opts);
+  return body?.items ?? [];
+}
+
+/** Resolves to the new token, its secret in `token` (shown once). */
+export function createApiToken({ name, scopes, expiresInDays, password }) {
+  return request('POST', '/users/me/tokens', {
+    body: { name, scopes, expires_in_days: expiresInDays, password },
+  });
+}
+
+export function deleteApiToken(id) {
+  return request('DELETE', `/users/me/tokens/${encodeURIComponent(id)}`);
+}
+
+/** The export as `{ blob, filename }`; `format` is `json` or `csv`. */
+export async function exportData(format) {
+  const res = await request('GET', '/users/me/export', { query: { format }, raw: true });
+  const disposition = res.headers.get('Content-Disposition') ?? '';
+  const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `securetodo-export.${format}`;
+  return { blob: await res.blob(), filename };
 }
 
 /* ---------- Todos ---------- */

@@ -19,6 +19,11 @@ export const AUDIT_EVENT_TYPES = [
     ['user.password_changed', 'Password changed'],
     ['user.deleted', 'Account deleted by its owner'],
   ]],
+  ['API tokens', [
+    ['token.created', 'API token created'],
+    ['token.deleted', 'API token deleted'],
+    ['token.revoked', 'API tokens ended (password change, disable, MFA off)'],
+  ]],
   ['Administration', [
     ['admin.created', 'Admin created (command line)'],
     ['admin.role_changed', 'Role changed'],

@@ -473,7 +473,12 @@ pub async fn logout(
     let ip = client_ip(&req, state.settings.trust_proxy_headers);
     let by_access = match authenticate(&req).await {
         Ok(user) => Some((user.user_id, user.session_id)),
-        Err(ApiError::Internal(e)) => return Err(ApiError::Internal(e)),
+        // An API token cannot sign out a session; a caller over its limit
+        // is told so rather than treated as unauthenticated.
+        Err(
+            e
+            @ (ApiError::Internal(_) | ApiError::InsufficientScope | ApiError::RateLimited { .. }),
+        ) => return Err(e),
         Err(_) => None,
     };
     let refresh_hash = presented_refresh_token(&req, body.0).map(|t| hash_refresh_token(&t));

@@ -3,30 +3,32 @@
 pub mod admin;
 pub mod auth;
 pub mod dto;
+pub mod export;
 pub mod health;
 pub mod mfa;
 pub mod problems;
 pub mod todos;
+pub mod tokens;
 pub mod users;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse, Resource, ResponseError};
 
-use crate::auth::extract::require_admin;
-use crate::auth::rate_limit::limiter;
+use crate::auth::extract::{api_token_gate, require_admin};
+use crate::auth::rate_limit::{limit_credentials, limit_refresh};
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Registers every route. Each handler also carries `#[utoipa::path]` and is
 /// listed in `openapi::ApiDoc`; a test walks the document and checks that
 /// every documented operation is routed.
-pub fn configure(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
-    let settings = &state.settings;
-    let per_minute = settings.auth_rate_limit_per_minute;
-    let trust = settings.trust_proxy_headers;
-    let credentials = || limiter(&state.rate_limits, "credentials", per_minute, trust);
-    let refresh = || limiter(&state.rate_limits, "refresh", per_minute, trust);
+///
+/// Rate limits: the endpoints that take credentials wear `credentials()`
+/// (per client); every other authenticated endpoint counts against the
+/// caller's own limit when its `AuthUser`/`Caller` extractor runs.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let credentials = || from_fn(limit_credentials);
+    let refresh = || from_fn(limit_refresh);
 
     cfg.service(
         resource("/health/live", "GET, HEAD")
@@ -104,6 +106,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
                     .wrap(credentials()),
             )
             .service(
+                resource("/users/me/export", "GET").route(web::get().to(export::export_account)),
+            )
+            .service(
+                resource("/users/me/tokens", "GET, POST")
+                    .route(web::get().to(tokens::list_api_tokens))
+                    // Creating a token checks the password.
+                    .route(web::post().to(tokens::create_api_token).wrap(credentials())),
+            )
+            .service(
+                resource("/users/me/tokens/{id}", "DELETE")
+                    .route(web::delete().to(tokens::delete_api_token)),
+            )
+            .service(
                 resource("/todos", "GET, POST, DELETE")
                     .route(web::get().to(todos::list_todos))
                     .route(web::post().to(todos::create_todo))
@@ -154,7 +169,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
                     .route(web::get().to(admin::list_audit_events))
                     .wrap(from_fn(require_admin)),
             )
-            .default_service(web::to(not_found)),
+            .default_service(web::to(not_found))
+            .wrap(from_fn(api_token_gate)),
     )
     .service(web::scope("/api").default_service(web::to(not_found)));
 }

@@ -6,7 +6,10 @@ use utoipa::IntoResponses;
 
 use crate::error::Problem;
 
-/// 401 on every operation that needs an access token.
+/// What every authenticated operation may answer before it runs: 401
+/// without a valid token, 403 for an API token used outside its scopes
+/// (tokens open the todo endpoints only), 429 over the caller's API rate
+/// limit.
 #[derive(IntoResponses)]
 pub enum Unauthenticated {
     #[response(
@@ -15,6 +18,18 @@ pub enum Unauthenticated {
         content_type = "application/problem+json"
     )]
     Unauthorized(Problem),
+    #[response(
+        status = 403,
+        description = "An API token used outside its scopes (`insufficient_scope`)",
+        content_type = "application/problem+json"
+    )]
+    InsufficientScope(Problem),
+    #[response(
+        status = 429,
+        description = "Over the caller's API rate limit (`rate_limited`); see `Retry-After`",
+        content_type = "application/problem+json"
+    )]
+    RateLimited(Problem),
 }
 
 /// 403 on every admin operation.
@@ -51,7 +66,8 @@ pub enum JsonBodyErrors {
     NotJson(Problem),
 }
 
-/// 429 on the operations that take credentials.
+/// 429 on the operations that take credentials, and 503 when the shared
+/// rate-limit store (Redis) cannot be reached: those limits fail closed.
 #[derive(IntoResponses)]
 pub enum TooManyAttempts {
     #[response(
@@ -60,6 +76,12 @@ pub enum TooManyAttempts {
         content_type = "application/problem+json"
     )]
     RateLimited(Problem),
+    #[response(
+        status = 503,
+        description = "The rate limit cannot be checked right now (`unavailable`); see `Retry-After`",
+        content_type = "application/problem+json"
+    )]
+    Unavailable(Problem),
 }
 
 /// 422 on operations whose only parameter is an integer id in the path.

@@ -6,15 +6,16 @@
 use actix_web::http::header::{self, IfMatch, IfNoneMatch};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::dto::TodoResponse;
 use crate::api::problems::{BadId, JsonBodyErrors, Unauthenticated};
 use crate::app::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
 use crate::app::sync::{self, SyncPosition};
 use crate::app::todos::{self, NewTodoInput, Precondition, TodoChange};
-use crate::auth::AuthUser;
+use crate::auth::Caller;
 use crate::db::models::todo::{ListFilter, SortValue, Todo};
 use crate::db::Conn;
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
@@ -25,47 +26,6 @@ use crate::state::AppState;
 
 /// Longest accepted search string, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
-
-/// A todo as its owner sees it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TodoResponse {
-    #[schema(example = 42)]
-    pub id: i64,
-    /// Trimmed, 1 to 200 characters.
-    #[schema(example = "Buy milk")]
-    pub title: String,
-    /// Up to 10,000 characters, exactly as written (possibly empty).
-    #[schema(example = "Two litres, semi-skimmed")]
-    pub description: String,
-    #[schema(example = false)]
-    pub completed: bool,
-    pub priority: Priority,
-    /// The day it is due, or null.
-    #[schema(required = true, example = "2026-12-24")]
-    pub due_date: Option<NaiveDate>,
-    pub created_at: DateTime<Utc>,
-    /// When the todo last changed.
-    pub updated_at: DateTime<Utc>,
-    /// When it was completed; null while it is open.
-    #[schema(required = true)]
-    pub completed_at: Option<DateTime<Utc>>,
-}
-
-impl From<&Todo> for TodoResponse {
-    fn from(t: &Todo) -> Self {
-        Self {
-            id: t.id,
-            title: t.title.clone(),
-            description: t.description.clone(),
-            completed: t.completed,
-            priority: Priority::from_rank(t.priority),
-            due_date: t.due_date,
-            created_at: t.created_at.and_utc(),
-            updated_at: t.updated_at.and_utc(),
-            completed_at: t.completed_at.map(|at| at.and_utc()),
-        }
-    }
-}
 
 /// One page of todos.
 #[derive(Debug, Serialize, ToSchema)]
@@ -469,7 +429,7 @@ where
     get,
     path = "/api/v1/todos",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:read"])),
     params(ListTodosQuery),
     responses(
         (status = 200, description = "A page of the caller's todos", body = TodoListResponse),
@@ -478,7 +438,7 @@ where
     )
 )]
 pub async fn list_todos(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     query: Query<ListTodosQuery>,
 ) -> ApiResult<web::Json<TodoListResponse>> {
@@ -543,7 +503,7 @@ pub async fn list_todos(
     post,
     path = "/api/v1/todos",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:write"])),
     params(
         ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "1 to 255 printable ASCII characters, sent as they are: a repeat with the same body within 24 hours answers the first response again instead of creating another todo"),
     ),
@@ -564,7 +524,7 @@ pub async fn list_todos(
     )
 )]
 pub async fn create_todo(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
     body: JsonWithBytes<CreateTodoRequest>,
@@ -613,7 +573,7 @@ pub async fn create_todo(
     get,
     path = "/api/v1/todos/{id}",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:read"])),
     params(
         ("id" = i64, Path, description = "Todo id"),
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "The `ETag` you hold (or `*`): 304 without a body while it is still current"),
@@ -629,7 +589,7 @@ pub async fn create_todo(
     )
 )]
 pub async fn get_todo(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: PathId,
@@ -695,7 +655,7 @@ fn parse_change(body: UpdateTodoRequest) -> ApiResult<TodoChange> {
     patch,
     path = "/api/v1/todos/{id}",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:write"])),
     params(
         ("id" = i64, Path, description = "Todo id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Apply only if the todo is still at this version: the `ETag` you read, or `*` for any version"),
@@ -712,7 +672,7 @@ fn parse_change(body: UpdateTodoRequest) -> ApiResult<TodoChange> {
     )
 )]
 pub async fn update_todo(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: PathId,
@@ -733,7 +693,7 @@ pub async fn update_todo(
     delete,
     path = "/api/v1/todos/{id}",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:write"])),
     params(
         ("id" = i64, Path, description = "Todo id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Delete only if the todo is still at this version: the `ETag` you read, or `*`"),
@@ -747,7 +707,7 @@ pub async fn update_todo(
     )
 )]
 pub async fn delete_todo(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: PathId,
@@ -766,7 +726,7 @@ pub async fn delete_todo(
     delete,
     path = "/api/v1/todos",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:write"])),
     params(ClearCompletedQuery),
     responses(
         (status = 200, description = "How many completed todos moved to the trash, and their ids", body = ClearCompletedResponse),
@@ -775,7 +735,7 @@ pub async fn delete_todo(
     )
 )]
 pub async fn clear_completed_todos(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     query: Query<ClearCompletedQuery>,
 ) -> ApiResult<web::Json<ClearCompletedResponse>> {
@@ -801,7 +761,7 @@ pub async fn clear_completed_todos(
     get,
     path = "/api/v1/todos/trash",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:read"])),
     params(TrashQuery),
     responses(
         (status = 200, description = "A page of the caller's trashed todos, each with `deleted_at`", body = TrashListResponse),
@@ -810,7 +770,7 @@ pub async fn clear_completed_todos(
     )
 )]
 pub async fn list_trash(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     query: Query<TrashQuery>,
 ) -> ApiResult<web::Json<TrashListResponse>> {
@@ -859,7 +819,7 @@ pub async fn list_trash(
     post,
     path = "/api/v1/todos/{id}/restore",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:write"])),
     params(
         ("id" = i64, Path, description = "Todo id"),
         ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "1 to 255 printable ASCII characters: a repeat within 24 hours answers the first response again"),
@@ -879,7 +839,7 @@ pub async fn list_trash(
     )
 )]
 pub async fn restore_todo(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
     path: PathId,
@@ -899,14 +859,14 @@ pub async fn restore_todo(
     delete,
     path = "/api/v1/todos/trash",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:write"])),
     responses(
         (status = 200, description = "How many trashed todos were purged", body = EmptyTrashResponse),
         Unauthenticated,
     )
 )]
 pub async fn empty_trash(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
 ) -> ApiResult<web::Json<EmptyTrashResponse>> {
     let owner = user.user_id;
@@ -924,7 +884,7 @@ pub async fn empty_trash(
     get,
     path = "/api/v1/todos/changes",
     tag = "todos",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_token" = ["todos:read"])),
     params(ChangesQuery),
     responses(
         (status = 200, description = "The changes since `since` (every live todo without it); call again with `sync_token` while `has_more`", body = ChangesResponse),
@@ -934,7 +894,7 @@ pub async fn empty_trash(
     )
 )]
 pub async fn list_changes(
-    user: AuthUser,
+    user: Caller,
     state: web::Data<AppState>,
     query: Query<ChangesQuery>,
 ) -> ApiResult<web::Json<ChangesResponse>> {

@@ -3,12 +3,12 @@
 use diesel::prelude::*;
 
 use crate::app::lockout::MAX_FAILED_LOGINS;
-use crate::app::Actor;
+use crate::app::{tokens, Actor};
 use crate::db::models::audit;
 use crate::db::models::{device, session, user};
 use crate::db::schema::users;
 use crate::db::{dispatch, Conn};
-use crate::domain::{AuditEvent, LockScope, LoginFailure, Via};
+use crate::domain::{AuditEvent, LockScope, LoginFailure, TokenRevocation, Via};
 use crate::domain::{Email, Role};
 use crate::error::{ApiError, ApiResult};
 
@@ -89,6 +89,8 @@ pub fn create_admin(
         .execute(c))?;
     device::forget_all(conn, existing.id)?;
     let sessions_ended = session::revoke_all(conn, existing.id, None, now)?;
+    tokens::revoke_all_audited(conn, None, existing.id, None, TokenRevocation::Promoted)
+        .map_err(|e| CreateAdminError::Database(e.to_string()))?;
     if existing.role != Role::Admin.as_str() {
         audit::record(
             conn,
@@ -207,7 +209,7 @@ pub fn record_session_failure(
 }
 
 /// Sets a new password; every other session of the actor ends, `keep`
-/// (the caller's own) continues.
+/// (the caller's own) continues, and every API token ends.
 pub fn change_password(
     conn: &mut Conn<'_>,
     actor: &Actor,
@@ -216,6 +218,13 @@ pub fn change_password(
 ) -> ApiResult<()> {
     user::set_password_hash(conn, actor.user_id, new_hash)?;
     let ended = session::revoke_all(conn, actor.user_id, Some(keep), crate::clock::now())?;
+    tokens::revoke_all_audited(
+        conn,
+        Some(actor.user_id),
+        actor.user_id,
+        actor.ip.as_deref(),
+        TokenRevocation::PasswordChanged,
+    )?;
     audit::record(
         conn,
         &AuditEvent::PasswordChanged {

@@ -4,14 +4,14 @@
 //! together break the rule (on PostgreSQL after locking the active admins'
 //! rows: see `user::lock_active_admins`).
 
-use crate::app::Actor;
+use crate::app::{tokens, Actor};
 use crate::clock::now;
 use crate::db::models::audit::{self, StoredAuditEvent};
 use crate::db::models::user::{self, User, UserFilter, UserSummary};
 use crate::db::models::{mfa, session};
 use crate::db::Conn;
-use crate::domain::AuditEvent;
 use crate::domain::Role;
+use crate::domain::{AuditEvent, TokenRevocation};
 use crate::error::{ApiError, ApiResult};
 
 /// The caller must still be an active admin (a request that raced with the
@@ -92,6 +92,13 @@ pub fn update_user(
     }
     if new_disabled && !target.disabled {
         let ended = session::revoke_all(conn, target.id, None, at)?;
+        tokens::revoke_all_audited(
+            conn,
+            Some(actor.user_id),
+            target.id,
+            ip,
+            TokenRevocation::AccountDisabled,
+        )?;
         audit::record(
             conn,
             &AuditEvent::UserDisabled {
@@ -165,8 +172,13 @@ pub fn reset_user_mfa(conn: &mut Conn<'_>, actor: &Actor, target_id: i64) -> Api
     let at = now();
     let was_enabled = mfa::clear(conn, target.id, at)?;
     let sessions_ended = session::revoke_all(conn, target.id, None, at)?;
-    // TODO(issue 16): end the user's API tokens here once they exist on
-    // main (SPEC: the reset ends the user's sessions and API tokens).
+    tokens::revoke_all_audited(
+        conn,
+        Some(actor.user_id),
+        target.id,
+        actor.ip.as_deref(),
+        TokenRevocation::MfaReset,
+    )?;
     audit::record(
         conn,
         &AuditEvent::MfaReset {

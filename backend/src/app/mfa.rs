@@ -305,8 +305,14 @@ pub fn disable(
         return Ok(Checked::WrongCode);
     };
     store::clear(conn, current.id, now)?;
-    // TODO(issue 16): end the user's API tokens here once they exist on
-    // main (SPEC: tokens end when MFA is turned off).
+    // SPEC: API tokens end when MFA is turned off.
+    crate::app::tokens::revoke_all_audited(
+        conn,
+        Some(actor.user_id),
+        actor.user_id,
+        actor.ip.as_deref(),
+        crate::domain::TokenRevocation::MfaDisabled,
+    )?;
     audit::record(
         conn,
         &AuditEvent::MfaDisabled { method },

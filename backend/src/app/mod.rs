@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod export;
 pub mod idempotency;
 pub mod lockout;
 pub mod mfa;
@@ -11,6 +12,7 @@ pub mod retention;
 pub mod sessions;
 pub mod sync;
 pub mod todos;
+pub mod tokens;
 
 /// Who acts, for the rules and the audit log.
 #[derive(Debug, Clone)]

@@ -5,12 +5,15 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::NaiveDateTime;
 
 use crate::app::sessions;
-use crate::domain::Role;
+use crate::app::tokens::{self, TokenCaller};
+use crate::auth::rate_limit::{CredentialLimited, Policy, Verdict};
+use crate::auth::tokens::{hash_api_token, is_api_token};
+use crate::domain::{Role, Scope, Scopes};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -31,6 +34,25 @@ impl AuthUser {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+}
+
+/// How the caller of a todo endpoint proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token (JWT) of a live session.
+    Session { session_id: i64 },
+    /// A personal API token (`stp_...`).
+    ApiToken { token_id: i64, scopes: Scopes },
+}
+
+/// The caller of a `/api/v1/todos` endpoint, the only endpoints an API
+/// token opens: a live session, or a live token with the scope the method
+/// needs (`GET`/`HEAD`: `todos:read`; anything else: `todos:write`).
+/// Everywhere else handlers take [`AuthUser`], which refuses tokens.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: i64,
+    pub credential: Credential,
 }
 
 /// An authenticated caller with the admin role; anyone else gets 403.
@@ -92,13 +114,70 @@ fn client_addr(req: &HttpRequest, trust_proxy_headers: bool) -> Option<IpAddr> {
     req.peer_addr().map(|addr| addr.ip())
 }
 
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("AppState missing")))
+}
+
+/// The caller of a session-only endpoint (everything but the todos): a
+/// valid access token of a live session. A live API token here is 403
+/// `insufficient_scope`; an invalid one 401.
 pub async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("AppState missing")))?
-        .clone();
+    let state = app_state(req)?;
     let token = bearer_token(req).ok_or(ApiError::Unauthorized)?;
+    if is_api_token(token) {
+        token_caller(&state, req, token).await?;
+        return Err(ApiError::InsufficientScope);
+    }
+    session_user(&state, req, token).await
+}
+
+/// The caller of a todo endpoint: a session, or an API token with the
+/// scope the method needs.
+pub async fn authenticate_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let state = app_state(req)?;
+    let token = bearer_token(req).ok_or(ApiError::Unauthorized)?;
+    if !is_api_token(token) {
+        let user = session_user(&state, req, token).await?;
+        return Ok(Caller {
+            user_id: user.user_id,
+            credential: Credential::Session {
+                session_id: user.session_id,
+            },
+        });
+    }
+    let found = token_caller(&state, req, token).await?;
+    let needed = match *req.method() {
+        Method::GET | Method::HEAD => Scope::TodosRead,
+        _ => Scope::TodosWrite,
+    };
+    // Defence in depth: `Caller` belongs to the todo handlers only.
+    let path = req.path();
+    let todo_path = path == "/api/v1/todos" || path.starts_with("/api/v1/todos/");
+    if !todo_path || !found.scopes.contains(needed) {
+        return Err(ApiError::InsufficientScope);
+    }
+    count_api_request(req, &state, || format!("token:{}", found.token_id)).await?;
+    Ok(Caller {
+        user_id: found.user_id,
+        credential: Credential::ApiToken {
+            token_id: found.token_id,
+            scopes: found.scopes,
+        },
+    })
+}
+
+/// A JWT: its signature and claims, the per-user limit (before the
+/// database, so that a client over its budget costs no query), then the
+/// session, live and of an enabled user.
+async fn session_user(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+) -> Result<AuthUser, ApiError> {
     let (user_id, session_id) = state.jwt.verify(token)?;
+    count_api_request(req, state, || format!("user:{user_id}")).await?;
     let found = state
         .db
         .read(move |conn| sessions::authenticate(conn, session_id, user_id))
@@ -115,6 +194,48 @@ pub async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     })
 }
 
+/// An API token: one indexed lookup by the hash of the secret.
+async fn token_caller(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+) -> Result<TokenCaller, ApiError> {
+    let hash = hash_api_token(token);
+    let found = state
+        .db
+        .read(move |conn| tokens::authenticate(conn, &hash))
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    crate::observe::set_user(req, found.user_id);
+    Ok(found)
+}
+
+/// Counts the request against the per-user (or per-token) API limit,
+/// unless the endpoint has a credential limit instead. Its status goes to
+/// the request extensions for the `RateLimit` headers. When the store
+/// cannot be reached (Redis), the request passes: this limit fails open.
+async fn count_api_request(
+    req: &HttpRequest,
+    state: &AppState,
+    key: impl FnOnce() -> String,
+) -> Result<(), ApiError> {
+    if !state.rate_limits.api_limit_enabled() || req.extensions().contains::<CredentialLimited>() {
+        return Ok(());
+    }
+    match state.rate_limits.check(Policy::Api, &key()).await {
+        Verdict::Allowed(status) => {
+            req.extensions_mut().insert(status);
+            Ok(())
+        }
+        Verdict::Denied(status) => {
+            let retry_after_secs = status.retry_after_secs();
+            req.extensions_mut().insert(status);
+            Err(ApiError::RateLimited { retry_after_secs })
+        }
+        Verdict::Unavailable => Ok(()),
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -123,6 +244,58 @@ impl FromRequest for AuthUser {
         let req = req.clone();
         Box::pin(async move { authenticate(&req).await })
     }
+}
+
+/// Reads the token caller that [`api_token_gate`] let through, or
+/// authenticates the request itself (a session, or a token the gate did
+/// not see).
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let gated = req.extensions().get::<Caller>().cloned();
+        let req = req.clone();
+        Box::pin(async move {
+            match gated {
+                Some(caller) => Ok(caller),
+                None => authenticate_caller(&req).await,
+            }
+        })
+    }
+}
+
+/// Paths where an `Authorization` header means nothing (credentials travel
+/// in the body or a cookie): the gate leaves them alone.
+const TOKENLESS_PATHS: [&str; 4] = [
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/mfa",
+    "/api/v1/auth/refresh",
+];
+
+/// Middleware on `/api/v1`: a request with an API token (`Bearer stp_...`)
+/// is judged before routing and before any parameter or body is read, so
+/// a token outside its scopes is always 403 `insufficient_scope` (an
+/// invalid one 401), never a validation error that would say something
+/// about an endpoint it may not use. Access tokens (JWTs) pass straight
+/// through: one prefix comparison, no lookup.
+pub async fn api_token_gate(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::ResponseError;
+    let with_token = bearer_token(req.request()).is_some_and(is_api_token)
+        && !TOKENLESS_PATHS.contains(&req.path());
+    if with_token {
+        match authenticate_caller(req.request()).await {
+            Ok(caller) => {
+                req.extensions_mut().insert(caller);
+            }
+            Err(error) => return Ok(req.into_response(error.error_response())),
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Reads the admin that [`require_admin`] authenticated for this request:
@@ -158,7 +331,6 @@ pub async fn require_admin(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    use actix_web::http::Method;
     use actix_web::ResponseError;
     let guarded = matches!(
         *req.method(),

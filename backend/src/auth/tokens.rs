@@ -1,4 +1,5 @@
-//! Opaque refresh tokens: 256 random bits, stored only as a SHA-256 hash.
+//! Opaque secrets: refresh tokens and API tokens, 256 random bits each,
+//! stored only as a SHA-256 hash.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -28,6 +29,32 @@ pub fn hash_refresh_token(token: &str) -> String {
         .collect()
 }
 
+/// What every API token starts with, so that secret scanners (GitHub's,
+/// gitleaks, trufflehog) can recognise a leaked one, and so that a request
+/// is routed to the token lookup by its prefix alone: a JWT never starts
+/// with it (its first segment is base64 of `{"`, which begins `eyJ`).
+pub const API_TOKEN_PREFIX: &str = "stp_";
+
+/// A new API token: `stp_` and 43 base64url characters (256 random bits).
+pub fn new_api_token() -> RefreshToken {
+    let bytes: [u8; 32] = rand::rng().random();
+    let token = format!("{API_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let hash = hash_api_token(&token);
+    RefreshToken { token, hash }
+}
+
+/// SHA-256 of the whole token, as for refresh tokens: 256 random bits
+/// leave nothing to brute-force, so a slow password hash would only cost
+/// time on every request.
+pub fn hash_api_token(token: &str) -> String {
+    hash_refresh_token(token)
+}
+
+/// True when a bearer token is shaped like an API token.
+pub fn is_api_token(token: &str) -> bool {
+    token.starts_with(API_TOKEN_PREFIX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +67,18 @@ mod tests {
         assert_eq!(a.token.len(), 43);
         assert_eq!(a.hash, hash_refresh_token(&a.token));
         assert!(!a.hash.contains(&a.token));
+    }
+
+    #[test]
+    fn api_tokens_carry_the_prefix_and_256_bits() {
+        let a = new_api_token();
+        let b = new_api_token();
+        assert_ne!(a.token, b.token);
+        assert!(is_api_token(&a.token));
+        let body = a.token.strip_prefix(API_TOKEN_PREFIX).unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.decode(body).unwrap().len(), 32);
+        assert_eq!(a.hash, hash_api_token(&a.token));
+        assert_eq!(a.hash.len(), 64);
+        assert!(!is_api_token("eyJhbGciOiJIUzI1NiJ9.e30.x"));
     }
 }

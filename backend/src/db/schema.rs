@@ -5,6 +5,19 @@
 //! keys are declared `BigInt` (print-schema would say `Integer`).
 
 diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> BigInt,
         #[sql_name = "type"]
@@ -144,6 +157,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(login_devices -> users (user_id));
 diesel::joinable!(mfa_challenges -> users (user_id));
 diesel::joinable!(mfa_recovery_codes -> users (user_id));
@@ -154,6 +168,7 @@ diesel::joinable!(todo_tombstones -> users (user_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
     audit_events,
     idempotency_keys,
     login_devices,

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Role;
+use super::{Role, Scope};
 
 /// The type of a security event, as the audit log stores and filters it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -42,6 +42,12 @@ pub enum AuditEventType {
     UserDeleted,
     #[serde(rename = "admin.sessions_revoked")]
     SessionsRevoked,
+    #[serde(rename = "token.created")]
+    TokenCreated,
+    #[serde(rename = "token.deleted")]
+    TokenDeleted,
+    #[serde(rename = "token.revoked")]
+    TokensRevoked,
     #[serde(rename = "mfa.enrolment_started")]
     MfaEnrolmentStarted,
     #[serde(rename = "mfa.enabled")]
@@ -59,7 +65,7 @@ pub enum AuditEventType {
 }
 
 impl AuditEventType {
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 26] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -76,6 +82,9 @@ impl AuditEventType {
         Self::UserEnabled,
         Self::UserDeleted,
         Self::SessionsRevoked,
+        Self::TokenCreated,
+        Self::TokenDeleted,
+        Self::TokensRevoked,
         Self::MfaEnrolmentStarted,
         Self::MfaEnabled,
         Self::MfaDisabled,
@@ -103,6 +112,9 @@ impl AuditEventType {
             Self::UserEnabled => "admin.user_enabled",
             Self::UserDeleted => "admin.user_deleted",
             Self::SessionsRevoked => "admin.sessions_revoked",
+            Self::TokenCreated => "token.created",
+            Self::TokenDeleted => "token.deleted",
+            Self::TokensRevoked => "token.revoked",
             Self::MfaEnrolmentStarted => "mfa.enrolment_started",
             Self::MfaEnabled => "mfa.enabled",
             Self::MfaDisabled => "mfa.disabled",
@@ -173,6 +185,19 @@ pub enum LockScope {
 #[serde(rename_all = "snake_case")]
 pub enum Via {
     Cli,
+}
+
+/// Why every API token of a user ended at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenRevocation {
+    PasswordChanged,
+    AccountDisabled,
+    MfaDisabled,
+    /// An administrator turned the user's MFA off (a lost device).
+    MfaReset,
+    /// `create-admin --promote-existing` took the account over.
+    Promoted,
 }
 
 /// A security event with its detail. The detail is the variant's fields as
@@ -252,6 +277,21 @@ pub enum AuditEvent {
     SessionsRevoked {
         sessions_ended: usize,
     },
+    /// Never the secret or its hash.
+    TokenCreated {
+        token_id: i64,
+        name: String,
+        scopes: Vec<Scope>,
+        expires_at: chrono::NaiveDateTime,
+    },
+    TokenDeleted {
+        token_id: i64,
+        name: String,
+    },
+    TokensRevoked {
+        tokens: usize,
+        reason: TokenRevocation,
+    },
     MfaEnrolmentStarted {},
     MfaEnabled {
         sessions_ended: usize,
@@ -300,6 +340,9 @@ impl AuditEvent {
             Self::UserEnabled { .. } => AuditEventType::UserEnabled,
             Self::UserDeleted { .. } => AuditEventType::UserDeleted,
             Self::SessionsRevoked { .. } => AuditEventType::SessionsRevoked,
+            Self::TokenCreated { .. } => AuditEventType::TokenCreated,
+            Self::TokenDeleted { .. } => AuditEventType::TokenDeleted,
+            Self::TokensRevoked { .. } => AuditEventType::TokensRevoked,
             Self::MfaEnrolmentStarted {} => AuditEventType::MfaEnrolmentStarted,
             Self::MfaEnabled { .. } => AuditEventType::MfaEnabled,
             Self::MfaDisabled { .. } => AuditEventType::MfaDisabled,

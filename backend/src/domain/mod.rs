@@ -5,9 +5,11 @@ mod email;
 mod password;
 mod role;
 mod todo;
+mod token;
 
 pub use audit::{
-    AuditEvent, AuditEventType, LockScope, LoginFailure, MfaCodeFailure, MfaContext, MfaMethod, Via,
+    AuditEvent, AuditEventType, LockScope, LoginFailure, MfaCodeFailure, MfaContext, MfaMethod,
+    TokenRevocation, Via,
 };
 pub use email::Email;
 pub use password::Password;
@@ -15,3 +17,4 @@ pub use role::Role;
 pub use todo::{
     DueDate, Priority, SortKey, TodoDescription, TodoSort, TodoTitle, NUL_REFUSED, TITLE_PATTERN,
 };
+pub use token::{Scope, Scopes, TokenLifetime, TokenName};

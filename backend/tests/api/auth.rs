@@ -833,7 +833,7 @@ async fn too_many_credential_attempts_from_one_client_get_429_with_retry_after()
 #[actix_web::test]
 async fn reading_the_account_does_not_spend_the_credential_budget() {
     // Sign-up and login spend 2 of 3; GET /users/me is not a credential
-    // attempt (its documented responses have no 429), DELETE /users/me is.
+    // attempt (it counts against the per-user API limit), DELETE /users/me is.
     let app = spawn_app_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "3")]).await;
     let user = app.signed_up_user().await;
     for _ in 0..5 {

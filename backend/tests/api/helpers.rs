@@ -288,6 +288,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("JWT_SECRET", TEST_JWT_SECRET.to_owned()),
         ("BCRYPT_COST", "4".to_owned()),
         ("AUTH_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
+        ("API_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
         ("FRONTEND_DIR", frontend_dir.display().to_string()),
     ]
     .into_iter()
@@ -376,6 +377,8 @@ pub const LOGOUT_ALL: &str = "/api/v1/auth/logout-all";
 pub const ME: &str = "/api/v1/users/me";
 pub const MY_PASSWORD: &str = "/api/v1/users/me/password";
 pub const MY_SESSIONS: &str = "/api/v1/users/me/sessions";
+pub const MY_TOKENS: &str = "/api/v1/users/me/tokens";
+pub const MY_EXPORT: &str = "/api/v1/users/me/export";
 pub const TODOS: &str = "/api/v1/todos";
 pub const TRASH: &str = "/api/v1/todos/trash";
 pub const CHANGES: &str = "/api/v1/todos/changes";
@@ -644,6 +647,59 @@ impl TestApp {
     pub async fn delete_session(&self, token: &str, id: impl Display) -> Response {
         let path = format!("{MY_SESSIONS}/{id}");
         self.send(Method::DELETE, &path, Some(token), None).await
+    }
+
+    // ---------- HTTP: API tokens and export ----------
+
+    /// `POST /users/me/tokens` with `body` as it is.
+    pub async fn post_api_token(&self, token: &str, body: &Value) -> Response {
+        self.send(Method::POST, MY_TOKENS, Some(token), Some(body))
+            .await
+    }
+
+    /// Creates an API token for `user` with `scopes`, valid 30 days, and
+    /// checks it was created: the created token (its secret in `token`).
+    pub async fn create_api_token(&self, user: &TestUser, scopes: &[&str]) -> Value {
+        let response = self
+            .post_api_token(
+                &user.token,
+                &json!({
+                    "name": format!("token for {}", scopes.join(" ")),
+                    "scopes": scopes,
+                    "expires_in_days": 30,
+                    "password": user.password,
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "create an API token");
+        response.json().await.unwrap()
+    }
+
+    /// The secret of a new API token of `user` with `scopes`.
+    pub async fn api_token(&self, user: &TestUser, scopes: &[&str]) -> String {
+        self.create_api_token(user, scopes).await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn list_api_tokens(&self, token: &str) -> Response {
+        self.get_auth(MY_TOKENS, token).await
+    }
+
+    /// `DELETE /users/me/tokens/{id}`; `id` may be malformed on purpose.
+    pub async fn delete_api_token(&self, token: &str, id: impl Display) -> Response {
+        let path = format!("{MY_TOKENS}/{id}");
+        self.send(Method::DELETE, &path, Some(token), None).await
+    }
+
+    /// `GET /users/me/export`, with `?format=` when given.
+    pub async fn export(&self, token: &str, format: Option<&str>) -> Response {
+        let mut request = self.request(Method::GET, MY_EXPORT).bearer_auth(token);
+        if let Some(format) = format {
+            request = request.query(&[("format", format)]);
+        }
+        request.send().await.unwrap()
     }
 
     // ---------- HTTP: todos ----------

@@ -91,8 +91,18 @@ fn protected_operations_require_bearer_and_public_ones_do_not() {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let requires_bearer =
-            !security.is_empty() && security.iter().all(|s| s.get("bearer").is_some());
+        // Each requirement is an alternative: an access token, or (on the
+        // todo endpoints only) an API token.
+        let requires_bearer = security.iter().any(|s| s.get("bearer").is_some())
+            && security
+                .iter()
+                .all(|s| s.get("bearer").is_some() || s.get("api_token").is_some());
+        let takes_api_tokens = security.iter().any(|s| s.get("api_token").is_some());
+        assert_eq!(
+            takes_api_tokens,
+            path.starts_with("/api/v1/todos"),
+            "{method} {path} ({id}): API tokens work on the todo endpoints and nowhere else"
+        );
         if PUBLIC_OPERATIONS.contains(&id.as_str()) {
             assert!(!requires_bearer, "{method} {path} ({id}) must be public");
         } else if id != "logout" {

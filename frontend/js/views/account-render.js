@@ -105,11 +105,11 @@ export function dangerCard(form) {
     form);
 }
 
-export function accountLayout({ user, profile, sessions, password, mfa, danger }) {
+export function accountLayout({ user, profile, sessions, password, mfa, danger, tokens, data }) {
   return h('div', { class: 'container account' },
     h('header', { class: 'page-header' }, h('div', {}, pageHeading('Account'),
       h('p', { class: 'page-header__welcome' }, 'Signed in as ', h('strong', { class: 'user-email' }, user.email)))),
     h('div', { class: 'account-grid' },
-      h('div', { class: 'stack' }, profile, sessions),
-      h('div', { class: 'stack' }, password, mfa, danger)));
+      h('div', { class: 'stack' }, profile, sessions, tokens),
+      h('div', { class: 'stack' }, password, mfa, data, danger)));
 }

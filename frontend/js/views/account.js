@@ -1,5 +1,5 @@
 // Account page: profile, password change, two-factor authentication (views/mfa.js),
-// active sessions, account deletion.
+// active sessions, API tokens and data export (views/account-tokens.js), account deletion.
 // State, events and API calls live here; account-render.js builds the elements.
 import { replace } from '../dom.js';
 import * as api from '../api.js';
@@ -12,6 +12,7 @@ import {
   profileCard, sessionList, sessionsAlertNode, sessionsBodyNode, sessionsCard, signOutAllNode,
 } from './account-render.js';
 import { mfaCard } from './mfa.js';
+import { exportSection, tokensSection } from './account-tokens.js';
 
 const SIGN_OUT_EVERYWHERE = {
   title: 'Sign out everywhere?',
@@ -138,6 +139,8 @@ export function accountView({ user, navigate, signal }) {
     password: passwordCard(pwForm),
     mfa: mfaCard({ user }).node,
     danger: dangerCard(delForm),
+    tokens: tokensSection({ user, signal }),
+    data: exportSection(),
   });
 
   loadSessions();

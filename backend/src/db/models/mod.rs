@@ -1,5 +1,6 @@
 //! Diesel models: read, insert and changeset structs with their queries.
 
+pub mod api_token;
 pub mod audit;
 pub mod device;
 pub mod idempotency;

@@ -270,3 +270,15 @@ pub fn add_password_failure(conn: &mut Conn<'_>, session_id: i64) -> QueryResult
             .get_result(conn)
     })
 }
+
+/// Every stored session of the user (live and ended, until retention
+/// removes the ended ones), oldest first, for the data export.
+pub fn list_all(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<Session>> {
+    dispatch!(conn, conn => {
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .order(sessions::id.asc())
+            .select(Session::as_select())
+            .load(conn)
+    })
+}

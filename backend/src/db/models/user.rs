@@ -211,6 +211,19 @@ pub fn set_password_hash(conn: &mut Conn<'_>, id: i64, hash: &str) -> QueryResul
     })
 }
 
+/// Takes the user's row lock for the rest of the transaction (a no-op
+/// UPDATE): per-user limits checked after it hold under concurrency on
+/// PostgreSQL too, where there is no database-wide write lock. False when
+/// the user is gone.
+pub fn lock_row(conn: &mut Conn<'_>, id: i64) -> QueryResult<bool> {
+    dispatch!(conn, conn => {
+        diesel::update(users::table.find(id))
+            .set(users::updated_at.eq(users::updated_at))
+            .execute(conn)
+            .map(|n| n > 0)
+    })
+}
+
 pub fn delete(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {
     dispatch!(conn, conn => {
         diesel::delete(users::table.find(id)).execute(conn)

@@ -1,0 +1,2 @@
+DROP INDEX audit_events_target_id;
+DROP TABLE api_tokens;
