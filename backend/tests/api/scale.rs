@@ -81,7 +81,13 @@ async fn start(database: &TestDatabase, extra: &[(&str, &str)]) -> Instance {
 async fn three(extra: &[(&str, &str)]) -> Option<(TestApp, [Instance; 3])> {
     let owner = shared_postgres_database()?;
     let redis = redis_url();
-    let mut vars = vec![("REDIS_URL", redis.as_str())];
+    // Rate-limit keys in Redis are namespaced by the JWT secret: a secret of
+    // its own per test keeps one test's spent budget out of the next one's.
+    let secret = format!("{TEST_JWT_SECRET}-{}", rand::random::<u64>());
+    let mut vars = vec![
+        ("REDIS_URL", redis.as_str()),
+        ("JWT_SECRET", secret.as_str()),
+    ];
     vars.extend_from_slice(extra);
     let a = start(&owner.database, &vars).await;
     // B and C start without migrating: the database is already migrated,
