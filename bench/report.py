@@ -99,11 +99,12 @@ def targets(data):
             add(f"list 20 todos{on} >= 25x reference at 64 conns, p99 < 10 ms",
                 ratio >= 25 and (st["p99_ms"] or 1e9) < 10,
                 f"{ratio:.1f}x ({st['rps']:,.0f} vs {ref['rps']:,.0f} req/s), p99 {st['p99_ms']:.2f} ms")
-        for c in (16, 64):
-            st, ref = idx.get((app, "create", c)), idx.get((REF, "create", c))
+        for key, c in ((k, c) for k in ("create", "create_many") for c in (16, 64)):
+            st, ref = idx.get((app, key, c)), idx.get((REF, key, c))
             if ok(st) and ok(ref):
                 ratio = st["rps"] / ref["rps"]
-                add(f"create{on} >= 15x reference with zero errors ({c} conns)",
+                what = "create" if key == "create" else "create over 64 accounts"
+                add(f"{what}{on} >= 15x reference with zero errors ({c} conns)",
                     ratio >= 15 and st["errors"] == 0,
                     f"{ratio:.1f}x ({st['rps']:,.0f} vs {ref['rps']:,.0f} req/s), {st['errors']} errors")
     for app, on in ((ST, ""), (PG, " on PostgreSQL")):

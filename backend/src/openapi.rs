@@ -167,6 +167,13 @@ fn move_examples_to_schema(param: &mut serde_json::Value) {
     }
 }
 
+/// The document as compact JSON, as `/api-docs/openapi.json` serves it.
+/// Serialised once at start and shared by the workers: the document's
+/// tree (hundreds of small maps and strings) is not kept in memory.
+pub fn document_bytes() -> anyhow::Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&ApiDoc::openapi())?)
+}
+
 /// The document as pretty JSON with a trailing newline.
 pub fn document_json() -> anyhow::Result<String> {
     let mut json = ApiDoc::openapi().to_pretty_json()?;

@@ -10,7 +10,6 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::retention::RetentionPolicy;
@@ -196,14 +195,19 @@ fn pool_size() -> u32 {
     u32::try_from(cores() * 2).unwrap_or(4).clamp(2, 16)
 }
 
-/// Blocking threads per worker, for `web::block` (Diesel calls and bcrypt):
-/// one per pooled connection plus one per concurrent hash (the hasher allows
-/// one per core). actix's default, 512 divided among the workers, starts a
-/// thread for nearly every in-flight request (100-260 threads at 64
-/// connections), which only queue for a connection, and costs memory
-/// (stacks, malloc arenas) and context switches.
+/// Blocking threads per worker, for `web::block` (Diesel calls and bcrypt).
+/// Each of the `cores()` workers has its own blocking pool, so together
+/// they get one thread per pooled connection plus one per concurrent hash
+/// (the hasher allows one per core), split evenly. actix's default, 512
+/// divided among the workers, starts a thread for nearly every in-flight
+/// request (100-260 threads at 64 connections), which only queue for a
+/// connection, and costs memory (stacks, malloc arenas) and context
+/// switches; so did giving every worker the whole budget (12 threads on 2
+/// cores for 4 connections and 2 hashes).
 fn blocking_threads(pool: &DbPool) -> usize {
-    usize::try_from(pool.max_size()).unwrap_or(4) + cores()
+    let workers = cores();
+    let connections = usize::try_from(pool.max_size()).unwrap_or(4);
+    connections.div_ceil(workers) + cores().div_ceil(workers)
 }
 
 fn cors(settings: &Settings) -> Cors {
@@ -246,6 +250,9 @@ fn cors(settings: &Settings) -> Cors {
     cors
 }
 
+/// Where the OpenAPI document is served (and where Swagger UI reads it).
+const OPENAPI_PATH: &str = "/api-docs/openapi.json";
+
 fn run(
     listener: TcpListener,
     state: web::Data<AppState>,
@@ -261,7 +268,7 @@ fn run(
         }
         exists
     });
-    let document = openapi::ApiDoc::openapi();
+    let document = web::Bytes::from(openapi::document_bytes()?);
     let state_pool = state.db.pool().clone();
     let server = HttpServer::new(move || {
         let settings = &state.settings;
@@ -287,9 +294,20 @@ fn run(
                     .insert_header((header::LOCATION, "/swagger-ui/"))
                     .finish()
             })))
+            .service(web::resource(OPENAPI_PATH).route(web::get().to({
+                let document = document.clone();
+                move || {
+                    let document = document.clone();
+                    async move {
+                        HttpResponse::Ok()
+                            .content_type(header::ContentType::json())
+                            .body(document)
+                    }
+                }
+            })))
             .service(
                 SwaggerUi::new("/swagger-ui/{_:.*}")
-                    .url("/api-docs/openapi.json", document.clone()),
+                    .config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
             );
         match &frontend_dir {
             Some(dir) => {
@@ -325,6 +343,7 @@ fn run(
             None => app.default_service(web::to(api::not_found)),
         }
     })
+    .workers(cores())
     .worker_max_blocking_threads(blocking_threads(&state_pool))
     .listen(listener)?
     .shutdown_timeout(30)

@@ -11,7 +11,8 @@
 //! - tombstones of todos purged longer ago than `TRASH_RETENTION_DAYS`
 //!   (raising the owner's sync floor: older sync tokens get 410);
 //! - `Idempotency-Key` records older than 24 hours;
-//! - expired second login steps (`mfa_challenges`, five minutes).
+//! - expired second login steps (`mfa_challenges`, five minutes);
+//! - expired API tokens (already refused and no longer listed).
 //!
 //! Each batch reads at most `batch_size` keys outside any write transaction,
 //! then deletes them by key in one short transaction, so a large backlog
@@ -30,7 +31,9 @@ use diesel::prelude::*;
 
 use crate::config::Settings;
 use crate::db::models::{idempotency, sync, todo};
-use crate::db::schema::{audit_events, mfa_challenges, retired_refresh_tokens, sessions};
+use crate::db::schema::{
+    api_tokens, audit_events, mfa_challenges, retired_refresh_tokens, sessions,
+};
 use crate::db::{dispatch, transaction, Conn, DbPool};
 
 /// How long an `Idempotency-Key` is remembered.
@@ -79,10 +82,12 @@ pub enum Target {
     IdempotencyKeys,
     /// Second login steps that expired unanswered (five minutes).
     MfaChallenges,
+    /// API tokens past their `expires_at`: refused and unlisted already.
+    ApiTokens,
 }
 
 impl Target {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::RetiredRefreshTokens,
         Self::Sessions,
         Self::AuditEvents,
@@ -90,6 +95,7 @@ impl Target {
         Self::Tombstones,
         Self::IdempotencyKeys,
         Self::MfaChallenges,
+        Self::ApiTokens,
     ];
 
     pub fn name(self) -> &'static str {
@@ -101,6 +107,7 @@ impl Target {
             Self::Tombstones => "todo_tombstones",
             Self::IdempotencyKeys => "idempotency_keys",
             Self::MfaChallenges => "mfa_challenges",
+            Self::ApiTokens => "api_tokens",
         }
     }
 }
@@ -143,6 +150,7 @@ impl fmt::Display for PruneReport {
             Target::Tombstones,
             Target::IdempotencyKeys,
             Target::MfaChallenges,
+            Target::ApiTokens,
         ];
         for (i, target) in order.into_iter().enumerate() {
             if i > 0 {
@@ -384,6 +392,26 @@ fn prune_batch(
             }
             Ok(ids.len())
         }
+        Target::ApiTokens => {
+            let ids: Vec<i64> = dispatch!(conn, c => api_tokens::table
+                .filter(api_tokens::expires_at.le(now))
+                .order(api_tokens::id)
+                .select(api_tokens::id)
+                .limit(limit)
+                .load(c))?;
+            if !ids.is_empty() {
+                let removed = transaction(conn, |tx| {
+                    dispatch!(tx, tx => diesel::delete(
+                        api_tokens::table
+                            .filter(api_tokens::id.eq_any(&ids))
+                            .filter(api_tokens::expires_at.le(now)),
+                    )
+                    .execute(tx))
+                })?;
+                report.add(target, removed);
+            }
+            Ok(ids.len())
+        }
     }
 }
 
@@ -486,6 +514,25 @@ mod tests {
     }
 
     #[test]
+    fn expired_api_tokens_are_pruned_and_live_ones_kept() {
+        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let mut conn = pool.sqlite();
+        conn.batch_execute(
+            "INSERT INTO users (id, email, password_hash, created_at, updated_at)
+                 VALUES (1, 't@example.com', 'x', datetime('now'), datetime('now'));
+             INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at, expires_at)
+                 VALUES (1, 'old', 'h1', 'todos:read', datetime('now', '-40 days'), datetime('now', '-10 days')),
+                        (1, 'just', 'h2', 'todos:read', datetime('now', '-30 days'), datetime('now', '-1 minute')),
+                        (1, 'live', 'h3', 'todos:read', datetime('now'), datetime('now', '+30 days'));",
+        )
+        .unwrap();
+        let report = prune(&mut Conn::Sqlite(&mut conn), &policy(1), db_now()).unwrap();
+        assert_eq!(report.removed(Target::ApiTokens), 2);
+        assert_eq!(count(&mut conn, "api_tokens"), 1);
+        assert!(report.to_string().ends_with("api_tokens: 2"), "{report}");
+    }
+
+    #[test]
     fn prune_removes_only_ended_and_expired_data_in_batches() {
         let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
         let mut conn = pool.sqlite();
@@ -501,7 +548,7 @@ mod tests {
         assert_eq!(
             report.to_string(),
             "sessions: 2, retired_refresh_tokens: 5, audit_events: 2, trashed_todos: 0, \
-             todo_tombstones: 0, idempotency_keys: 0, mfa_challenges: 0"
+             todo_tombstones: 0, idempotency_keys: 0, mfa_challenges: 0, api_tokens: 0"
         );
         let sessions: Vec<i64> = sessions::table
             .order(sessions::id)

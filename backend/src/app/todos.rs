@@ -120,7 +120,6 @@ pub fn create(
     input: NewTodoInput,
     max_todos: i64,
 ) -> ApiResult<Todo> {
-    let seq = sync::reserve_todo(conn, owner, max_todos)?.ok_or(ApiError::QuotaExceeded)?;
     let now = now();
     let description = input.description.into_inner();
     let sort_key = input.title.sort_key();
@@ -135,9 +134,9 @@ pub fn create(
         created_at: now,
         updated_at: now,
         completed_at: input.completed.then_some(now),
-        change_seq: seq,
+        change_seq: 0,
     };
-    Ok(todo::insert(conn, &new)?)
+    todo::insert_reserving(conn, &new, max_todos)?.ok_or(ApiError::QuotaExceeded)
 }
 
 pub fn get(conn: &mut Conn<'_>, owner: i64, id: i64) -> ApiResult<Todo> {

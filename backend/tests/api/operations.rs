@@ -562,7 +562,7 @@ fn prune_removes_only_expired_data_and_reports_counts() {
     );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "sessions: 2, retired_refresh_tokens: 2, audit_events: 1, trashed_todos: 0, todo_tombstones: 0, idempotency_keys: 0, mfa_challenges: 0\n"
+        "sessions: 2, retired_refresh_tokens: 2, audit_events: 1, trashed_todos: 0, todo_tombstones: 0, idempotency_keys: 0, mfa_challenges: 0, api_tokens: 0\n"
     );
     #[derive(diesel::QueryableByName)]
     struct Left {
@@ -594,6 +594,6 @@ fn prune_removes_only_expired_data_and_reports_counts() {
     let output = securetodo(dir.path()).arg("prune").output().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "sessions: 0, retired_refresh_tokens: 0, audit_events: 0, trashed_todos: 0, todo_tombstones: 0, idempotency_keys: 0, mfa_challenges: 0\n"
+        "sessions: 0, retired_refresh_tokens: 0, audit_events: 0, trashed_todos: 0, todo_tombstones: 0, idempotency_keys: 0, mfa_challenges: 0, api_tokens: 0\n"
     );
 }

@@ -246,3 +246,99 @@ async fn one_instance_at_a_time_runs_the_retention_pass() {
     let (stdout, _) = prune();
     assert!(stdout.starts_with("sessions: 0"), "{stdout}");
 }
+
+/// SPEC section 7: migrations are safe to start from several instances at
+/// once. Four `securetodo migrate` processes race on an empty database: all
+/// succeed, and each migration is applied exactly once (the advisory lock
+/// makes the others wait, then find nothing pending).
+#[test]
+fn concurrent_migrations_apply_each_migration_once() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, RunQueryDsl};
+    let Some(server) = crate::helpers::postgres_server() else {
+        return;
+    };
+    let name = format!(
+        "securetodo_mig_{}_{}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres")).unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let url = format!("{server}/{name}");
+    let children: Vec<Child> = (0..4)
+        .map(|_| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_securetodo"));
+            cmd.arg("migrate")
+                .env_clear()
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            for (key, value) in std::env::vars() {
+                if key.starts_with("LLVM_PROFILE")
+                    || key.starts_with("CARGO_LLVM_COV")
+                    || key == "PATH"
+                {
+                    cmd.env(key, value);
+                }
+            }
+            cmd.env("DATABASE_URL", &url)
+                .env("JWT_SECRET", TEST_JWT_SECRET)
+                .env("RUST_LOG", "warn")
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outcomes: Vec<_> = children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    let applied = {
+        let mut db = diesel::PgConnection::establish(&url).unwrap();
+        let rows: Vec<(String, i64)> = diesel::sql_query(
+            "SELECT version, count(*) AS n FROM __diesel_schema_migrations GROUP BY version",
+        )
+        .load::<Applied>(&mut db)
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.version, a.n))
+        .collect();
+        let users: i64 = diesel::sql_query("SELECT count(*) AS n FROM users")
+            .get_result::<Count>(&mut db)
+            .unwrap()
+            .n;
+        assert_eq!(users, 0);
+        rows
+    };
+    admin
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .unwrap();
+    for out in &outcomes {
+        assert!(
+            out.status.success(),
+            "a concurrent migrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let expected = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().join("up.sql").is_file())
+        .count();
+    assert_eq!(applied.len(), expected, "{applied:?}");
+    assert!(applied.iter().all(|(_, n)| *n == 1), "{applied:?}");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Applied {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
