@@ -5,9 +5,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::api::actor;
 use crate::api::dto::ApiTokenResponse;
 use crate::api::problems::{BadId, JsonBodyErrors, TooManyAttempts, Unauthenticated};
-use crate::api::users::{actor, confirm_password};
+use crate::api::users::confirm_password;
 use crate::app::tokens::{self, NewToken};
 use crate::auth::tokens::new_api_token;
 use crate::auth::AuthUser;

@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::api::actor;
 use crate::api::auth::removal_cookie;
 use crate::api::dto::UserResponse;
 use crate::api::problems::{BadId, JsonBodyErrors, TooManyAttempts, Unauthenticated};
-use crate::app::{accounts, sessions, Actor};
-use crate::auth::extract::client_ip;
+use crate::app::{accounts, sessions};
 use crate::auth::AuthUser;
 use crate::domain::{Email, Password};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -99,13 +99,6 @@ pub(super) async fn confirm_password(
         .write(move |tx| accounts::record_wrong_password(tx, &actor, session_id))
         .await?;
     Err(ApiError::validation(field, "is incorrect"))
-}
-
-pub(super) fn actor(state: &AppState, req: &HttpRequest, user: &AuthUser) -> Actor {
-    Actor {
-        user_id: user.user_id,
-        ip: client_ip(req, state.settings.trust_proxy_headers),
-    }
 }
 
 /// Change the password. Every other session ends; this one continues.

@@ -189,20 +189,16 @@ pub fn record_session_failure(
     event: &AuditEvent,
 ) -> ApiResult<()> {
     let failures = session::add_password_failure(conn, session_id)?;
-    let ip = actor.ip.as_deref();
-    audit::record(conn, event, Some(actor.user_id), Some(actor.user_id), ip)?;
+    actor.record_own(conn, event)?;
     if failures >= MAX_FAILED_LOGINS {
         session::revoke(conn, session_id, crate::clock::now())?;
-        audit::record(
+        actor.record_own(
             conn,
             &AuditEvent::LockedOut {
                 scope: LockScope::Session,
                 seconds: None,
                 session_id: Some(session_id),
             },
-            Some(actor.user_id),
-            Some(actor.user_id),
-            ip,
         )?;
     }
     Ok(())
@@ -225,15 +221,12 @@ pub fn change_password(
         actor.ip.as_deref(),
         TokenRevocation::PasswordChanged,
     )?;
-    audit::record(
+    actor.record_own(
         conn,
         &AuditEvent::PasswordChanged {
             sessions_ended: ended,
             via: None,
         },
-        Some(actor.user_id),
-        Some(actor.user_id),
-        actor.ip.as_deref(),
     )?;
     Ok(())
 }
@@ -248,14 +241,11 @@ pub fn delete_account(conn: &mut Conn<'_>, actor: &Actor) -> ApiResult<()> {
         return Err(ApiError::LastAdmin);
     }
     user::delete(conn, actor.user_id)?;
-    audit::record(
+    actor.record_own(
         conn,
         &AuditEvent::AccountDeleted {
             email_domain: current.email.rsplit('@').next().map(str::to_owned),
         },
-        Some(actor.user_id),
-        Some(actor.user_id),
-        actor.ip.as_deref(),
     )?;
     Ok(())
 }
