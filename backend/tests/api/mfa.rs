@@ -136,13 +136,7 @@ async fn confirming_turns_mfa_on_returns_ten_codes_once_and_ends_other_sessions(
             0
         );
     }
-    assert_eq!(
-        app.scalar(&format!(
-            "SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = {}",
-            user.id
-        )),
-        10
-    );
+    assert_eq!(app.rows_of("mfa_recovery_codes", user.id), 10);
 }
 
 #[actix_web::test]
@@ -153,16 +147,7 @@ async fn login_with_mfa_on_gives_only_an_mfa_token_and_no_cookie() {
     assert_eq!(response.status(), 200);
     assert!(set_cookie_names(&response).is_empty());
     let body: Value = response.json().await.unwrap();
-    let keys: HashSet<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        keys,
-        HashSet::from(["mfa_required", "mfa_token", "expires_in"])
-    );
+    assert_fields(&body, &["mfa_required", "mfa_token", "expires_in"]);
     assert_eq!(body["mfa_required"], true);
     assert_eq!(body["expires_in"], 300);
     let mfa_token = body["mfa_token"].as_str().unwrap();
@@ -494,13 +479,8 @@ async fn an_admin_resets_a_users_mfa_and_ends_their_sessions() {
     let bad_id = app.admin_reset_mfa(&admin.token, "x").await;
     problem(bad_id, 422, "validation_failed").await;
 
-    let list: Value = app
-        .admin_list_users(&admin.token, &format!("?q={}", user.email))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["items"][0]["mfa_enabled"], true);
+    let listed = app.admin_find_user(&admin.token, &user.email).await;
+    assert_eq!(listed["mfa_enabled"], true);
 
     let pending = app.mfa_token(&user.email, &user.password).await;
     let response = app.admin_reset_mfa(&admin.token, user.id).await;
@@ -512,13 +492,8 @@ async fn an_admin_resets_a_users_mfa_and_ends_their_sessions() {
         .await;
     problem(late, 401, "invalid_credentials").await;
 
-    let list: Value = app
-        .admin_list_users(&admin.token, &format!("?q={}", user.email))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["items"][0]["mfa_enabled"], false);
+    let listed = app.admin_find_user(&admin.token, &user.email).await;
+    assert_eq!(listed["mfa_enabled"], false);
     let pair = app.login(&user.email, &user.password).await;
     assert!(pair["access_token"].is_string());
     let event = app.latest_event(&admin.token, "admin.mfa_reset").await;

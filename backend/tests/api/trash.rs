@@ -5,7 +5,9 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{ids, problem, spawn_app, spawn_app_with, spawn_app_with_user, TODOS, TRASH};
+use crate::helpers::{
+    ids, problem, sorted_statuses, spawn_app, spawn_app_with, spawn_app_with_user, TODOS, TRASH,
+};
 
 fn id_of(todo: &Value) -> i64 {
     todo["id"].as_i64().unwrap()
@@ -332,13 +334,7 @@ async fn the_quota_counts_live_and_trashed_todos() {
         "quota_exceeded",
     )
     .await;
-    assert_eq!(
-        app.scalar(&format!(
-            "SELECT COUNT(*) FROM todos WHERE user_id = {}",
-            user.id
-        )),
-        3
-    );
+    assert_eq!(app.rows_of("todos", user.id), 3);
 }
 
 #[actix_web::test]
@@ -359,21 +355,8 @@ async fn the_quota_is_exact_under_concurrent_creates() {
         .await;
     let bodies: Vec<Value> = (0..16).map(|i| json!({"title": format!("r{i}")})).collect();
     let requests = bodies.iter().map(|body| app.post_todo(&user.token, body));
-    let statuses: Vec<u16> = futures_util::future::join_all(requests)
-        .await
-        .iter()
-        .map(|r| r.status().as_u16())
-        .collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        4,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        12,
-        "{statuses:?}"
-    );
+    let statuses = sorted_statuses(&futures_util::future::join_all(requests).await);
+    assert_eq!(statuses, [vec![201_u16; 4], vec![409; 12]].concat());
     assert_eq!(app.scalar("SELECT COUNT(*) FROM todos"), 5);
     assert_eq!(
         app.scalar(&format!(
