@@ -509,6 +509,30 @@ mod tests {
             )
         }
 
+        /// Turns MFA off in the fixture's session with `factor`.
+        fn disable(&self, factor: &SecondFactor, now: i64) -> Checked<()> {
+            disable(
+                &mut Conn::Sqlite(&mut self.conn()),
+                &self.keys,
+                &self.actor,
+                self.session_id,
+                factor,
+                at(now),
+            )
+            .unwrap()
+        }
+
+        /// Makes the client with the device token `token` a known device.
+        fn known_device(&self, token: &str) {
+            device::insert(
+                &mut Conn::Sqlite(&mut self.conn()),
+                self.user.id,
+                &hash(token),
+                at(T0),
+            )
+            .unwrap();
+        }
+
         /// The latest (at most ten) audit events of `event_type`.
         fn events(&self, event_type: &str) -> Vec<audit::StoredAuditEvent> {
             audit::page(
@@ -708,13 +732,7 @@ mod tests {
         let t = T0 + 1200;
         f.challenge("guess", Some("device"), t);
         // The device is known, so the account's lock does not end this.
-        device::insert(
-            &mut Conn::Sqlite(&mut f.conn()),
-            f.user.id,
-            &hash("device"),
-            at(T0),
-        )
-        .unwrap();
+        f.known_device("device");
         for _ in 0..MAX_CODE_ATTEMPTS {
             assert!(!f.totp_step("guess", t - 3600, t));
         }
@@ -729,13 +747,7 @@ mod tests {
     fn wrong_codes_lock_strangers_out_but_never_the_owners_device() {
         let f = enrolled();
         let t = T0 + 1500;
-        device::insert(
-            &mut Conn::Sqlite(&mut f.conn()),
-            f.user.id,
-            &hash("owner's"),
-            at(T0),
-        )
-        .unwrap();
+        f.known_device("owner's");
         for n in 0..MAX_FAILED_LOGINS_FOR_TEST {
             let token = format!("stranger {n}");
             f.challenge(&token, None, t);
@@ -827,16 +839,7 @@ mod tests {
         let t = T0 + 2700;
         let wrong = SecondFactor::Totp(f.code(t - 3600));
         for _ in 0..MAX_FAILED_LOGINS_FOR_TEST {
-            let checked = disable(
-                &mut Conn::Sqlite(&mut f.conn()),
-                &f.keys,
-                &f.actor,
-                f.session_id,
-                &wrong,
-                at(t),
-            )
-            .unwrap();
-            assert!(matches!(checked, Checked::WrongCode));
+            assert!(matches!(f.disable(&wrong, t), Checked::WrongCode));
         }
         assert!(f.user().mfa_enabled);
         assert!(
@@ -845,16 +848,7 @@ mod tests {
                 .is_empty()
         );
         let right = SecondFactor::Totp(f.code(t));
-        let checked = disable(
-            &mut Conn::Sqlite(&mut f.conn()),
-            &f.keys,
-            &f.actor,
-            f.session_id,
-            &right,
-            at(t),
-        )
-        .unwrap();
-        assert!(matches!(checked, Checked::Accepted(())));
+        assert!(matches!(f.disable(&right, t), Checked::Accepted(())));
         let off = f.user();
         assert!(!off.mfa_enabled && off.mfa_secret.is_none());
         assert_eq!(

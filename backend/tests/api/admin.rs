@@ -246,19 +246,15 @@ async fn promotion_and_demotion_apply_to_an_already_issued_token() {
     let user = app.signed_up_user().await;
     assert_eq!(app.admin_list_status(&user.token).await, 403);
 
-    let response = app
-        .admin_update_user(&admin.token, user.id, json!({"role": "admin"}))
+    let body = app
+        .admin_update_user_ok(&admin.token, user.id, json!({"role": "admin"}))
         .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
     assert_eq!(body["role"], "admin");
     assert_eq!(app.admin_list_status(&user.token).await, 200);
     assert_eq!(app.me(&user.token).await["role"], "admin");
 
-    let response = app
-        .admin_update_user(&admin.token, user.id, json!({"role": "user"}))
+    app.admin_update_user_ok(&admin.token, user.id, json!({"role": "user"}))
         .await;
-    assert_eq!(response.status(), 200);
     let response = app.admin_list_audit_events(&user.token, "").await;
     problem(response, 403, "forbidden").await;
     // Demotion is not a logout: the session itself still works.
@@ -272,11 +268,9 @@ async fn disabling_ends_sessions_at_once_and_enabling_does_not_bring_them_back()
     let second = app.login(&user.email, &user.password).await;
     let second_token = second["access_token"].as_str().unwrap().to_owned();
 
-    let response = app
-        .admin_update_user(&admin.token, user.id, json!({"disabled": true}))
+    let body = app
+        .admin_update_user_ok(&admin.token, user.id, json!({"disabled": true}))
         .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
     assert_eq!(body["disabled"], true);
 
     for token in [&user.token, &second_token] {
@@ -295,10 +289,8 @@ async fn disabling_ends_sessions_at_once_and_enabling_does_not_bring_them_back()
         0
     );
 
-    let response = app
-        .admin_update_user(&admin.token, user.id, json!({"disabled": false}))
+    app.admin_update_user_ok(&admin.token, user.id, json!({"disabled": false}))
         .await;
-    assert_eq!(response.status(), 200);
     app.assert_me_status(&user.token, 401).await;
     app.assert_me_status(&second_token, 401).await;
     let response = app.refresh(&user.refresh_token).await;
@@ -447,21 +439,15 @@ async fn a_disabled_admin_does_not_count_as_the_remaining_admin() {
     problem(response, 409, "last_admin").await;
 
     // The disabled admin is not protected: it can be demoted or deleted.
-    let response = app
-        .admin_update_user(&admin.token, dormant.id, json!({"role": "user"}))
+    app.admin_update_user_ok(&admin.token, dormant.id, json!({"role": "user"}))
         .await;
-    assert_eq!(response.status(), 200);
     app.make_admin(dormant.id);
     // Enabling them again makes two active admins.
-    let response = app
-        .admin_update_user(&admin.token, dormant.id, json!({"disabled": false}))
+    app.admin_update_user_ok(&admin.token, dormant.id, json!({"disabled": false}))
         .await;
-    assert_eq!(response.status(), 200);
     assert_eq!(app.active_admins(), 2);
-    let response = app
-        .admin_update_user(&admin.token, admin.id, json!({"role": "user"}))
+    app.admin_update_user_ok(&admin.token, admin.id, json!({"role": "user"}))
         .await;
-    assert_eq!(response.status(), 200);
 }
 
 #[actix_web::test]
@@ -470,11 +456,9 @@ async fn an_admin_may_demote_or_disable_themselves_while_another_remains() {
     let second = app.signed_up_user().await;
     app.make_admin(second.id);
 
-    let response = app
-        .admin_update_user(&first.token, first.id, json!({"role": "user"}))
+    let body = app
+        .admin_update_user_ok(&first.token, first.id, json!({"role": "user"}))
         .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
     assert_eq!(body["role"], "user");
     let response = app.admin_list_users(&first.token, "").await;
     problem(response, 403, "forbidden").await;
@@ -486,16 +470,12 @@ async fn an_admin_may_demote_or_disable_themselves_while_another_remains() {
     problem(response, 409, "last_admin").await;
 
     // Promote `first` again, then `second` disables themselves.
-    let response = app
-        .admin_update_user(&second.token, first.id, json!({"role": "admin"}))
+    app.admin_update_user_ok(&second.token, first.id, json!({"role": "admin"}))
         .await;
-    assert_eq!(response.status(), 200);
     let pair = app.login(&first.email, &first.password).await;
     let first_token = pair["access_token"].as_str().unwrap().to_owned();
-    let response = app
-        .admin_update_user(&second.token, second.id, json!({"disabled": true}))
+    app.admin_update_user_ok(&second.token, second.id, json!({"disabled": true}))
         .await;
-    assert_eq!(response.status(), 200);
     assert_eq!(app.admin_list_status(&second.token).await, 401);
     assert_eq!(app.admin_list_status(&first_token).await, 200);
     assert_eq!(app.active_admins(), 1);

@@ -500,22 +500,14 @@ async fn refresh_by_cookie_works_with_an_empty_body() {
     let (app, user) = spawn_app_with_user().await;
     let response = app.refresh_by_cookie(&user.refresh_token).await;
     assert_eq!(response.status(), 200);
+    let pair: Value = response.json().await.unwrap();
     let json_empty = app
-        .request(Method::POST, "/api/v1/auth/refresh")
-        .header(
-            "Cookie",
-            format!(
-                "securetodo_refresh={}",
-                response.json::<Value>().await.unwrap()["refresh_token"]
-                    .as_str()
-                    .unwrap()
-            ),
+        .refresh_by_cookie_with_body(
+            pair["refresh_token"].as_str().unwrap(),
+            "application/json",
+            "{}",
         )
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(json_empty.status(), 200);
     // Nothing at all: 401.
     problem(app.refresh_without_credentials().await, 401, "unauthorized").await;
@@ -885,15 +877,9 @@ async fn a_session_in_use_records_when_it_was_last_used() {
 #[actix_web::test]
 async fn refresh_and_logout_bodies_follow_the_json_rules() {
     let (app, user) = spawn_app_with_user().await;
-    let cookie = format!("securetodo_refresh={}", user.refresh_token);
     let text = app
-        .request(Method::POST, "/api/v1/auth/refresh")
-        .header("Cookie", &cookie)
-        .header("content-type", "text/plain")
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
+        .refresh_by_cookie_with_body(&user.refresh_token, "text/plain", "hello")
+        .await;
     problem(text, 415, "unsupported_media_type").await;
     let unknown = app
         .post_json(
@@ -903,13 +889,8 @@ async fn refresh_and_logout_bodies_follow_the_json_rules() {
         .await;
     problem(unknown, 422, "validation_failed").await;
     let null_body = app
-        .request(Method::POST, "/api/v1/auth/refresh")
-        .header("Cookie", &cookie)
-        .header("content-type", "application/json")
-        .body("null")
-        .send()
-        .await
-        .unwrap();
+        .refresh_by_cookie_with_body(&user.refresh_token, "application/json", "null")
+        .await;
     assert_eq!(null_body.status(), 200);
     let broken = app
         .send_body(

@@ -648,6 +648,23 @@ impl TestApp {
         self.post_with_refresh_cookie(LOGOUT, refresh_token).await
     }
 
+    /// `POST /auth/refresh` with the refresh token in its cookie and `body`
+    /// as it is, labelled `content_type`.
+    pub async fn refresh_by_cookie_with_body(
+        &self,
+        refresh_token: &str,
+        content_type: &str,
+        body: &'static str,
+    ) -> Response {
+        self.request(Method::POST, REFRESH)
+            .header("Cookie", refresh_cookie(refresh_token))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// `POST /auth/refresh` with neither a body nor a cookie.
     pub async fn refresh_without_credentials(&self) -> Response {
         self.send(Method::POST, REFRESH, None, None).await
@@ -797,6 +814,18 @@ impl TestApp {
         let response = self.post_todo(token, &body).await;
         assert_eq!(response.status(), 201, "create {body}");
         response.json().await.unwrap()
+    }
+
+    /// Creates `count` todos titled `t0`, `t1`, ...: their ids, in order.
+    pub async fn create_numbered_todos(&self, token: &str, count: usize) -> Vec<i64> {
+        let mut created = Vec::new();
+        for i in 0..count {
+            let todo = self
+                .create_todo(token, json!({"title": format!("t{i}")}))
+                .await;
+            created.push(id_of(&todo));
+        }
+        created
     }
 
     pub async fn get_todo(&self, token: &str, id: i64) -> Response {
@@ -1010,15 +1039,8 @@ impl TestApp {
         assert_eq!(response.status(), 200, "start enrolment");
         let enrolment: Value = response.json().await.unwrap();
         let secret = totp_secret(enrolment["secret"].as_str().unwrap());
-        let response = self.confirm_totp(&user.token, &totp_code(&secret, 0)).await;
-        assert_eq!(response.status(), 200, "confirm enrolment");
-        let body: Value = response.json().await.unwrap();
-        let recovery_codes = body["recovery_codes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap().to_owned())
-            .collect();
+        let recovery_codes =
+            recovery_codes(self.confirm_totp(&user.token, &totp_code(&secret, 0)).await).await;
         Mfa {
             secret,
             recovery_codes,
@@ -1056,6 +1078,13 @@ impl TestApp {
         let path = format!("{ADMIN_USERS}/{id}");
         self.send(Method::PATCH, &path, Some(token), Some(&body))
             .await
+    }
+
+    /// An admin's change to a user that must succeed: the user after it.
+    pub async fn admin_update_user_ok(&self, token: &str, id: impl Display, body: Value) -> Value {
+        let response = self.admin_update_user(token, id, body).await;
+        assert_eq!(response.status(), 200, "admin update");
+        response.json().await.unwrap()
     }
 
     pub async fn admin_delete_user(&self, token: &str, id: impl Display) -> Response {
@@ -1367,6 +1396,18 @@ pub fn totp_code(secret: &[u8], offset_secs: i64) -> String {
 // ---------- assertions and reading responses ----------
 
 /// The `id` of every item.
+/// The recovery codes of a 200 answer (confirming MFA or a new set).
+pub async fn recovery_codes(response: Response) -> Vec<String> {
+    assert_eq!(response.status(), 200, "no recovery codes");
+    let body: Value = response.json().await.unwrap();
+    body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// Checks that the JSON object `value` has exactly the fields `expected`.
 pub fn assert_fields(value: &Value, expected: &[&str]) {
     let fields: HashSet<&str> = value
@@ -1386,8 +1427,12 @@ pub fn sorted_statuses(responses: &[Response]) -> Vec<u16> {
     statuses
 }
 
+pub fn id_of(item: &Value) -> i64 {
+    item["id"].as_i64().unwrap()
+}
+
 pub fn ids(items: &[Value]) -> Vec<i64> {
-    items.iter().map(|i| i["id"].as_i64().unwrap()).collect()
+    items.iter().map(id_of).collect()
 }
 
 /// Reads a problem+json response, checking its shape and content type.

@@ -105,13 +105,7 @@ async fn confirming_turns_mfa_on_returns_ten_codes_once_and_ends_other_sessions(
         response.headers()["cache-control"].to_str().unwrap(),
         "no-store"
     );
-    let body: Value = response.json().await.unwrap();
-    let codes: Vec<&str> = body["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
+    let codes = recovery_codes(response).await;
     assert_eq!(codes.len(), 10);
     assert_eq!(codes.iter().collect::<HashSet<_>>().len(), 10);
     for code in &codes {
@@ -395,14 +389,7 @@ async fn regenerating_recovery_codes_needs_password_and_code_and_retires_the_old
     let response = app
         .regenerate_recovery_codes(&user.token, &user.password, &code)
         .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    let fresh: Vec<String> = body["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let fresh = recovery_codes(response).await;
     assert_eq!(fresh.len(), 10);
     assert!(fresh.iter().all(|c| !mfa.recovery_codes.contains(c)));
 
@@ -517,18 +504,7 @@ async fn every_step_is_audited_and_no_event_or_log_holds_a_secret_or_code() {
     let secret_b32 = enrolment["secret"].as_str().unwrap().to_owned();
     let secret = totp_secret(&secret_b32);
     let confirm_code = totp_code(&secret, 0);
-    let codes: Value = app
-        .confirm_totp(&user.token, &confirm_code)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let recovery: Vec<String> = codes["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let recovery = recovery_codes(app.confirm_totp(&user.token, &confirm_code).await).await;
     let wrong_code = totp_code(&secret, -3600);
     let token = app.mfa_token(&user.email, &user.password).await;
     app.mfa_with_code(&token, &wrong_code).await;
@@ -539,18 +515,11 @@ async fn every_step_is_audited_and_no_event_or_log_holds_a_secret_or_code() {
         .await
         .unwrap();
     let session = pair["access_token"].as_str().unwrap();
-    let fresh: Value = app
-        .regenerate_recovery_codes(session, &user.password, &totp_code(&secret, 30))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let fresh: Vec<String> = fresh["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let fresh = recovery_codes(
+        app.regenerate_recovery_codes(session, &user.password, &totp_code(&secret, 30))
+            .await,
+    )
+    .await;
     let response = app.disable_mfa(session, &user.password, &fresh[0]).await;
     assert_eq!(response.status(), 204);
     // Nor does any later response: the account shows only the flag.

@@ -10,15 +10,12 @@ use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_fields, error_fields, ids, problem, spawn_app, spawn_app_with_user, TestUser, TODOS,
+    assert_fields, error_fields, id_of, ids, problem, spawn_app, spawn_app_with_user, TestUser,
+    TODOS,
 };
 
 /// Query parameters of a list request.
 type Params<'a> = Vec<(&'a str, &'a str)>;
-
-fn id_of(todo: &Value) -> i64 {
-    todo["id"].as_i64().unwrap()
-}
 
 fn titles(items: &[Value]) -> Vec<String> {
     let mut titles: Vec<String> = items

@@ -6,12 +6,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    ids, problem, sorted_statuses, spawn_app, spawn_app_with, spawn_app_with_user, TODOS, TRASH,
+    id_of, ids, problem, sorted_statuses, spawn_app, spawn_app_with, spawn_app_with_user, TODOS,
+    TRASH,
 };
-
-fn id_of(todo: &Value) -> i64 {
-    todo["id"].as_i64().unwrap()
-}
 
 fn etag(response: &reqwest::Response) -> String {
     response.headers()["etag"].to_str().unwrap().to_owned()
@@ -172,14 +169,7 @@ async fn clear_completed_moves_them_to_the_trash_and_names_them_for_undo() {
 async fn the_trash_pages_most_recently_deleted_first() {
     let (app, user) = spawn_app_with_user().await;
     let token = &user.token;
-    let mut deleted = Vec::new();
-    for i in 0..7 {
-        let id = id_of(
-            &app.create_todo(token, json!({"title": format!("t{i}")}))
-                .await,
-        );
-        deleted.push(id);
-    }
+    let deleted = app.create_numbered_todos(token, 7).await;
     // Delete in a shuffled order; the trash lists the reverse of it.
     let order = [3, 0, 6, 1, 5, 2, 4].map(|i| deleted[i]);
     for id in order {
@@ -305,13 +295,7 @@ async fn the_quota_counts_live_and_trashed_todos() {
     let user = app.signed_up_user().await;
     let other = app.signed_up_user().await;
     let token = &user.token;
-    let mut created = Vec::new();
-    for i in 0..3 {
-        created.push(id_of(
-            &app.create_todo(token, json!({"title": format!("t{i}")}))
-                .await,
-        ));
-    }
+    let created = app.create_numbered_todos(token, 3).await;
     let over = app
         .post_todo(token, &json!({"title": "one too many"}))
         .await;
@@ -341,10 +325,7 @@ async fn the_quota_counts_live_and_trashed_todos() {
 async fn a_zero_quota_means_no_limit() {
     let app = spawn_app_with(&[("MAX_TODOS_PER_USER", "0")]).await;
     let user = app.signed_up_user().await;
-    for i in 0..5 {
-        app.create_todo(&user.token, json!({"title": format!("t{i}")}))
-            .await;
-    }
+    app.create_numbered_todos(&user.token, 5).await;
 }
 
 #[actix_web::test]
