@@ -10,11 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::actor;
 use crate::api::dto::UserResponse;
 use crate::api::problems::{
     BadId, JsonBodyErrors, LastAdmin, NoSuchUser, NotAdmin, Unauthenticated,
 };
+use crate::api::write_as;
 use crate::app::{admin, Actor};
 use crate::auth::AdminUser;
 use crate::db::models::audit::StoredAuditEvent;
@@ -204,12 +204,11 @@ async fn act_on_user(
     path: PathId,
     action: fn(&mut Conn<'_>, &Actor, i64) -> ApiResult<()>,
 ) -> ApiResult<HttpResponse> {
-    let actor = actor(state, req, &caller.0);
     let target_id = path.0;
-    state
-        .db
-        .write(move |tx| action(tx, &actor, target_id))
-        .await?;
+    write_as(state, req, &caller.0, move |tx, actor| {
+        action(tx, actor, target_id)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -296,13 +295,12 @@ pub async fn update_user(
     path: PathId,
     body: Json<UpdateUserRequest>,
 ) -> ApiResult<web::Json<UserResponse>> {
-    let actor = actor(&state, &req, &caller.0);
     let target_id = path.0;
     let UpdateUserRequest { role, disabled } = body.0;
-    let updated = state
-        .db
-        .write(move |tx| admin::update_user(tx, &actor, target_id, role, disabled))
-        .await?;
+    let updated = write_as(&state, &req, &caller.0, move |tx, actor| {
+        admin::update_user(tx, actor, target_id, role, disabled)
+    })
+    .await?;
     Ok(web::Json(UserResponse::from(&updated)))
 }
 

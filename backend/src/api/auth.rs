@@ -6,8 +6,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::actor;
 use crate::api::problems::{JsonBodyErrors, TooManyAttempts, Unauthenticated};
+use crate::api::write_as;
 use crate::app::accounts;
 use crate::app::mfa::{self, MfaLoginAttempt, MfaLoginOutcome, SecondFactor};
 use crate::app::sessions::{self, LoginAttempt, LoginOutcome, NewLogin, RefreshOutcome, SignedIn};
@@ -515,10 +515,6 @@ pub async fn logout_all(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    let actor = actor(&state, &req, &user);
-    state
-        .db
-        .write(move |tx| sessions::logout_all(tx, &actor))
-        .await?;
+    write_as(&state, &req, &user, sessions::logout_all).await?;
     Ok(HttpResponse::NoContent().cookie(removal_cookie()).finish())
 }

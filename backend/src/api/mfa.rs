@@ -7,9 +7,9 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::actor;
 use crate::api::problems::{JsonBodyErrors, TooManyAttempts, Unauthenticated};
 use crate::api::users::confirm_password;
+use crate::api::write_as;
 use crate::app::mfa::{self, Checked, SecondFactor};
 use crate::app::Actor;
 use crate::auth::mfa::{MfaKeys, TotpCode};
@@ -86,13 +86,12 @@ where
     T: Send + 'static,
     F: FnOnce(&mut Conn<'_>, &MfaKeys, &Actor, i64, NaiveDateTime) -> ApiResult<T> + Send + 'static,
 {
-    let actor = actor(state, req, user);
     let session_id = user.session_id;
     let keys = state.clone();
-    state
-        .db
-        .write(move |tx| change(tx, &keys.mfa, &actor, session_id, crate::clock::now()))
-        .await
+    write_as(state, req, user, move |tx, actor| {
+        change(tx, &keys.mfa, actor, session_id, crate::clock::now())
+    })
+    .await
 }
 
 /// A wrong code is a 422 on `code` (its audit event and counters have

@@ -19,7 +19,8 @@ use crate::app::Actor;
 use crate::auth::extract::{api_token_gate, client_ip, require_admin};
 use crate::auth::rate_limit::{limit_credentials, limit_refresh};
 use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::db::Conn;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// Registers every route. Each handler also carries `#[utoipa::path]` and is
@@ -178,12 +179,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::scope("/api").default_service(web::to(not_found)));
 }
 
-/// The authenticated caller as the actor of a use case.
-pub(crate) fn actor(state: &AppState, req: &HttpRequest, user: &AuthUser) -> Actor {
-    Actor {
+/// Runs the use case `f` with the authenticated caller as its actor, in
+/// one write transaction.
+pub(crate) async fn write_as<T, F>(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &AuthUser,
+    f: F,
+) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Conn<'_>, &Actor) -> ApiResult<T> + Send + 'static,
+{
+    let actor = Actor {
         user_id: user.user_id,
         ip: client_ip(req, state.settings.trust_proxy_headers),
-    }
+    };
+    state.db.write(move |tx| f(tx, &actor)).await
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

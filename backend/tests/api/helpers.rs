@@ -471,16 +471,26 @@ impl TestApp {
         self.send(Method::POST, path, None, Some(body)).await
     }
 
-    /// `GET path` with `params` added to its query; checks the 200 and
-    /// returns the body.
-    pub async fn get_json(&self, token: &str, path: &str, params: &[(&str, &str)]) -> Value {
-        let response = self
-            .request(Method::GET, path)
+    /// `GET path` as the holder of `token`, with `params` added to its
+    /// query.
+    pub async fn get_query<V: serde::Serialize + ?Sized>(
+        &self,
+        token: &str,
+        path: &str,
+        params: &V,
+    ) -> Response {
+        self.request(Method::GET, path)
             .bearer_auth(token)
             .query(params)
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// `GET path` with `params` added to its query; checks the 200 and
+    /// returns the body.
+    pub async fn get_json(&self, token: &str, path: &str, params: &[(&str, &str)]) -> Value {
+        let response = self.get_query(token, path, params).await;
         assert_eq!(response.status(), 200, "GET {path} {params:?}");
         response.json().await.unwrap()
     }
@@ -791,12 +801,7 @@ impl TestApp {
     // ---------- HTTP: todos ----------
 
     pub async fn list_todos(&self, token: &str, params: &[(&str, &str)]) -> Response {
-        self.request(Method::GET, TODOS)
-            .bearer_auth(token)
-            .query(params)
-            .send()
-            .await
-            .unwrap()
+        self.get_query(token, TODOS, params).await
     }
 
     /// One page of the caller's todos; checks the 200.
@@ -897,12 +902,7 @@ impl TestApp {
     // ---------- HTTP: the trash ----------
 
     pub async fn list_trash(&self, token: &str, params: &[(&str, &str)]) -> Response {
-        self.request(Method::GET, TRASH)
-            .bearer_auth(token)
-            .query(params)
-            .send()
-            .await
-            .unwrap()
+        self.get_query(token, TRASH, params).await
     }
 
     /// One page of the caller's trash; checks the 200.
@@ -936,12 +936,7 @@ impl TestApp {
         if let Some(limit) = limit {
             params.push(("limit", limit.to_string()));
         }
-        self.request(Method::GET, CHANGES)
-            .bearer_auth(token)
-            .query(&params)
-            .send()
-            .await
-            .unwrap()
+        self.get_query(token, CHANGES, &params).await
     }
 
     /// One delta-sync response; checks the 200.

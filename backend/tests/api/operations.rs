@@ -8,7 +8,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::cli::{fails, securetodo, serving, succeeds};
-use crate::helpers::{captured_logs, problem, spawn_app, spawn_app_with, TestApp, TestDatabase};
+use crate::helpers::{
+    captured_logs, problem, spawn_app, spawn_app_with, TestApp, TestDatabase, REGISTER,
+};
 
 fn request_id(response: &reqwest::Response) -> String {
     response
@@ -53,12 +55,14 @@ async fn every_response_carries_a_request_id_and_problems_repeat_it() {
     }
     // Validation errors from the body extractor too.
     let response = app
-        .request(Method::POST, "/api/v1/auth/register")
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+        .send_body(
+            Method::POST,
+            REGISTER,
+            None,
+            "application/json",
+            "{not json",
+        )
+        .await;
     problem(response, 400, "validation_failed").await;
 }
 

@@ -110,11 +110,13 @@ async fn restore_is_404_unless_the_todo_is_in_the_callers_trash() {
     );
 
     let bad = app
-        .request(Method::POST, &format!("{TODOS}/abc/restore"))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::POST,
+            &format!("{TODOS}/abc/restore"),
+            Some(&alice.token),
+            None,
+        )
+        .await;
     problem(bad, 422, "validation_failed").await;
 }
 
