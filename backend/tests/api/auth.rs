@@ -592,10 +592,8 @@ async fn logout_all_ends_every_session() {
     let answer = app.refresh(second["refresh_token"].as_str().unwrap()).await;
     problem(answer, 401, "unauthorized").await;
     problem(
-        app.request(Method::POST, "/api/v1/auth/logout-all")
-            .send()
-            .await
-            .unwrap(),
+        app.send(Method::POST, "/api/v1/auth/logout-all", None, None)
+            .await,
         401,
         "unauthorized",
     )
