@@ -53,17 +53,8 @@ pub fn create_admin(
 ) -> Result<CreateAdminOutcome, CreateAdminError> {
     let now = crate::clock::now();
     let Some(existing) = user::find_by_email(conn, email.as_str())? else {
-        let created = user::insert(
-            conn,
-            &user::NewUser {
-                email: email.as_str(),
-                password_hash,
-                role: Role::Admin.as_str(),
-                created_at: now,
-                updated_at: now,
-            },
-        )?
-        .ok_or(CreateAdminError::Raced)?;
+        let new = user::NewUser::at(email.as_str(), password_hash, Role::Admin, now);
+        let created = user::insert(conn, &new)?.ok_or(CreateAdminError::Raced)?;
         audit::record(
             conn,
             &AuditEvent::AdminCreated { via: Via::Cli },
@@ -141,17 +132,8 @@ pub fn register(
     ip: Option<&str>,
 ) -> ApiResult<user::User> {
     let now = crate::clock::now();
-    let created = user::insert(
-        conn,
-        &user::NewUser {
-            email: email.as_str(),
-            password_hash,
-            role: Role::User.as_str(),
-            created_at: now,
-            updated_at: now,
-        },
-    )?
-    .ok_or(ApiError::EmailTaken)?;
+    let new = user::NewUser::at(email.as_str(), password_hash, Role::User, now);
+    let created = user::insert(conn, &new)?.ok_or(ApiError::EmailTaken)?;
     audit::record(
         conn,
         &AuditEvent::UserRegistered {},

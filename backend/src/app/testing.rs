@@ -23,18 +23,9 @@ pub fn add_user(
     role: Role,
     now: NaiveDateTime,
 ) -> User {
-    user::insert(
-        conn,
-        &NewUser {
-            email,
-            password_hash,
-            role: role.as_str(),
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .unwrap()
-    .unwrap()
+    user::insert(conn, &NewUser::at(email, password_hash, role, now))
+        .unwrap()
+        .unwrap()
 }
 
 /// A session of `user_id` opened at `now` for an hour, from no known client.
