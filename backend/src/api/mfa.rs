@@ -175,18 +175,38 @@ pub async fn confirm_totp_enrolment(
     }))
 }
 
-/// Parses the change's code and checks the password, in that order of
-/// cost: a malformed code is answered before bcrypt runs.
-async fn confirm_change(
-    state: &AppState,
+/// A change to the caller's second factor that needs the password and a
+/// code: parses the code and checks the password, in that order of cost (a
+/// malformed code is answered before bcrypt runs), then runs `change` with
+/// the code.
+async fn change_with_code<T, F>(
+    state: &web::Data<AppState>,
     req: &HttpRequest,
     user: &AuthUser,
     body: MfaChangeRequest,
-) -> ApiResult<SecondFactor> {
+    change: F,
+) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(
+            &mut Conn<'_>,
+            &MfaKeys,
+            &Actor,
+            i64,
+            &SecondFactor,
+            NaiveDateTime,
+        ) -> ApiResult<Checked<T>>
+        + Send
+        + 'static,
+{
     let factor =
         SecondFactor::parse_either(&body.code).map_err(|m| ApiError::validation("code", m))?;
     confirm_password(state, req, user, body.password, "password").await?;
-    Ok(factor)
+    let checked = write_mfa(state, req, user, move |tx, keys, actor, session_id, now| {
+        change(tx, keys, actor, session_id, &factor, now)
+    })
+    .await?;
+    accepted(checked)
 }
 
 /// Replace the recovery codes with a new set (the old set stops working).
@@ -211,19 +231,9 @@ pub async fn regenerate_recovery_codes(
     req: HttpRequest,
     body: Json<MfaChangeRequest>,
 ) -> ApiResult<web::Json<RecoveryCodesResponse>> {
-    let factor = confirm_change(&state, &req, &user, body.0).await?;
-    let checked = write_mfa(
-        &state,
-        &req,
-        &user,
-        move |tx, keys, actor, session_id, now| {
-            mfa::regenerate_recovery_codes(tx, keys, actor, session_id, &factor, now)
-        },
-    )
-    .await?;
-    Ok(web::Json(RecoveryCodesResponse {
-        recovery_codes: accepted(checked)?,
-    }))
+    let recovery_codes =
+        change_with_code(&state, &req, &user, body.0, mfa::regenerate_recovery_codes).await?;
+    Ok(web::Json(RecoveryCodesResponse { recovery_codes }))
 }
 
 /// Turn MFA off (the secret and recovery codes are deleted).
@@ -248,16 +258,6 @@ pub async fn disable_mfa(
     req: HttpRequest,
     body: Json<MfaChangeRequest>,
 ) -> ApiResult<HttpResponse> {
-    let factor = confirm_change(&state, &req, &user, body.0).await?;
-    let checked = write_mfa(
-        &state,
-        &req,
-        &user,
-        move |tx, keys, actor, session_id, now| {
-            mfa::disable(tx, keys, actor, session_id, &factor, now)
-        },
-    )
-    .await?;
-    accepted(checked)?;
+    change_with_code(&state, &req, &user, body.0, mfa::disable).await?;
     Ok(HttpResponse::NoContent().finish())
 }
