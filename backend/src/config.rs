@@ -741,13 +741,7 @@ mod tests {
 
     #[test]
     fn production_accepts_a_strong_secret() {
-        let s = settings(&[
-            ("APP_ENV", "production"),
-            ("JWT_SECRET", STRONG),
-            ("BCRYPT_COST", "10"),
-            ("MFA_ENCRYPTION_KEY", MFA_KEY),
-        ])
-        .unwrap();
+        let s = settings(PRODUCTION).unwrap();
         assert_eq!(s.app_env, AppEnv::Production);
         assert!(!s.jwt_secret_generated);
     }
@@ -830,22 +824,20 @@ mod tests {
 
     const MFA_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+    /// What a production start needs; the MFA key comes last.
+    const PRODUCTION: &[(&str, &str)] = &[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET", STRONG),
+        ("BCRYPT_COST", "10"),
+        ("MFA_ENCRYPTION_KEY", MFA_KEY),
+    ];
+
     #[test]
     fn production_refuses_to_start_without_an_mfa_key() {
-        let err = settings(&[
-            ("APP_ENV", "production"),
-            ("JWT_SECRET", STRONG),
-            ("BCRYPT_COST", "10"),
-        ])
-        .unwrap_err();
+        // Everything a production start needs but the key.
+        let err = settings(&PRODUCTION[..3]).unwrap_err();
         assert_eq!(err.variable, "MFA_ENCRYPTION_KEY");
-        let s = settings(&[
-            ("APP_ENV", "production"),
-            ("JWT_SECRET", STRONG),
-            ("BCRYPT_COST", "10"),
-            ("MFA_ENCRYPTION_KEY", MFA_KEY),
-        ])
-        .unwrap();
+        let s = settings(PRODUCTION).unwrap();
         assert!(!s.mfa_key_derived);
         assert_eq!(s.mfa_encryption_key.0[31], 31);
         assert!(!format!("{s:?}").contains(MFA_KEY));

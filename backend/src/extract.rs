@@ -149,6 +149,21 @@ fn describe(path: &str, message: &str) -> FieldError {
     FieldError::new(field, text)
 }
 
+/// Reads the body (at most 64 KiB), then makes the extractor's value of it
+/// and the request.
+fn from_body<T: 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    make: impl FnOnce(&HttpRequest, Bytes) -> Result<T, ApiError> + 'static,
+) -> Pin<Box<dyn Future<Output = Result<T, ApiError>>>> {
+    let req = req.clone();
+    let mut payload = payload.take();
+    Box::pin(async move {
+        let bytes = read_body(&req, &mut payload).await?;
+        make(&req, bytes)
+    })
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -169,13 +184,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonWithBytes<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if !is_json(&req) {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            let bytes = read_body(&req, &mut payload).await?;
+        if !is_json(req) {
+            // Refused before a byte is read, so an oversized body of the
+            // wrong type is a 415 too.
+            drop(payload.take());
+            return Box::pin(std::future::ready(Err(ApiError::UnsupportedMediaType)));
+        }
+        from_body(req, payload, |_, bytes| {
             parse_json(&bytes).map(|value| JsonWithBytes(value, bytes))
         })
     }
@@ -191,9 +206,7 @@ impl FromRequest for RawBody {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move { read_body(&req, &mut payload).await.map(RawBody) })
+        from_body(req, payload, |_, bytes| Ok(RawBody(bytes)))
     }
 }
 
@@ -202,19 +215,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let bytes = read_body(&req, &mut payload).await?;
+        from_body(req, payload, |req, bytes| {
             let has_type = req.headers().contains_key(header::CONTENT_TYPE);
-            if bytes.iter().all(u8::is_ascii_whitespace) && !is_json(&req) {
+            if bytes.iter().all(u8::is_ascii_whitespace) && !is_json(req) {
                 return if has_type && !bytes.is_empty() {
                     Err(ApiError::UnsupportedMediaType)
                 } else {
                     Ok(OptionalJson(None))
                 };
             }
-            if !is_json(&req) {
+            if !is_json(req) {
                 return Err(ApiError::UnsupportedMediaType);
             }
             if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {

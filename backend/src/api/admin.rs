@@ -11,12 +11,15 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::dto::UserResponse;
-use crate::api::problems::{BadId, JsonBodyErrors, NotAdmin, Unauthenticated};
+use crate::api::problems::{
+    BadId, JsonBodyErrors, LastAdmin, NoSuchUser, NotAdmin, Unauthenticated,
+};
+use crate::api::write_as;
 use crate::app::{admin, Actor};
-use crate::auth::extract::client_ip;
 use crate::auth::AdminUser;
 use crate::db::models::audit::StoredAuditEvent;
 use crate::db::models::user::{UserFilter, UserSummary};
+use crate::db::Conn;
 use crate::domain::{AuditEventType, Role};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Json, PathId, Query};
@@ -192,11 +195,21 @@ pub struct AuditEventListResponse {
     pub next_cursor: Option<String>,
 }
 
-fn actor(state: &AppState, req: &HttpRequest, caller: &AdminUser) -> Actor {
-    Actor {
-        user_id: caller.0.user_id,
-        ip: client_ip(req, state.settings.trust_proxy_headers),
-    }
+/// Runs `action` (a use case of `app::admin`) on the user the path names,
+/// in one write transaction: 204 when it is done.
+async fn act_on_user(
+    caller: &AdminUser,
+    state: &AppState,
+    req: &HttpRequest,
+    path: PathId,
+    action: fn(&mut Conn<'_>, &Actor, i64) -> ApiResult<()>,
+) -> ApiResult<HttpResponse> {
+    let target_id = path.0;
+    write_as(state, req, &caller.0, move |tx, actor| {
+        action(tx, actor, target_id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// List users with their todo count and last login, newest first.
@@ -270,8 +283,8 @@ pub async fn list_users(
         JsonBodyErrors,
         Unauthenticated,
         NotAdmin,
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The user is the last active admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+        NoSuchUser,
+        LastAdmin,
         (status = 422, description = "Invalid role or flag, an unknown field, or an id that is not an integer", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -282,13 +295,12 @@ pub async fn update_user(
     path: PathId,
     body: Json<UpdateUserRequest>,
 ) -> ApiResult<web::Json<UserResponse>> {
-    let actor = actor(&state, &req, &caller);
     let target_id = path.0;
     let UpdateUserRequest { role, disabled } = body.0;
-    let updated = state
-        .db
-        .write(move |tx| admin::update_user(tx, &actor, target_id, role, disabled))
-        .await?;
+    let updated = write_as(&state, &req, &caller.0, move |tx, actor| {
+        admin::update_user(tx, actor, target_id, role, disabled)
+    })
+    .await?;
     Ok(web::Json(UserResponse::from(&updated)))
 }
 
@@ -305,8 +317,8 @@ pub async fn update_user(
         (status = 204, description = "User, todos and sessions deleted"),
         Unauthenticated,
         NotAdmin,
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The user is the last active admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+        NoSuchUser,
+        LastAdmin,
         BadId,
     )
 )]
@@ -316,13 +328,7 @@ pub async fn delete_user(
     req: HttpRequest,
     path: PathId,
 ) -> ApiResult<HttpResponse> {
-    let actor = actor(&state, &req, &caller);
-    let target_id = path.0;
-    state
-        .db
-        .write(move |tx| admin::delete_user(tx, &actor, target_id))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    act_on_user(&caller, &state, &req, path, admin::delete_user).await
 }
 
 /// End every session of a user (on every device).
@@ -336,7 +342,7 @@ pub async fn delete_user(
         (status = 204, description = "Every session of the user ended"),
         Unauthenticated,
         NotAdmin,
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        NoSuchUser,
         BadId,
     )
 )]
@@ -346,13 +352,7 @@ pub async fn revoke_user_sessions(
     req: HttpRequest,
     path: PathId,
 ) -> ApiResult<HttpResponse> {
-    let actor = actor(&state, &req, &caller);
-    let target_id = path.0;
-    state
-        .db
-        .write(move |tx| admin::revoke_user_sessions(tx, &actor, target_id))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    act_on_user(&caller, &state, &req, path, admin::revoke_user_sessions).await
 }
 
 /// Turn off a user's MFA (a lost device). Every session of the user ends.
@@ -366,7 +366,7 @@ pub async fn revoke_user_sessions(
         (status = 204, description = "MFA is off for the user; their sessions ended"),
         Unauthenticated,
         NotAdmin,
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        NoSuchUser,
         BadId,
     )
 )]
@@ -376,13 +376,7 @@ pub async fn reset_user_mfa(
     req: HttpRequest,
     path: PathId,
 ) -> ApiResult<HttpResponse> {
-    let actor = actor(&state, &req, &caller);
-    let target_id = path.0;
-    state
-        .db
-        .write(move |tx| admin::reset_user_mfa(tx, &actor, target_id))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    act_on_user(&caller, &state, &req, path, admin::reset_user_mfa).await
 }
 
 /// List security events, newest first.

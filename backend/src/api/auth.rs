@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::problems::{JsonBodyErrors, TooManyAttempts, Unauthenticated};
+use crate::api::write_as;
 use crate::app::accounts;
 use crate::app::mfa::{self, MfaLoginAttempt, MfaLoginOutcome, SecondFactor};
-use crate::app::sessions::{self, LoginAttempt, LoginOutcome, RefreshOutcome};
-use crate::app::Actor;
+use crate::app::sessions::{self, LoginAttempt, LoginOutcome, NewLogin, RefreshOutcome, SignedIn};
 use crate::auth::extract::{authenticate, client_ip, client_key};
 use crate::auth::mfa::{RecoveryCode, TotpCode};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
@@ -222,10 +222,8 @@ pub async fn login(
     let email = Email::parse(&email).map_err(|m| ApiError::validation("email", m))?;
     let password =
         Password::for_verification(password).map_err(|m| ApiError::validation("password", m))?;
-    let trust = state.settings.trust_proxy_headers;
-    let ip = client_ip(&req, trust);
-    let client = client_key(&req, trust).unwrap_or_else(|| "unknown".to_owned());
-    let agent = user_agent(&req);
+    let client = client_key(&req, state.settings.trust_proxy_headers)
+        .unwrap_or_else(|| "unknown".to_owned());
     let presented_device = presented_device_token(&req);
     let device_hash = presented_device.as_deref().map(hash_refresh_token);
 
@@ -238,52 +236,75 @@ pub async fn login(
     let hash = found.as_ref().map(|u| u.password_hash.clone());
     let verified = state.hasher.verify(&password, hash).await?;
 
-    let refresh = new_refresh_token();
-    let device = new_refresh_token();
+    let (session, secrets) = new_login(&state, &req);
     let mfa_token = new_refresh_token();
     let attempt = LoginAttempt {
         found,
         verified,
         device_hash,
         client_key: client,
-        ip,
-        user_agent: agent,
-        refresh_hash: refresh.hash,
-        ttl_secs: state.settings.refresh_token_ttl_secs,
-        new_device_hash: device.hash,
         mfa_token_hash: mfa_token.hash,
+        session,
     };
     let outcome = state
         .db
         .write(move |tx| sessions::login(tx, attempt))
         .await?;
     crate::metrics::login(match outcome {
-        LoginOutcome::SignedIn { .. } => "success",
+        LoginOutcome::SignedIn(_) => "success",
         LoginOutcome::MfaRequired => "mfa_required",
         LoginOutcome::Refused => "failure",
     });
-    let (user, session_id, new_device) = match outcome {
-        LoginOutcome::SignedIn {
-            user,
-            session_id,
-            new_device,
-        } => (user, session_id, new_device),
+    match outcome {
+        LoginOutcome::SignedIn(signed) => signed_in(&state, signed, secrets, presented_device),
         // No cookie of any kind until the second factor is given.
-        LoginOutcome::MfaRequired => {
-            return Ok(
-                HttpResponse::Ok().json(LoginResponse::MfaRequired(MfaRequiredResponse {
-                    mfa_required: true,
-                    mfa_token: mfa_token.token,
-                    expires_in: mfa::MFA_TOKEN_TTL_SECS,
-                })),
-            )
-        }
-        LoginOutcome::Refused => return Err(ApiError::InvalidCredentials),
+        LoginOutcome::MfaRequired => Ok(HttpResponse::Ok().json(LoginResponse::MfaRequired(
+            MfaRequiredResponse {
+                mfa_required: true,
+                mfa_token: mfa_token.token,
+                expires_in: mfa::MFA_TOKEN_TTL_SECS,
+            },
+        ))),
+        LoginOutcome::Refused => Err(ApiError::InvalidCredentials),
+    }
+}
+
+/// The secrets of a login that only its response carries.
+struct LoginSecrets {
+    refresh: String,
+    /// Set as the device cookie if the client turns out to be a new device.
+    device: String,
+}
+
+/// What a login opens if it succeeds, for the client of `req`.
+fn new_login(state: &AppState, req: &HttpRequest) -> (NewLogin, LoginSecrets) {
+    let refresh = new_refresh_token();
+    let device = new_refresh_token();
+    let session = NewLogin {
+        ip: client_ip(req, state.settings.trust_proxy_headers),
+        user_agent: user_agent(req),
+        refresh_hash: refresh.hash,
+        ttl_secs: state.settings.refresh_token_ttl_secs,
+        new_device_hash: device.hash,
     };
-    let mut response = token_pair(&state, &user, session_id, refresh.token)?;
-    // A new device gets its cookie; a known one keeps its own, rolled on.
-    let device_token = if new_device {
-        Some(device.token)
+    let secrets = LoginSecrets {
+        refresh: refresh.token,
+        device: device.token,
+    };
+    (session, secrets)
+}
+
+/// The token pair of a login that signed in. A new device gets its cookie;
+/// a known one keeps its own (`presented_device`), rolled on.
+fn signed_in(
+    state: &AppState,
+    signed: SignedIn,
+    secrets: LoginSecrets,
+    presented_device: Option<String>,
+) -> ApiResult<HttpResponse> {
+    let mut response = token_pair(state, &signed.user, signed.session_id, secrets.refresh)?;
+    let device_token = if signed.new_device {
+        Some(secrets.device)
     } else {
         presented_device
     };
@@ -348,41 +369,24 @@ pub async fn verify_mfa(
             ))
         }
     };
-    let refresh = new_refresh_token();
-    let device = new_refresh_token();
+    let (session, secrets) = new_login(&state, &req);
     let attempt = MfaLoginAttempt {
         token_hash: hash_refresh_token(&mfa_token),
         factor,
-        ip: client_ip(&req, state.settings.trust_proxy_headers),
-        user_agent: user_agent(&req),
-        refresh_hash: refresh.hash,
-        ttl_secs: state.settings.refresh_token_ttl_secs,
-        new_device_hash: device.hash,
+        session,
     };
     let keys = state.clone();
     let outcome = state
         .db
         .write(move |tx| mfa::complete_login(tx, &keys.mfa, attempt, crate::clock::now()))
         .await?;
-    let MfaLoginOutcome::SignedIn {
-        user,
-        session_id,
-        new_device,
-    } = outcome
-    else {
+    let MfaLoginOutcome::SignedIn(signed) = outcome else {
         crate::metrics::login("failure");
         return Err(ApiError::InvalidCredentials);
     };
     crate::metrics::login("success");
-    let mut response = token_pair(&state, &user, session_id, refresh.token)?;
-    // The login came from an unknown device: it is known now. (A known
-    // device keeps the cookie it has; this path never sees it.)
-    if new_device {
-        response
-            .add_cookie(&device_cookie(&device.token))
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("setting the device cookie: {e}")))?;
-    }
-    Ok(response)
+    // A known device keeps the cookie it has (this path never sees it).
+    signed_in(&state, signed, secrets, None)
 }
 
 /// The device cookie's token, if the client sent a plausible one.
@@ -511,13 +515,6 @@ pub async fn logout_all(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    let actor = Actor {
-        user_id: user.user_id,
-        ip: client_ip(&req, state.settings.trust_proxy_headers),
-    };
-    state
-        .db
-        .write(move |tx| sessions::logout_all(tx, &actor))
-        .await?;
+    write_as(&state, &req, &user, sessions::logout_all).await?;
     Ok(HttpResponse::NoContent().cookie(removal_cookie()).finish())
 }

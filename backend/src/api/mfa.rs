@@ -3,14 +3,18 @@
 //! an admin's reset is `admin::reset_user_mfa`.)
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::problems::{JsonBodyErrors, TooManyAttempts, Unauthenticated};
-use crate::api::users::{actor, confirm_password};
+use crate::api::users::confirm_password;
+use crate::api::write_as;
 use crate::app::mfa::{self, Checked, SecondFactor};
-use crate::auth::mfa::TotpCode;
+use crate::app::Actor;
+use crate::auth::mfa::{MfaKeys, TotpCode};
 use crate::auth::AuthUser;
+use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::Json;
 use crate::state::AppState;
@@ -70,8 +74,33 @@ pub struct MfaChangeRequest {
     pub code: String,
 }
 
-fn wrong_code() -> ApiError {
-    ApiError::validation("code", "is incorrect")
+/// Runs one of the caller's MFA use cases in a write transaction, with the
+/// keys, the caller as actor, the session of the request and the time.
+async fn write_mfa<T, F>(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    user: &AuthUser,
+    change: F,
+) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Conn<'_>, &MfaKeys, &Actor, i64, NaiveDateTime) -> ApiResult<T> + Send + 'static,
+{
+    let session_id = user.session_id;
+    let keys = state.clone();
+    write_as(state, req, user, move |tx, actor| {
+        change(tx, &keys.mfa, actor, session_id, crate::clock::now())
+    })
+    .await
+}
+
+/// A wrong code is a 422 on `code` (its audit event and counters have
+/// committed by now).
+fn accepted<T>(checked: Checked<T>) -> ApiResult<T> {
+    match checked {
+        Checked::Accepted(value) => Ok(value),
+        Checked::WrongCode => Err(ApiError::validation("code", "is incorrect")),
+    }
 }
 
 /// Start a TOTP enrolment (or start it over while it is pending).
@@ -100,12 +129,10 @@ pub async fn start_totp_enrolment(
     body: Json<StartTotpRequest>,
 ) -> ApiResult<web::Json<TotpEnrolmentResponse>> {
     confirm_password(&state, &req, &user, body.0.password, "password").await?;
-    let actor = actor(&state, &req, &user);
-    let keys = state.clone();
-    let enrolment = state
-        .db
-        .write(move |tx| mfa::start_enrolment(tx, &keys.mfa, &actor, crate::clock::now()))
-        .await?;
+    let enrolment = write_mfa(&state, &req, &user, |tx, keys, actor, _, now| {
+        mfa::start_enrolment(tx, keys, actor, now)
+    })
+    .await?;
     Ok(web::Json(TotpEnrolmentResponse {
         secret: enrolment.secret_base32,
         otpauth_uri: enrolment.otpauth_uri,
@@ -139,35 +166,47 @@ pub async fn confirm_totp_enrolment(
     body: Json<ConfirmTotpRequest>,
 ) -> ApiResult<web::Json<RecoveryCodesResponse>> {
     let code = TotpCode::parse(&body.0.code).map_err(|m| ApiError::validation("code", m))?;
-    let actor = actor(&state, &req, &user);
-    let keep = user.session_id;
-    let keys = state.clone();
-    let checked = state
-        .db
-        .write(move |tx| {
-            mfa::confirm_enrolment(tx, &keys.mfa, &actor, keep, &code, crate::clock::now())
-        })
-        .await?;
-    match checked {
-        Checked::Accepted(recovery_codes) => {
-            Ok(web::Json(RecoveryCodesResponse { recovery_codes }))
-        }
-        Checked::WrongCode => Err(wrong_code()),
-    }
+    let checked = write_mfa(&state, &req, &user, move |tx, keys, actor, keep, now| {
+        mfa::confirm_enrolment(tx, keys, actor, keep, &code, now)
+    })
+    .await?;
+    Ok(web::Json(RecoveryCodesResponse {
+        recovery_codes: accepted(checked)?,
+    }))
 }
 
-/// Parses the change's code and checks the password, in that order of
-/// cost: a malformed code is answered before bcrypt runs.
-async fn confirm_change(
-    state: &AppState,
+/// A change to the caller's second factor that needs the password and a
+/// code: parses the code and checks the password, in that order of cost (a
+/// malformed code is answered before bcrypt runs), then runs `change` with
+/// the code.
+async fn change_with_code<T, F>(
+    state: &web::Data<AppState>,
     req: &HttpRequest,
     user: &AuthUser,
     body: MfaChangeRequest,
-) -> ApiResult<SecondFactor> {
+    change: F,
+) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(
+            &mut Conn<'_>,
+            &MfaKeys,
+            &Actor,
+            i64,
+            &SecondFactor,
+            NaiveDateTime,
+        ) -> ApiResult<Checked<T>>
+        + Send
+        + 'static,
+{
     let factor =
         SecondFactor::parse_either(&body.code).map_err(|m| ApiError::validation("code", m))?;
     confirm_password(state, req, user, body.password, "password").await?;
-    Ok(factor)
+    let checked = write_mfa(state, req, user, move |tx, keys, actor, session_id, now| {
+        change(tx, keys, actor, session_id, &factor, now)
+    })
+    .await?;
+    accepted(checked)
 }
 
 /// Replace the recovery codes with a new set (the old set stops working).
@@ -192,29 +231,9 @@ pub async fn regenerate_recovery_codes(
     req: HttpRequest,
     body: Json<MfaChangeRequest>,
 ) -> ApiResult<web::Json<RecoveryCodesResponse>> {
-    let factor = confirm_change(&state, &req, &user, body.0).await?;
-    let actor = actor(&state, &req, &user);
-    let session_id = user.session_id;
-    let keys = state.clone();
-    let checked = state
-        .db
-        .write(move |tx| {
-            mfa::regenerate_recovery_codes(
-                tx,
-                &keys.mfa,
-                &actor,
-                session_id,
-                &factor,
-                crate::clock::now(),
-            )
-        })
-        .await?;
-    match checked {
-        Checked::Accepted(recovery_codes) => {
-            Ok(web::Json(RecoveryCodesResponse { recovery_codes }))
-        }
-        Checked::WrongCode => Err(wrong_code()),
-    }
+    let recovery_codes =
+        change_with_code(&state, &req, &user, body.0, mfa::regenerate_recovery_codes).await?;
+    Ok(web::Json(RecoveryCodesResponse { recovery_codes }))
 }
 
 /// Turn MFA off (the secret and recovery codes are deleted).
@@ -239,25 +258,6 @@ pub async fn disable_mfa(
     req: HttpRequest,
     body: Json<MfaChangeRequest>,
 ) -> ApiResult<HttpResponse> {
-    let factor = confirm_change(&state, &req, &user, body.0).await?;
-    let actor = actor(&state, &req, &user);
-    let session_id = user.session_id;
-    let keys = state.clone();
-    let checked = state
-        .db
-        .write(move |tx| {
-            mfa::disable(
-                tx,
-                &keys.mfa,
-                &actor,
-                session_id,
-                &factor,
-                crate::clock::now(),
-            )
-        })
-        .await?;
-    match checked {
-        Checked::Accepted(()) => Ok(HttpResponse::NoContent().finish()),
-        Checked::WrongCode => Err(wrong_code()),
-    }
+    change_with_code(&state, &req, &user, body.0, mfa::disable).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

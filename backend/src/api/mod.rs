@@ -13,11 +13,15 @@ pub mod users;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::from_fn;
-use actix_web::{web, HttpResponse, Resource, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse, Resource, ResponseError};
 
-use crate::auth::extract::{api_token_gate, require_admin};
+use crate::app::Actor;
+use crate::auth::extract::{api_token_gate, client_ip, require_admin};
 use crate::auth::rate_limit::{limit_credentials, limit_refresh};
-use crate::error::ApiError;
+use crate::auth::AuthUser;
+use crate::db::Conn;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 
 /// Registers every route. Each handler also carries `#[utoipa::path]` and is
 /// listed in `openapi::ApiDoc`; a test walks the document and checks that
@@ -173,6 +177,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(api_token_gate)),
     )
     .service(web::scope("/api").default_service(web::to(not_found)));
+}
+
+/// Runs the use case `f` with the authenticated caller as its actor, in
+/// one write transaction.
+pub(crate) async fn write_as<T, F>(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &AuthUser,
+    f: F,
+) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Conn<'_>, &Actor) -> ApiResult<T> + Send + 'static,
+{
+    let actor = Actor {
+        user_id: user.user_id,
+        ip: client_ip(req, state.settings.trust_proxy_headers),
+    };
+    state.db.write(move |tx| f(tx, &actor)).await
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

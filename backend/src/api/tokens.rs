@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 
 use crate::api::dto::ApiTokenResponse;
 use crate::api::problems::{BadId, JsonBodyErrors, TooManyAttempts, Unauthenticated};
-use crate::api::users::{actor, confirm_password};
+use crate::api::users::confirm_password;
+use crate::api::write_as;
 use crate::app::tokens::{self, NewToken};
 use crate::auth::tokens::new_api_token;
 use crate::auth::AuthUser;
@@ -107,11 +108,10 @@ pub async fn create_api_token(
         lifetime,
         hash: secret.hash,
     };
-    let actor = actor(&state, &req, &user);
-    let token = state
-        .db
-        .write(move |tx| tokens::create(tx, &actor, new))
-        .await?;
+    let token = write_as(&state, &req, &user, move |tx, actor| {
+        tokens::create(tx, actor, new)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(CreatedApiTokenResponse {
         meta: ApiTokenResponse::from(&token),
         token: secret.token,
@@ -162,10 +162,9 @@ pub async fn delete_api_token(
     path: PathId,
 ) -> ApiResult<HttpResponse> {
     let token_id = path.0;
-    let actor = actor(&state, &req, &user);
-    state
-        .db
-        .write(move |tx| tokens::delete(tx, &actor, token_id))
-        .await?;
+    write_as(&state, &req, &user, move |tx, actor| {
+        tokens::delete(tx, actor, token_id)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

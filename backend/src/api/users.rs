@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use crate::api::auth::removal_cookie;
 use crate::api::dto::UserResponse;
 use crate::api::problems::{BadId, JsonBodyErrors, TooManyAttempts, Unauthenticated};
-use crate::app::{accounts, sessions, Actor};
-use crate::auth::extract::client_ip;
+use crate::api::write_as;
+use crate::app::{accounts, sessions};
 use crate::auth::AuthUser;
 use crate::domain::{Email, Password};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -92,20 +92,12 @@ pub(super) async fn confirm_password(
     if state.hasher.verify(&password, stored).await? {
         return Ok(());
     }
-    let actor = actor(state, req, user);
     let session_id = user.session_id;
-    state
-        .db
-        .write(move |tx| accounts::record_wrong_password(tx, &actor, session_id))
-        .await?;
+    write_as(state, req, user, move |tx, actor| {
+        accounts::record_wrong_password(tx, actor, session_id)
+    })
+    .await?;
     Err(ApiError::validation(field, "is incorrect"))
-}
-
-pub(super) fn actor(state: &AppState, req: &HttpRequest, user: &AuthUser) -> Actor {
-    Actor {
-        user_id: user.user_id,
-        ip: client_ip(req, state.settings.trust_proxy_headers),
-    }
 }
 
 /// Change the password. Every other session ends; this one continues.
@@ -148,12 +140,11 @@ pub async fn change_password(
         .map_err(|m| ApiError::validation("new_password", m))?;
     confirm_password(&state, &req, &user, current_password, "current_password").await?;
     let hash = state.hasher.hash(&new_password).await?;
-    let actor = actor(&state, &req, &user);
     let keep = user.session_id;
-    state
-        .db
-        .write(move |tx| accounts::change_password(tx, &actor, keep, &hash))
-        .await?;
+    write_as(&state, &req, &user, move |tx, actor| {
+        accounts::change_password(tx, actor, keep, &hash)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -180,11 +171,7 @@ pub async fn delete_me(
     body: Json<DeleteAccountRequest>,
 ) -> ApiResult<HttpResponse> {
     confirm_password(&state, &req, &user, body.0.password, "password").await?;
-    let actor = actor(&state, &req, &user);
-    state
-        .db
-        .write(move |tx| accounts::delete_account(tx, &actor))
-        .await?;
+    write_as(&state, &req, &user, accounts::delete_account).await?;
     Ok(HttpResponse::NoContent().cookie(removal_cookie()).finish())
 }
 
@@ -242,10 +229,9 @@ pub async fn delete_session(
     path: crate::extract::PathId,
 ) -> ApiResult<HttpResponse> {
     let session_id = path.0;
-    let actor = actor(&state, &req, &user);
-    state
-        .db
-        .write(move |tx| sessions::revoke(tx, &actor, session_id))
-        .await?;
+    write_as(&state, &req, &user, move |tx, actor| {
+        sessions::revoke(tx, actor, session_id)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -53,17 +53,8 @@ pub fn create_admin(
 ) -> Result<CreateAdminOutcome, CreateAdminError> {
     let now = crate::clock::now();
     let Some(existing) = user::find_by_email(conn, email.as_str())? else {
-        let created = user::insert(
-            conn,
-            &user::NewUser {
-                email: email.as_str(),
-                password_hash,
-                role: Role::Admin.as_str(),
-                created_at: now,
-                updated_at: now,
-            },
-        )?
-        .ok_or(CreateAdminError::Raced)?;
+        let new = user::NewUser::at(email.as_str(), password_hash, Role::Admin, now);
+        let created = user::insert(conn, &new)?.ok_or(CreateAdminError::Raced)?;
         audit::record(
             conn,
             &AuditEvent::AdminCreated { via: Via::Cli },
@@ -141,17 +132,8 @@ pub fn register(
     ip: Option<&str>,
 ) -> ApiResult<user::User> {
     let now = crate::clock::now();
-    let created = user::insert(
-        conn,
-        &user::NewUser {
-            email: email.as_str(),
-            password_hash,
-            role: Role::User.as_str(),
-            created_at: now,
-            updated_at: now,
-        },
-    )?
-    .ok_or(ApiError::EmailTaken)?;
+    let new = user::NewUser::at(email.as_str(), password_hash, Role::User, now);
+    let created = user::insert(conn, &new)?.ok_or(ApiError::EmailTaken)?;
     audit::record(
         conn,
         &AuditEvent::UserRegistered {},
@@ -189,20 +171,16 @@ pub fn record_session_failure(
     event: &AuditEvent,
 ) -> ApiResult<()> {
     let failures = session::add_password_failure(conn, session_id)?;
-    let ip = actor.ip.as_deref();
-    audit::record(conn, event, Some(actor.user_id), Some(actor.user_id), ip)?;
+    actor.record_own(conn, event)?;
     if failures >= MAX_FAILED_LOGINS {
         session::revoke(conn, session_id, crate::clock::now())?;
-        audit::record(
+        actor.record_own(
             conn,
             &AuditEvent::LockedOut {
                 scope: LockScope::Session,
                 seconds: None,
                 session_id: Some(session_id),
             },
-            Some(actor.user_id),
-            Some(actor.user_id),
-            ip,
         )?;
     }
     Ok(())
@@ -225,15 +203,12 @@ pub fn change_password(
         actor.ip.as_deref(),
         TokenRevocation::PasswordChanged,
     )?;
-    audit::record(
+    actor.record_own(
         conn,
         &AuditEvent::PasswordChanged {
             sessions_ended: ended,
             via: None,
         },
-        Some(actor.user_id),
-        Some(actor.user_id),
-        actor.ip.as_deref(),
     )?;
     Ok(())
 }
@@ -248,14 +223,11 @@ pub fn delete_account(conn: &mut Conn<'_>, actor: &Actor) -> ApiResult<()> {
         return Err(ApiError::LastAdmin);
     }
     user::delete(conn, actor.user_id)?;
-    audit::record(
+    actor.record_own(
         conn,
         &AuditEvent::AccountDeleted {
             email_domain: current.email.rsplit('@').next().map(str::to_owned),
         },
-        Some(actor.user_id),
-        Some(actor.user_id),
-        actor.ip.as_deref(),
     )?;
     Ok(())
 }

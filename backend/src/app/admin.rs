@@ -78,16 +78,14 @@ pub fn update_user(
     let updated = user::set_role_and_disabled(conn, target.id, new_role, new_disabled, at)?;
     let ip = actor.ip.as_deref();
     if new_role != target.role() {
-        audit::record(
+        actor.record(
             conn,
             &AuditEvent::RoleChanged {
                 from: target.role(),
                 to: new_role,
                 via: None,
             },
-            Some(actor.user_id),
-            Some(target.id),
-            ip,
+            target.id,
         )?;
     }
     if new_disabled && !target.disabled {
@@ -99,26 +97,22 @@ pub fn update_user(
             ip,
             TokenRevocation::AccountDisabled,
         )?;
-        audit::record(
+        actor.record(
             conn,
             &AuditEvent::UserDisabled {
                 disabled: true,
                 sessions_ended: ended,
             },
-            Some(actor.user_id),
-            Some(target.id),
-            ip,
+            target.id,
         )?;
     } else if !new_disabled && target.disabled {
-        audit::record(
+        actor.record(
             conn,
             &AuditEvent::UserEnabled {
                 disabled: Some(false),
                 via: None,
             },
-            Some(actor.user_id),
-            Some(target.id),
-            ip,
+            target.id,
         )?;
     }
     Ok(updated)
@@ -134,15 +128,13 @@ pub fn delete_user(conn: &mut Conn<'_>, actor: &Actor, target_id: i64) -> ApiRes
     user::delete(conn, target.id)?;
     // The email is kept: the target id alone would name nobody once the
     // account is gone, and only admins read the audit log.
-    audit::record(
+    actor.record(
         conn,
         &AuditEvent::UserDeleted {
             email: target.email.clone(),
             role: target.role(),
         },
-        Some(actor.user_id),
-        Some(target.id),
-        actor.ip.as_deref(),
+        target.id,
     )?;
     Ok(())
 }
@@ -152,14 +144,12 @@ pub fn revoke_user_sessions(conn: &mut Conn<'_>, actor: &Actor, target_id: i64) 
     let target = user::find(conn, target_id)?.ok_or(ApiError::NotFound)?;
     ensure_still_admin(conn, actor.user_id)?;
     let ended = session::revoke_all(conn, target.id, None, now())?;
-    audit::record(
+    actor.record(
         conn,
         &AuditEvent::SessionsRevoked {
             sessions_ended: ended,
         },
-        Some(actor.user_id),
-        Some(target.id),
-        actor.ip.as_deref(),
+        target.id,
     )?;
     Ok(())
 }
@@ -179,15 +169,13 @@ pub fn reset_user_mfa(conn: &mut Conn<'_>, actor: &Actor, target_id: i64) -> Api
         actor.ip.as_deref(),
         TokenRevocation::MfaReset,
     )?;
-    audit::record(
+    actor.record(
         conn,
         &AuditEvent::MfaReset {
             was_enabled,
             sessions_ended,
         },
-        Some(actor.user_id),
-        Some(target.id),
-        actor.ip.as_deref(),
+        target.id,
     )?;
     Ok(())
 }
@@ -195,35 +183,19 @@ pub fn reset_user_mfa(conn: &mut Conn<'_>, actor: &Actor, target_id: i64) -> Api
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DatabaseUrl;
-    use crate::db::build_pool;
+    use crate::app::testing::{actor_of, add_user, memory_pool};
 
     fn add(conn: &mut Conn<'_>, email: &str, role: Role) -> User {
-        let now = now();
-        user::insert(
-            conn,
-            &user::NewUser {
-                email,
-                password_hash: "x",
-                role: role.as_str(),
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .unwrap()
-        .unwrap()
+        add_user(conn, email, "x", role, now())
     }
 
     #[test]
     fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let pool = memory_pool();
         let mut pooled = pool.sqlite();
         let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         let admin = add(conn, "admin@example.com", Role::Admin);
-        let actor = Actor {
-            user_id: admin.id,
-            ip: None,
-        };
+        let actor = actor_of(admin.id);
         for (role, disabled) in [(Some(Role::User), None), (None, Some(true))] {
             let refused = update_user(conn, &actor, admin.id, role, disabled);
             assert!(matches!(refused, Err(ApiError::LastAdmin)));
@@ -237,16 +209,13 @@ mod tests {
         let demoted = update_user(conn, &actor, admin.id, Some(Role::User), None).unwrap();
         assert_eq!(demoted.role(), Role::User);
         // A disabled admin does not count as the other admin.
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let pool = memory_pool();
         let mut pooled = pool.sqlite();
         let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         let admin = add(conn, "admin@example.com", Role::Admin);
         let other = add(conn, "other@example.com", Role::Admin);
         user::set_role_and_disabled(conn, other.id, Role::Admin, true, now()).unwrap();
-        let actor = Actor {
-            user_id: admin.id,
-            ip: None,
-        };
+        let actor = actor_of(admin.id);
         assert!(matches!(
             update_user(conn, &actor, admin.id, None, Some(true)),
             Err(ApiError::LastAdmin)
@@ -255,16 +224,13 @@ mod tests {
 
     #[test]
     fn a_caller_who_is_no_longer_an_admin_is_refused() {
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let pool = memory_pool();
         let mut pooled = pool.sqlite();
         let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         let admin = add(conn, "admin@example.com", Role::Admin);
         let former = add(conn, "former@example.com", Role::User);
         let victim = add(conn, "victim@example.com", Role::User);
-        let actor = Actor {
-            user_id: former.id,
-            ip: None,
-        };
+        let actor = actor_of(former.id);
         assert!(matches!(
             revoke_user_sessions(conn, &actor, victim.id),
             Err(ApiError::Forbidden)

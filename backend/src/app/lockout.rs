@@ -80,6 +80,19 @@ pub fn record_failure(
     ip: Option<&str>,
     reason: LoginFailure,
 ) -> QueryResult<()> {
+    record_refusal(conn, budget, user, ip, reason)?;
+    count_failure(conn, budget, user, now, ip)
+}
+
+/// Records a login to `user` refused for `reason`, without counting it
+/// (e.g. `budget` may not sign in at all right now).
+pub fn record_refusal(
+    conn: &mut Conn<'_>,
+    budget: &Budget,
+    user: &User,
+    ip: Option<&str>,
+    reason: LoginFailure,
+) -> QueryResult<()> {
     audit::record(
         conn,
         &AuditEvent::LoginFailed {
@@ -91,8 +104,7 @@ pub fn record_failure(
         None,
         Some(user.id),
         ip,
-    )?;
-    count_failure(conn, budget, user, now, ip)
+    )
 }
 
 /// Counts a failure against `budget` without an event of its own (the
@@ -156,8 +168,7 @@ pub fn record_success(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DatabaseUrl;
-    use crate::db::build_pool;
+    use crate::app::testing::{add_user, memory_pool};
     use crate::domain::Role;
 
     #[test]
@@ -168,24 +179,39 @@ mod tests {
     }
 
     fn arrange() -> (crate::db::DbPool, User, NaiveDateTime) {
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let pool = memory_pool();
         let mut pooled = pool.sqlite();
         let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         let now = crate::clock::now();
-        let owner = user::insert(
-            conn,
-            &user::NewUser {
-                email: "owner@example.com",
-                password_hash: "x",
-                role: Role::User.as_str(),
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .unwrap()
-        .unwrap();
+        let owner = add_user(conn, "owner@example.com", "x", Role::User, now);
         drop(pooled);
         (pool, owner, now)
+    }
+
+    /// `MAX_FAILED_LOGINS` wrong passwords in a row from the client
+    /// presenting `device_hash` (none: a stranger); the budgets they spent.
+    fn fail_until_locked(
+        conn: &mut Conn<'_>,
+        user_id: i64,
+        device_hash: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Vec<Budget> {
+        (0..MAX_FAILED_LOGINS)
+            .map(|_| {
+                let current = user::find(conn, user_id).unwrap().unwrap();
+                let budget = Budget::of(conn, user_id, device_hash, now).unwrap();
+                record_failure(
+                    conn,
+                    &budget,
+                    &current,
+                    now,
+                    None,
+                    LoginFailure::BadPassword,
+                )
+                .unwrap();
+                budget
+            })
+            .collect()
     }
 
     #[test]
@@ -194,19 +220,7 @@ mod tests {
         let mut pooled = pool.sqlite();
         let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         device::insert(conn, owner.id, "owner-device", now).unwrap();
-        for _ in 0..MAX_FAILED_LOGINS {
-            let current = user::find(conn, owner.id).unwrap().unwrap();
-            let budget = Budget::of(conn, owner.id, None, now).unwrap();
-            record_failure(
-                conn,
-                &budget,
-                &current,
-                now,
-                None,
-                LoginFailure::BadPassword,
-            )
-            .unwrap();
-        }
+        fail_until_locked(conn, owner.id, None, now);
         let current = user::find(conn, owner.id).unwrap().unwrap();
         let stranger = Budget::of(conn, owner.id, Some("unknown"), now).unwrap();
         assert_eq!(stranger.refusal(&current, now), Some(LoginFailure::Locked));
@@ -224,20 +238,8 @@ mod tests {
         let mut pooled = pool.sqlite();
         let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         device::insert(conn, owner.id, "device", now).unwrap();
-        for _ in 0..MAX_FAILED_LOGINS {
-            let current = user::find(conn, owner.id).unwrap().unwrap();
-            let budget = Budget::of(conn, owner.id, Some("device"), now).unwrap();
-            assert!(budget.is_known_device());
-            record_failure(
-                conn,
-                &budget,
-                &current,
-                now,
-                None,
-                LoginFailure::BadPassword,
-            )
-            .unwrap();
-        }
+        let spent = fail_until_locked(conn, owner.id, Some("device"), now);
+        assert!(spent.iter().all(Budget::is_known_device));
         // Locked now: it spends the untrusted budget, which is untouched.
         let current = user::find(conn, owner.id).unwrap().unwrap();
         assert_eq!(current.failed_logins, 0);
@@ -253,18 +255,7 @@ mod tests {
         let mut pooled = pool.sqlite();
         let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         device::insert(conn, owner.id, "device", now).unwrap();
-        for _ in 0..MAX_FAILED_LOGINS {
-            let current = user::find(conn, owner.id).unwrap().unwrap();
-            record_failure(
-                conn,
-                &Budget::Untrusted,
-                &current,
-                now,
-                None,
-                LoginFailure::BadPassword,
-            )
-            .unwrap();
-        }
+        fail_until_locked(conn, owner.id, None, now);
         let known = Budget::of(conn, owner.id, Some("device"), now).unwrap();
         record_success(conn, &known, owner.id, now).unwrap();
         let current = user::find(conn, owner.id).unwrap().unwrap();

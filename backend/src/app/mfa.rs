@@ -10,12 +10,13 @@ use sha2::{Digest, Sha256};
 
 use crate::app::accounts::record_session_failure;
 use crate::app::lockout::{self, Budget};
+use crate::app::sessions::{open_session, NewLogin, SignedIn};
 use crate::app::Actor;
 use crate::auth::mfa::{self, Enrolment, MfaKeys, RecoveryCode, TotpCode};
 use crate::db::models::mfa::{self as store, NewChallenge};
-use crate::db::models::session::{self, NewSession};
+use crate::db::models::session;
 use crate::db::models::user::User;
-use crate::db::models::{audit, device, user};
+use crate::db::models::{audit, user};
 use crate::db::Conn;
 use crate::domain::{AuditEvent, LoginFailure, MfaCodeFailure, MfaContext, MfaMethod};
 use crate::error::{ApiError, ApiResult};
@@ -141,13 +142,7 @@ pub fn start_enrolment(
             "multi-factor authentication is already on",
         ));
     }
-    audit::record(
-        conn,
-        &AuditEvent::MfaEnrolmentStarted {},
-        Some(actor.user_id),
-        Some(actor.user_id),
-        actor.ip.as_deref(),
-    )?;
+    actor.record_own(conn, &AuditEvent::MfaEnrolmentStarted {})?;
     Ok(mfa::enrolment(&secret, &current.email)?)
 }
 
@@ -173,7 +168,7 @@ pub fn confirm_enrolment(
     ))?;
     let secret = keys.open(current.id, &sealed)?;
     let Some(step) = mfa::matching_step(&secret, code, unix(now))? else {
-        audit::record(
+        actor.record_own(
             conn,
             &AuditEvent::MfaCodeFailed {
                 context: MfaContext::Confirm,
@@ -182,9 +177,6 @@ pub fn confirm_enrolment(
                 known_device: None,
                 session_id: Some(keep),
             },
-            Some(actor.user_id),
-            Some(actor.user_id),
-            actor.ip.as_deref(),
         )?;
         return Ok(Checked::WrongCode);
     };
@@ -197,13 +189,7 @@ pub fn confirm_enrolment(
     store::replace_recovery_codes(conn, current.id, &hashes, now)?;
     store::delete_challenges(conn, current.id)?;
     let sessions_ended = session::revoke_all(conn, current.id, Some(keep), now)?;
-    audit::record(
-        conn,
-        &AuditEvent::MfaEnabled { sessions_ended },
-        Some(actor.user_id),
-        Some(actor.user_id),
-        actor.ip.as_deref(),
-    )?;
+    actor.record_own(conn, &AuditEvent::MfaEnabled { sessions_ended })?;
     Ok(Checked::Accepted(shown))
 }
 
@@ -272,13 +258,7 @@ pub fn regenerate_recovery_codes(
     };
     let (shown, hashes) = mfa::new_recovery_codes(keys);
     store::replace_recovery_codes(conn, current.id, &hashes, now)?;
-    audit::record(
-        conn,
-        &AuditEvent::MfaRecoveryCodesRegenerated { method },
-        Some(actor.user_id),
-        Some(actor.user_id),
-        actor.ip.as_deref(),
-    )?;
+    actor.record_own(conn, &AuditEvent::MfaRecoveryCodesRegenerated { method })?;
     Ok(Checked::Accepted(shown))
 }
 
@@ -313,13 +293,7 @@ pub fn disable(
         actor.ip.as_deref(),
         crate::domain::TokenRevocation::MfaDisabled,
     )?;
-    audit::record(
-        conn,
-        &AuditEvent::MfaDisabled { method },
-        Some(actor.user_id),
-        Some(actor.user_id),
-        actor.ip.as_deref(),
-    )?;
+    actor.record_own(conn, &AuditEvent::MfaDisabled { method })?;
     Ok(Checked::Accepted(()))
 }
 
@@ -356,25 +330,13 @@ pub fn open_challenge(
 pub struct MfaLoginAttempt {
     pub token_hash: String,
     pub factor: SecondFactor,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// The new session's refresh token hash and lifetime.
-    pub refresh_hash: String,
-    pub ttl_secs: i64,
-    /// Remembered as a device if the login came from an unknown one.
-    pub new_device_hash: String,
+    pub session: NewLogin,
 }
 
 pub enum MfaLoginOutcome {
     /// Every refusal looks the same to the client.
     Refused,
-    SignedIn {
-        user: User,
-        session_id: i64,
-        /// The login's client was not a known device: it is now, under
-        /// `new_device_hash`; set its cookie.
-        new_device: bool,
-    },
+    SignedIn(SignedIn),
 }
 
 /// The second step of a login. The token is single use, lives
@@ -387,7 +349,7 @@ pub fn complete_login(
     attempt: MfaLoginAttempt,
     now: NaiveDateTime,
 ) -> ApiResult<MfaLoginOutcome> {
-    let ip = attempt.ip.as_deref();
+    let ip = attempt.session.ip.as_deref();
     let Some(challenge) = store::claim_attempt(conn, &attempt.token_hash, MAX_CODE_ATTEMPTS, now)?
     else {
         return Ok(MfaLoginOutcome::Refused);
@@ -418,18 +380,7 @@ pub fn complete_login(
     }
     let budget = Budget::of(conn, current.id, challenge.device_hash.as_deref(), now)?;
     if let Some(reason) = budget.refusal(&current, now) {
-        audit::record(
-            conn,
-            &AuditEvent::LoginFailed {
-                reason,
-                known_device: Some(budget.is_known_device()),
-                session_id: None,
-                attempts: None,
-            },
-            None,
-            Some(current.id),
-            ip,
-        )?;
+        lockout::record_refusal(conn, &budget, &current, ip, reason)?;
         return Ok(MfaLoginOutcome::Refused);
     }
     let spent = spend_factor(
@@ -468,39 +419,8 @@ pub fn complete_login(
     // claim an attempt holds the row until it commits; the other finds the
     // challenge gone.
     store::delete_challenge(conn, challenge.id)?;
-    lockout::record_success(conn, &budget, current.id, now)?;
-    let new_device = !budget.is_known_device();
-    if new_device {
-        device::insert(conn, current.id, &attempt.new_device_hash, now)?;
-    }
-    let session = session::insert(
-        conn,
-        &NewSession {
-            user_id: current.id,
-            refresh_token_hash: &attempt.refresh_hash,
-            created_at: now,
-            last_used_at: now,
-            expires_at: now + Duration::seconds(attempt.ttl_secs),
-            user_agent: attempt.user_agent.as_deref(),
-            ip,
-        },
-    )?;
-    audit::record(
-        conn,
-        &AuditEvent::LoginSucceeded {
-            session_id: session.id,
-            known_device: budget.is_known_device(),
-            mfa: Some(method),
-        },
-        Some(current.id),
-        Some(current.id),
-        ip,
-    )?;
-    Ok(MfaLoginOutcome::SignedIn {
-        user: current,
-        session_id: session.id,
-        new_device,
-    })
+    open_session(conn, &budget, current, &attempt.session, Some(method), now)
+        .map(MfaLoginOutcome::SignedIn)
 }
 
 #[cfg(test)]
@@ -510,9 +430,9 @@ mod tests {
     use chrono::DateTime;
 
     use super::*;
-    use crate::config::{DatabaseUrl, MfaKey};
-    use crate::db::build_pool;
-    use crate::db::models::user::NewUser;
+    use crate::app::testing::{actor_of, add_session, add_user, memory_pool};
+    use crate::config::MfaKey;
+    use crate::db::models::device;
     use crate::domain::Role;
 
     const T0: i64 = 1_800_000_010;
@@ -569,11 +489,13 @@ mod tests {
             let attempt = MfaLoginAttempt {
                 token_hash: hash(token),
                 factor,
-                ip: None,
-                user_agent: None,
-                refresh_hash: hash(&format!("refresh {token} {now}")),
-                ttl_secs: 3600,
-                new_device_hash: hash(&format!("device {token} {now}")),
+                session: NewLogin {
+                    ip: None,
+                    user_agent: None,
+                    refresh_hash: hash(&format!("refresh {token} {now}")),
+                    ttl_secs: 3600,
+                    new_device_hash: hash(&format!("device {token} {now}")),
+                },
             };
             matches!(
                 complete_login(
@@ -583,13 +505,52 @@ mod tests {
                     at(now)
                 )
                 .unwrap(),
-                MfaLoginOutcome::SignedIn { .. }
+                MfaLoginOutcome::SignedIn(_)
             )
+        }
+
+        /// Turns MFA off in the fixture's session with `factor`.
+        fn disable(&self, factor: &SecondFactor, now: i64) -> Checked<()> {
+            disable(
+                &mut Conn::Sqlite(&mut self.conn()),
+                &self.keys,
+                &self.actor,
+                self.session_id,
+                factor,
+                at(now),
+            )
+            .unwrap()
+        }
+
+        /// Makes the client with the device token `token` a known device.
+        fn known_device(&self, token: &str) {
+            device::insert(
+                &mut Conn::Sqlite(&mut self.conn()),
+                self.user.id,
+                &hash(token),
+                at(T0),
+            )
+            .unwrap();
+        }
+
+        /// The latest (at most ten) audit events of `event_type`.
+        fn events(&self, event_type: &str) -> Vec<audit::StoredAuditEvent> {
+            audit::page(
+                &mut Conn::Sqlite(&mut self.conn()),
+                Some(event_type),
+                None,
+                10,
+            )
+            .unwrap()
         }
 
         fn totp_step(&self, token: &str, code_time: i64, now: i64) -> bool {
             self.second_step(token, SecondFactor::Totp(self.code(code_time)), now)
         }
+    }
+
+    fn test_keys() -> MfaKeys {
+        MfaKeys::new(&MfaKey([7; 32]))
     }
 
     fn hash(s: &str) -> String {
@@ -598,41 +559,13 @@ mod tests {
 
     /// A user with a session, enrolled and confirmed at `T0`.
     fn enrolled() -> Fixture {
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
-        let keys = MfaKeys::new(&MfaKey([7; 32]));
+        let (pool, keys) = (memory_pool(), test_keys());
         let mut pooled = pool.sqlite();
         let conn = &mut Conn::Sqlite(&mut pooled);
         let now = at(T0);
-        let user = user::insert(
-            conn,
-            &NewUser {
-                email: "owner@example.com",
-                password_hash: "hash-1",
-                role: Role::User.as_str(),
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .unwrap()
-        .unwrap();
-        let session_id = session::insert(
-            conn,
-            &NewSession {
-                user_id: user.id,
-                refresh_token_hash: "r",
-                created_at: now,
-                last_used_at: now,
-                expires_at: now + Duration::hours(1),
-                user_agent: None,
-                ip: None,
-            },
-        )
-        .unwrap()
-        .id;
-        let actor = Actor {
-            user_id: user.id,
-            ip: None,
-        };
+        let user = add_user(conn, "owner@example.com", "hash-1", Role::User, now);
+        let session_id = add_session(conn, user.id, "r", now).id;
+        let actor = actor_of(user.id);
         let enrolment = start_enrolment(conn, &keys, &actor, now).unwrap();
         let secret = totp_rs::Secret::Encoded(enrolment.secret_base32)
             .to_bytes()
@@ -658,27 +591,12 @@ mod tests {
 
     #[test]
     fn an_enrolment_is_off_until_a_code_confirms_it_and_that_code_is_spent() {
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
-        let keys = MfaKeys::new(&MfaKey([7; 32]));
+        let (pool, keys) = (memory_pool(), test_keys());
         let mut pooled = pool.sqlite();
         let conn = &mut Conn::Sqlite(&mut pooled);
         let now = at(T0);
-        let owner = user::insert(
-            conn,
-            &NewUser {
-                email: "owner@example.com",
-                password_hash: "hash-1",
-                role: Role::User.as_str(),
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .unwrap()
-        .unwrap();
-        let actor = Actor {
-            user_id: owner.id,
-            ip: None,
-        };
+        let owner = add_user(conn, "owner@example.com", "hash-1", Role::User, now);
+        let actor = actor_of(owner.id);
         let first = start_enrolment(conn, &keys, &actor, now).unwrap();
         // Started over: the first secret is no longer the pending one.
         let second = start_enrolment(conn, &keys, &actor, now).unwrap();
@@ -721,11 +639,13 @@ mod tests {
         let attempt = MfaLoginAttempt {
             token_hash: "t".into(),
             factor: SecondFactor::Totp(code),
-            ip: None,
-            user_agent: None,
-            refresh_hash: "r".into(),
-            ttl_secs: 60,
-            new_device_hash: "d".into(),
+            session: NewLogin {
+                ip: None,
+                user_agent: None,
+                refresh_hash: "r".into(),
+                ttl_secs: 60,
+                new_device_hash: "d".into(),
+            },
         };
         assert!(matches!(
             complete_login(conn, &keys, attempt, now).unwrap(),
@@ -757,13 +677,7 @@ mod tests {
         // The next step's code works.
         f.challenge("d", None, t + 30);
         assert!(f.totp_step("d", t + 30, t + 30));
-        let events = audit::page(
-            &mut Conn::Sqlite(&mut f.conn()),
-            Some("mfa.code_failed"),
-            None,
-            10,
-        )
-        .unwrap();
+        let events = f.events("mfa.code_failed");
         assert_eq!(events.len(), 2);
         assert!(events
             .iter()
@@ -818,13 +732,7 @@ mod tests {
         let t = T0 + 1200;
         f.challenge("guess", Some("device"), t);
         // The device is known, so the account's lock does not end this.
-        device::insert(
-            &mut Conn::Sqlite(&mut f.conn()),
-            f.user.id,
-            &hash("device"),
-            at(T0),
-        )
-        .unwrap();
+        f.known_device("device");
         for _ in 0..MAX_CODE_ATTEMPTS {
             assert!(!f.totp_step("guess", t - 3600, t));
         }
@@ -839,26 +747,14 @@ mod tests {
     fn wrong_codes_lock_strangers_out_but_never_the_owners_device() {
         let f = enrolled();
         let t = T0 + 1500;
-        device::insert(
-            &mut Conn::Sqlite(&mut f.conn()),
-            f.user.id,
-            &hash("owner's"),
-            at(T0),
-        )
-        .unwrap();
+        f.known_device("owner's");
         for n in 0..MAX_FAILED_LOGINS_FOR_TEST {
             let token = format!("stranger {n}");
             f.challenge(&token, None, t);
             assert!(!f.totp_step(&token, t - 3600, t));
         }
         assert!(f.user().locked_until.is_some_and(|until| until > at(t)));
-        let events = audit::page(
-            &mut Conn::Sqlite(&mut f.conn()),
-            Some("auth.locked_out"),
-            None,
-            10,
-        )
-        .unwrap();
+        let events = f.events("auth.locked_out");
         assert_eq!(events.len(), 1);
         // Locked: even the right code does not let a stranger in.
         f.challenge("stranger, right code", None, t);
@@ -915,13 +811,7 @@ mod tests {
         assert!(f.second_step("r1", code(0), t));
         f.challenge("r2", None, t);
         assert!(!f.second_step("r2", code(0), t));
-        let used = audit::page(
-            &mut Conn::Sqlite(&mut f.conn()),
-            Some("mfa.recovery_code_used"),
-            None,
-            10,
-        )
-        .unwrap();
+        let used = f.events("mfa.recovery_code_used");
         assert_eq!(used.len(), 1);
         assert!(used[0].detail.contains("\"remaining\":9"));
         // A new set (with a TOTP code): the old unused ones stop working.
@@ -949,16 +839,7 @@ mod tests {
         let t = T0 + 2700;
         let wrong = SecondFactor::Totp(f.code(t - 3600));
         for _ in 0..MAX_FAILED_LOGINS_FOR_TEST {
-            let checked = disable(
-                &mut Conn::Sqlite(&mut f.conn()),
-                &f.keys,
-                &f.actor,
-                f.session_id,
-                &wrong,
-                at(t),
-            )
-            .unwrap();
-            assert!(matches!(checked, Checked::WrongCode));
+            assert!(matches!(f.disable(&wrong, t), Checked::WrongCode));
         }
         assert!(f.user().mfa_enabled);
         assert!(
@@ -967,16 +848,7 @@ mod tests {
                 .is_empty()
         );
         let right = SecondFactor::Totp(f.code(t));
-        let checked = disable(
-            &mut Conn::Sqlite(&mut f.conn()),
-            &f.keys,
-            &f.actor,
-            f.session_id,
-            &right,
-            at(t),
-        )
-        .unwrap();
-        assert!(matches!(checked, Checked::Accepted(())));
+        assert!(matches!(f.disable(&right, t), Checked::Accepted(())));
         let off = f.user();
         assert!(!off.mfa_enabled && off.mfa_secret.is_none());
         assert_eq!(

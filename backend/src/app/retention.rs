@@ -441,9 +441,8 @@ fn ended_session(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::testing::memory_pool;
     use crate::clock::now as db_now;
-    use crate::config::DatabaseUrl;
-    use crate::db::build_pool;
     use diesel::connection::SimpleConnection;
     use diesel::SqliteConnection;
 
@@ -498,7 +497,7 @@ mod tests {
 
     #[test]
     fn expired_second_login_steps_are_pruned_and_live_ones_kept() {
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let pool = memory_pool();
         let mut conn = pool.sqlite();
         conn.batch_execute(
             "INSERT INTO users (id, email, password_hash, created_at, updated_at)
@@ -515,7 +514,7 @@ mod tests {
 
     #[test]
     fn expired_api_tokens_are_pruned_and_live_ones_kept() {
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let pool = memory_pool();
         let mut conn = pool.sqlite();
         conn.batch_execute(
             "INSERT INTO users (id, email, password_hash, created_at, updated_at)
@@ -534,7 +533,7 @@ mod tests {
 
     #[test]
     fn prune_removes_only_ended_and_expired_data_in_batches() {
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let pool = memory_pool();
         let mut conn = pool.sqlite();
         seed(&mut conn);
 
@@ -577,7 +576,7 @@ mod tests {
 
     #[test]
     fn audit_retention_zero_keeps_audit_events_forever() {
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let pool = memory_pool();
         let mut conn = pool.sqlite();
         seed(&mut conn);
         let keep = RetentionPolicy {
@@ -592,7 +591,7 @@ mod tests {
 
     #[test]
     fn sessions_ending_between_steps_take_their_tokens_along_counted() {
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let pool = memory_pool();
         let mut conn = pool.sqlite();
         seed(&mut conn);
         // Session 1 ends after the token step ran: the session step removes

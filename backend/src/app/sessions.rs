@@ -1,7 +1,7 @@
 //! Sign-in and sessions: login (with the lockout rules of `lockout`),
 //! refresh rotation with reuse detection, logout, the caller's sessions.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 
 use crate::app::lockout::{self, Budget};
 use crate::app::mfa;
@@ -12,7 +12,7 @@ use crate::db::models::device;
 use crate::db::models::session::{self, NewSession, Session, SessionUser};
 use crate::db::models::user::{self, User};
 use crate::db::Conn;
-use crate::domain::{AuditEvent, LoginFailure};
+use crate::domain::{AuditEvent, LoginFailure, MfaMethod};
 use crate::error::{ApiError, ApiResult};
 
 /// A login whose password was already checked against `found` (outside the
@@ -26,6 +26,13 @@ pub struct LoginAttempt {
     pub device_hash: Option<String>,
     /// The rate-limit key of the client (IPv4 address or IPv6 /64).
     pub client_key: String,
+    /// The hash of a fresh `mfa_token`, stored if the account has MFA on.
+    pub mfa_token_hash: String,
+    pub session: NewLogin,
+}
+
+/// The client of a login, and what the login opens if it succeeds.
+pub struct NewLogin {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     /// The new session's refresh token hash and lifetime.
@@ -34,8 +41,15 @@ pub struct LoginAttempt {
     /// A fresh device token hash, remembered if the client is not a known
     /// device yet.
     pub new_device_hash: String,
-    /// The hash of a fresh `mfa_token`, stored if the account has MFA on.
-    pub mfa_token_hash: String,
+}
+
+/// A login that succeeded.
+pub struct SignedIn {
+    pub user: User,
+    pub session_id: i64,
+    /// True when the client was not a known device and `new_device_hash`
+    /// was remembered: set its cookie.
+    pub new_device: bool,
 }
 
 pub enum LoginOutcome {
@@ -44,19 +58,13 @@ pub enum LoginOutcome {
     /// The password was right and the account has MFA on: the login waits
     /// for a code under `mfa_token_hash` (no session, no budget cleared).
     MfaRequired,
-    SignedIn {
-        user: User,
-        session_id: i64,
-        /// True when the client was not a known device and
-        /// `new_device_hash` was remembered: set its cookie.
-        new_device: bool,
-    },
+    SignedIn(SignedIn),
 }
 
 /// The login's write transaction.
 pub fn login(conn: &mut Conn<'_>, attempt: LoginAttempt) -> ApiResult<LoginOutcome> {
     let now = now();
-    let ip = attempt.ip.as_deref();
+    let ip = attempt.session.ip.as_deref();
     let Some(found) = attempt.found else {
         audit::record_anonymous_login_failure(conn, &attempt.client_key, now)?;
         return Ok(LoginOutcome::Refused);
@@ -69,18 +77,7 @@ pub fn login(conn: &mut Conn<'_>, attempt: LoginAttempt) -> ApiResult<LoginOutco
     };
     let budget = Budget::of(conn, current.id, attempt.device_hash.as_deref(), now)?;
     if let Some(reason) = budget.refusal(&current, now) {
-        audit::record(
-            conn,
-            &AuditEvent::LoginFailed {
-                reason,
-                known_device: Some(budget.is_known_device()),
-                session_id: None,
-                attempts: None,
-            },
-            None,
-            Some(current.id),
-            ip,
-        )?;
+        lockout::record_refusal(conn, &budget, &current, ip, reason)?;
         return Ok(LoginOutcome::Refused);
     }
     if !attempt.verified {
@@ -109,25 +106,40 @@ pub fn login(conn: &mut Conn<'_>, attempt: LoginAttempt) -> ApiResult<LoginOutco
             &attempt.mfa_token_hash,
             attempt.device_hash.as_deref(),
             ip,
-            attempt.user_agent.as_deref(),
+            attempt.session.user_agent.as_deref(),
             now,
         )?;
         return Ok(LoginOutcome::MfaRequired);
     }
-    lockout::record_success(conn, &budget, current.id, now)?;
+    open_session(conn, &budget, current, &attempt.session, None, now).map(LoginOutcome::SignedIn)
+}
+
+/// Opens the session of a login that passed every check (the password
+/// and, with MFA on, the second factor): clears the budget it spent,
+/// remembers a new device and records the success.
+pub(crate) fn open_session(
+    conn: &mut Conn<'_>,
+    budget: &Budget,
+    user: User,
+    login: &NewLogin,
+    mfa: Option<MfaMethod>,
+    now: NaiveDateTime,
+) -> ApiResult<SignedIn> {
+    let ip = login.ip.as_deref();
+    lockout::record_success(conn, budget, user.id, now)?;
     let new_device = !budget.is_known_device();
     if new_device {
-        device::insert(conn, current.id, &attempt.new_device_hash, now)?;
+        device::insert(conn, user.id, &login.new_device_hash, now)?;
     }
     let session = session::insert(
         conn,
         &NewSession {
-            user_id: current.id,
-            refresh_token_hash: &attempt.refresh_hash,
+            user_id: user.id,
+            refresh_token_hash: &login.refresh_hash,
             created_at: now,
             last_used_at: now,
-            expires_at: now + Duration::seconds(attempt.ttl_secs),
-            user_agent: attempt.user_agent.as_deref(),
+            expires_at: now + Duration::seconds(login.ttl_secs),
+            user_agent: login.user_agent.as_deref(),
             ip,
         },
     )?;
@@ -136,14 +148,14 @@ pub fn login(conn: &mut Conn<'_>, attempt: LoginAttempt) -> ApiResult<LoginOutco
         &AuditEvent::LoginSucceeded {
             session_id: session.id,
             known_device: budget.is_known_device(),
-            mfa: None,
+            mfa,
         },
-        Some(current.id),
-        Some(current.id),
+        Some(user.id),
+        Some(user.id),
         ip,
     )?;
-    Ok(LoginOutcome::SignedIn {
-        user: current,
+    Ok(SignedIn {
+        user,
         session_id: session.id,
         new_device,
     })
@@ -228,13 +240,7 @@ pub fn logout(
 /// Ends every session of the actor.
 pub fn logout_all(conn: &mut Conn<'_>, actor: &Actor) -> ApiResult<()> {
     let count = session::revoke_all(conn, actor.user_id, None, now())?;
-    audit::record(
-        conn,
-        &AuditEvent::LogoutAll { sessions: count },
-        Some(actor.user_id),
-        Some(actor.user_id),
-        actor.ip.as_deref(),
-    )?;
+    actor.record_own(conn, &AuditEvent::LogoutAll { sessions: count })?;
     Ok(())
 }
 
@@ -269,56 +275,26 @@ pub fn revoke(conn: &mut Conn<'_>, actor: &Actor, session_id: i64) -> ApiResult<
     if session::revoke_owned(conn, actor.user_id, session_id, now())? == 0 {
         return Err(ApiError::NotFound);
     }
-    audit::record(
-        conn,
-        &AuditEvent::SessionRevoked { session_id },
-        Some(actor.user_id),
-        Some(actor.user_id),
-        actor.ip.as_deref(),
-    )?;
+    actor.record_own(conn, &AuditEvent::SessionRevoked { session_id })?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::testing::{add_session, add_user, memory_pool};
     use crate::auth::tokens::new_refresh_token;
-    use crate::config::DatabaseUrl;
-    use crate::db::build_pool;
     use crate::domain::Role;
 
     #[test]
     fn a_reused_refresh_token_ends_the_session() {
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let pool = memory_pool();
         let mut pooled = pool.sqlite();
         let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
         let now = now();
-        let owner = user::insert(
-            conn,
-            &user::NewUser {
-                email: "owner@example.com",
-                password_hash: "x",
-                role: Role::User.as_str(),
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .unwrap()
-        .unwrap();
+        let owner = add_user(conn, "owner@example.com", "x", Role::User, now);
         let first = new_refresh_token();
-        let session = session::insert(
-            conn,
-            &NewSession {
-                user_id: owner.id,
-                refresh_token_hash: &first.hash,
-                created_at: now,
-                last_used_at: now,
-                expires_at: now + Duration::hours(1),
-                user_agent: None,
-                ip: None,
-            },
-        )
-        .unwrap();
+        let session = add_session(conn, owner.id, &first.hash, now);
         let second = new_refresh_token();
         assert!(matches!(
             refresh(conn, &first.hash, &second.hash, None).unwrap(),

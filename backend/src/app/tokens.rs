@@ -43,7 +43,7 @@ pub fn create(conn: &mut Conn<'_>, actor: &Actor, new: NewToken) -> ApiResult<Ap
             expires_at: now + new.lifetime.duration(),
         },
     )?;
-    audit::record(
+    actor.record_own(
         conn,
         &AuditEvent::TokenCreated {
             token_id: token.id,
@@ -51,9 +51,6 @@ pub fn create(conn: &mut Conn<'_>, actor: &Actor, new: NewToken) -> ApiResult<Ap
             scopes: new.scopes.to_vec(),
             expires_at: token.expires_at,
         },
-        Some(actor.user_id),
-        Some(actor.user_id),
-        actor.ip.as_deref(),
     )?;
     Ok(token)
 }
@@ -67,15 +64,12 @@ pub fn list(conn: &mut Conn<'_>, user_id: i64) -> ApiResult<Vec<ApiToken>> {
 pub fn delete(conn: &mut Conn<'_>, actor: &Actor, token_id: i64) -> ApiResult<()> {
     let deleted =
         api_token::delete_owned(conn, actor.user_id, token_id)?.ok_or(ApiError::NotFound)?;
-    audit::record(
+    actor.record_own(
         conn,
         &AuditEvent::TokenDeleted {
             token_id: deleted.id,
             name: deleted.name,
         },
-        Some(actor.user_id),
-        Some(actor.user_id),
-        actor.ip.as_deref(),
     )?;
     Ok(())
 }
@@ -143,9 +137,8 @@ fn is_stale(last_used_at: Option<NaiveDateTime>, now: NaiveDateTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::testing::{actor_of, add_user, memory_pool};
     use crate::auth::tokens::new_api_token;
-    use crate::config::DatabaseUrl;
-    use crate::db::build_pool;
     use crate::domain::{Role, Scope};
 
     fn new_token(name: &str) -> (String, NewToken) {
@@ -161,26 +154,11 @@ mod tests {
 
     #[test]
     fn tokens_authenticate_until_deleted_and_are_capped_at_twenty() {
-        let pool = build_pool(&DatabaseUrl::Memory, 1).unwrap();
+        let pool = memory_pool();
         let mut pooled = pool.sqlite();
         let conn = &mut crate::db::Conn::Sqlite(&mut pooled);
-        let at = now();
-        let owner = user::insert(
-            conn,
-            &user::NewUser {
-                email: "owner@example.com",
-                password_hash: "x",
-                role: Role::User.as_str(),
-                created_at: at,
-                updated_at: at,
-            },
-        )
-        .unwrap()
-        .unwrap();
-        let actor = Actor {
-            user_id: owner.id,
-            ip: None,
-        };
+        let owner = add_user(conn, "owner@example.com", "x", Role::User, now());
+        let actor = actor_of(owner.id);
         let (secret, new) = new_token("ci");
         let hash = new.hash.clone();
         let created = create(conn, &actor, new).unwrap();

@@ -118,8 +118,7 @@ async fn a_login_racing_a_password_change_gets_no_session() {
     assert_eq!(body["code"], "invalid_credentials");
     // The new password works; the old one does not.
     app.login(&user.email, "A-New-Passphrase-4471").await;
-    let answer = app.post_login(&user.email, &user.password).await;
-    problem(answer, 401, "invalid_credentials").await;
+    app.refused_login(&user.email, &user.password).await;
 }
 
 // 3. Anyone could lock the owner out.
@@ -155,12 +154,10 @@ async fn strangers_failures_never_lock_out_a_known_device() {
     let device = known_device(&app, &user).await;
     // A stranger types the owner's email with wrong passwords...
     for _ in 0..12 {
-        let answer = app.post_login(&user.email, "Guess-Guess-Guess-1").await;
-        problem(answer, 401, "invalid_credentials").await;
+        app.refused_login(&user.email, "Guess-Guess-Guess-1").await;
     }
     // ...which locks strangers (even one who now has the right password)...
-    let answer = app.post_login(&user.email, &user.password).await;
-    problem(answer, 401, "invalid_credentials").await;
+    app.refused_login(&user.email, &user.password).await;
     // ...but never the owner's own browser.
     let owner = app
         .login_from_device(&user.email, &user.password, &device)
@@ -274,23 +271,20 @@ async fn ipv6_clients_share_one_budget_per_64_network() {
         ("TRUST_PROXY_HEADERS", "true"),
     ])
     .await;
-    let attempt = |address: String| {
-        app.request(Method::POST, "/api/v1/auth/login")
-            .header("X-Forwarded-For", address)
-            .json(&json!({"email": "n@example.com", "password": "Whatever-Passphrase-1"}))
-            .send()
+    let app = &app;
+    let attempt = |address: String| async move {
+        app.login_forwarded_for(&address, "n@example.com", "Whatever-Passphrase-1")
+            .await
     };
     for host in 1..=5 {
-        let r = attempt(format!("2001:db8:aa:bb::{host:x}")).await.unwrap();
+        let r = attempt(format!("2001:db8:aa:bb::{host:x}")).await;
         assert_eq!(r.status(), 401);
     }
     // Another address of the same /64 is the same client.
-    let limited = attempt("2001:db8:aa:bb:ffff:1:2:3".to_owned())
-        .await
-        .unwrap();
+    let limited = attempt("2001:db8:aa:bb:ffff:1:2:3".to_owned()).await;
     problem(limited, 429, "rate_limited").await;
     // The next /64 is another client.
-    let other = attempt("2001:db8:aa:bc::1".to_owned()).await.unwrap();
+    let other = attempt("2001:db8:aa:bc::1".to_owned()).await;
     assert_eq!(other.status(), 401);
 }
 

@@ -8,7 +8,8 @@ use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    error_fields, ids, problem, spawn_app, spawn_app_with, spawn_app_with_user, TestApp, TestUser,
+    assert_fields, error_fields, ids, problem, spawn_app, spawn_app_with, spawn_app_with_user,
+    TestApp, TestUser,
 };
 
 // ---------- arrangement ----------
@@ -243,33 +244,17 @@ async fn patch_returns_the_user_and_records_nothing_when_nothing_changes() {
 async fn promotion_and_demotion_apply_to_an_already_issued_token() {
     let (app, admin) = app_with_admin().await;
     let user = app.signed_up_user().await;
-    assert_eq!(
-        app.admin_list_users(&user.token, "")
-            .await
-            .status()
-            .as_u16(),
-        403
-    );
+    assert_eq!(app.admin_list_status(&user.token).await, 403);
 
-    let response = app
-        .admin_update_user(&admin.token, user.id, json!({"role": "admin"}))
+    let body = app
+        .admin_update_user_ok(&admin.token, user.id, json!({"role": "admin"}))
         .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
     assert_eq!(body["role"], "admin");
-    assert_eq!(
-        app.admin_list_users(&user.token, "")
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.admin_list_status(&user.token).await, 200);
     assert_eq!(app.me(&user.token).await["role"], "admin");
 
-    let response = app
-        .admin_update_user(&admin.token, user.id, json!({"role": "user"}))
+    app.admin_update_user_ok(&admin.token, user.id, json!({"role": "user"}))
         .await;
-    assert_eq!(response.status(), 200);
     let response = app.admin_list_audit_events(&user.token, "").await;
     problem(response, 403, "forbidden").await;
     // Demotion is not a logout: the session itself still works.
@@ -283,11 +268,9 @@ async fn disabling_ends_sessions_at_once_and_enabling_does_not_bring_them_back()
     let second = app.login(&user.email, &user.password).await;
     let second_token = second["access_token"].as_str().unwrap().to_owned();
 
-    let response = app
-        .admin_update_user(&admin.token, user.id, json!({"disabled": true}))
+    let body = app
+        .admin_update_user_ok(&admin.token, user.id, json!({"disabled": true}))
         .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
     assert_eq!(body["disabled"], true);
 
     for token in [&user.token, &second_token] {
@@ -297,8 +280,7 @@ async fn disabling_ends_sessions_at_once_and_enabling_does_not_bring_them_back()
     }
     let response = app.refresh(&user.refresh_token).await;
     problem(response, 401, "unauthorized").await;
-    let response = app.post_login(&user.email, &user.password).await;
-    problem(response, 401, "invalid_credentials").await;
+    app.refused_login(&user.email, &user.password).await;
     assert_eq!(
         app.scalar(&format!(
             "SELECT COUNT(*) FROM sessions WHERE user_id = {} AND revoked_at IS NULL",
@@ -307,10 +289,8 @@ async fn disabling_ends_sessions_at_once_and_enabling_does_not_bring_them_back()
         0
     );
 
-    let response = app
-        .admin_update_user(&admin.token, user.id, json!({"disabled": false}))
+    app.admin_update_user_ok(&admin.token, user.id, json!({"disabled": false}))
         .await;
-    assert_eq!(response.status(), 200);
     app.assert_me_status(&user.token, 401).await;
     app.assert_me_status(&second_token, 401).await;
     let response = app.refresh(&user.refresh_token).await;
@@ -341,13 +321,7 @@ async fn revoking_sessions_ends_every_session_of_the_target_only() {
         problem(response, 401, "unauthorized").await;
     }
     app.assert_me_status(&other.token, 200).await;
-    assert_eq!(
-        app.admin_list_users(&admin.token, "")
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.admin_list_status(&admin.token).await, 200);
     // The account itself is untouched: the user can log in again.
     app.login(&user.email, &user.password).await;
 
@@ -364,13 +338,7 @@ async fn an_admin_revoking_their_own_sessions_is_logged_out() {
     let (app, admin) = app_with_admin().await;
     let response = app.admin_revoke_sessions(&admin.token, admin.id).await;
     assert_eq!(response.status(), 204);
-    assert_eq!(
-        app.admin_list_users(&admin.token, "")
-            .await
-            .status()
-            .as_u16(),
-        401
-    );
+    assert_eq!(app.admin_list_status(&admin.token).await, 401);
 }
 
 // ---------- delete ----------
@@ -391,26 +359,11 @@ async fn deleting_a_user_removes_their_todos_and_sessions() {
         app.scalar(&format!("SELECT COUNT(*) FROM users WHERE id = {id}")),
         0
     );
-    assert_eq!(
-        app.scalar(&format!("SELECT COUNT(*) FROM todos WHERE user_id = {id}")),
-        0
-    );
-    assert_eq!(
-        app.scalar(&format!(
-            "SELECT COUNT(*) FROM sessions WHERE user_id = {id}"
-        )),
-        0
-    );
-    assert_eq!(
-        app.scalar(&format!(
-            "SELECT COUNT(*) FROM todos WHERE user_id = {}",
-            keep.id
-        )),
-        2
-    );
+    assert_eq!(app.rows_of("todos", id), 0);
+    assert_eq!(app.rows_of("sessions", id), 0);
+    assert_eq!(app.rows_of("todos", keep.id), 2);
     app.assert_me_status(&user.token, 401).await;
-    let response = app.post_login(&user.email, &user.password).await;
-    problem(response, 401, "invalid_credentials").await;
+    app.refused_login(&user.email, &user.password).await;
     let response = app.admin_delete_user(&admin.token, user.id).await;
     problem(response, 404, "not_found").await;
 
@@ -464,13 +417,7 @@ async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
     problem(response, 409, "last_admin").await;
 
     assert_eq!(app.active_admins(), 1);
-    assert_eq!(
-        app.admin_list_users(&admin.token, "")
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.admin_list_status(&admin.token).await, 200);
     assert_eq!(app.audit_types().len(), events_before);
 }
 
@@ -492,21 +439,15 @@ async fn a_disabled_admin_does_not_count_as_the_remaining_admin() {
     problem(response, 409, "last_admin").await;
 
     // The disabled admin is not protected: it can be demoted or deleted.
-    let response = app
-        .admin_update_user(&admin.token, dormant.id, json!({"role": "user"}))
+    app.admin_update_user_ok(&admin.token, dormant.id, json!({"role": "user"}))
         .await;
-    assert_eq!(response.status(), 200);
     app.make_admin(dormant.id);
     // Enabling them again makes two active admins.
-    let response = app
-        .admin_update_user(&admin.token, dormant.id, json!({"disabled": false}))
+    app.admin_update_user_ok(&admin.token, dormant.id, json!({"disabled": false}))
         .await;
-    assert_eq!(response.status(), 200);
     assert_eq!(app.active_admins(), 2);
-    let response = app
-        .admin_update_user(&admin.token, admin.id, json!({"role": "user"}))
+    app.admin_update_user_ok(&admin.token, admin.id, json!({"role": "user"}))
         .await;
-    assert_eq!(response.status(), 200);
 }
 
 #[actix_web::test]
@@ -515,11 +456,9 @@ async fn an_admin_may_demote_or_disable_themselves_while_another_remains() {
     let second = app.signed_up_user().await;
     app.make_admin(second.id);
 
-    let response = app
-        .admin_update_user(&first.token, first.id, json!({"role": "user"}))
+    let body = app
+        .admin_update_user_ok(&first.token, first.id, json!({"role": "user"}))
         .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
     assert_eq!(body["role"], "user");
     let response = app.admin_list_users(&first.token, "").await;
     problem(response, 403, "forbidden").await;
@@ -531,30 +470,14 @@ async fn an_admin_may_demote_or_disable_themselves_while_another_remains() {
     problem(response, 409, "last_admin").await;
 
     // Promote `first` again, then `second` disables themselves.
-    let response = app
-        .admin_update_user(&second.token, first.id, json!({"role": "admin"}))
+    app.admin_update_user_ok(&second.token, first.id, json!({"role": "admin"}))
         .await;
-    assert_eq!(response.status(), 200);
     let pair = app.login(&first.email, &first.password).await;
     let first_token = pair["access_token"].as_str().unwrap().to_owned();
-    let response = app
-        .admin_update_user(&second.token, second.id, json!({"disabled": true}))
+    app.admin_update_user_ok(&second.token, second.id, json!({"disabled": true}))
         .await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        app.admin_list_users(&second.token, "")
-            .await
-            .status()
-            .as_u16(),
-        401
-    );
-    assert_eq!(
-        app.admin_list_users(&first_token, "")
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.admin_list_status(&second.token).await, 401);
+    assert_eq!(app.admin_list_status(&first_token).await, 200);
     assert_eq!(app.active_admins(), 1);
 }
 
@@ -801,23 +724,17 @@ async fn admin_actions_are_audited_with_actor_target_ip_and_detail() {
     }
     for event in &all {
         assert!(event["detail"].is_object(), "{event}");
-        let keys: HashSet<&str> = event
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(
-            keys,
-            HashSet::from([
+        assert_fields(
+            event,
+            &[
                 "id",
                 "type",
                 "actor_user_id",
                 "target_user_id",
                 "ip",
                 "created_at",
-                "detail"
-            ])
+                "detail",
+            ],
         );
     }
 }
@@ -964,26 +881,19 @@ async fn user_list_items_carry_todo_count_and_last_login() {
         .as_str()
         .unwrap()
         .ends_with('Z'));
-    let keys: HashSet<String> = by_id(busy.id)
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    let expected: HashSet<String> = [
-        "id",
-        "email",
-        "role",
-        "disabled",
-        "mfa_enabled",
-        "created_at",
-        "todo_count",
-        "last_login_at",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    assert_eq!(keys, expected);
+    assert_fields(
+        &by_id(busy.id),
+        &[
+            "id",
+            "email",
+            "role",
+            "disabled",
+            "mfa_enabled",
+            "created_at",
+            "todo_count",
+            "last_login_at",
+        ],
+    );
     assert_eq!(by_id(admin.id)["role"], "admin");
     assert_eq!(by_id(busy.id)["email"], busy.email.as_str());
 }
@@ -1060,38 +970,22 @@ async fn user_search_is_a_case_insensitive_literal_substring() {
         e
     };
     let search = |q: &str| format!("/api/v1/admin/users?limit=2&q={}", urlencode(q));
-    assert_eq!(
-        emails(app.walk(&admin.token, &search("%"), &[]).await.0),
-        ["100%off@example.com"]
-    );
-    assert_eq!(
-        emails(app.walk(&admin.token, &search("0%o"), &[]).await.0),
-        ["100%off@example.com"]
-    );
-    assert_eq!(
-        emails(app.walk(&admin.token, &search("_"), &[]).await.0),
-        ["a_b@example.com"]
-    );
-    assert_eq!(
-        emails(app.walk(&admin.token, &search("a_b"), &[]).await.0),
-        ["a_b@example.com"]
-    );
-    assert_eq!(
-        emails(app.walk(&admin.token, &search("\\"), &[]).await.0),
-        ["back\\slash@example.com"]
-    );
-    assert_eq!(
-        emails(app.walk(&admin.token, &search("MIXED.case"), &[]).await.0),
-        ["mixed.case@example.com"]
-    );
-    assert_eq!(
-        emails(app.walk(&admin.token, &search("OFF@"), &[]).await.0),
-        ["100%off@example.com", "1000off@example.com"]
-    );
-    assert_eq!(
-        emails(app.walk(&admin.token, &search("nobody-here"), &[]).await.0),
-        Vec::<String>::new()
-    );
+    for (q, expected) in [
+        ("%", &["100%off@example.com"][..]),
+        ("0%o", &["100%off@example.com"]),
+        ("_", &["a_b@example.com"]),
+        ("a_b", &["a_b@example.com"]),
+        ("\\", &["back\\slash@example.com"]),
+        ("MIXED.case", &["mixed.case@example.com"]),
+        ("OFF@", &["100%off@example.com", "1000off@example.com"]),
+        ("nobody-here", &[]),
+    ] {
+        assert_eq!(
+            emails(app.walk(&admin.token, &search(q), &[]).await.0),
+            expected,
+            "q={q}"
+        );
+    }
     // Empty matches everyone; combined with the role filter.
     let everyone = app
         .walk(&admin.token, "/api/v1/admin/users?q=", &[])

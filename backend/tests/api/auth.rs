@@ -269,18 +269,10 @@ async fn disabled_accounts_get_the_same_401() {
         "UPDATE users SET disabled = TRUE WHERE id = {};",
         user.id
     ));
-    let body = problem(
-        app.post_login(&user.email, &user.password).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
-    let reference = problem(
-        app.post_login("nobody@example.com", &user.password).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    let body = app.refused_login(&user.email, &user.password).await;
+    let reference = app
+        .refused_login("nobody@example.com", &user.password)
+        .await;
     assert_eq!(body, reference);
     // Disabling also ends existing sessions on their next request.
     app.assert_me_status(&user.token, 401).await;
@@ -291,22 +283,13 @@ async fn disabled_accounts_get_the_same_401() {
 async fn repeated_failures_lock_the_account_silently() {
     let (app, user) = spawn_app_with_user().await;
     for _ in 0..5 {
-        let answer = app.post_login(&user.email, "Not-The-Password-77").await;
-        problem(answer, 401, "invalid_credentials").await;
+        app.refused_login(&user.email, "Not-The-Password-77").await;
     }
     // The right password is now refused, with the very same answer.
-    let locked = problem(
-        app.post_login(&user.email, &user.password).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
-    let reference = problem(
-        app.post_login("nobody@example.com", &user.password).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    let locked = app.refused_login(&user.email, &user.password).await;
+    let reference = app
+        .refused_login("nobody@example.com", &user.password)
+        .await;
     assert_eq!(locked, reference);
     let types = app.audit_types();
     assert!(types.contains(&"auth.locked_out".to_owned()), "{types:?}");
@@ -340,8 +323,7 @@ async fn a_password_differing_only_after_byte_72_does_not_verify() {
     app.register("long@example.com", &password).await;
     app.login("long@example.com", &password).await;
     for other in [format!("{prefix}-two"), prefix.to_owned()] {
-        let answer = app.post_login("long@example.com", &other).await;
-        problem(answer, 401, "invalid_credentials").await;
+        app.refused_login("long@example.com", &other).await;
     }
 }
 
@@ -518,33 +500,17 @@ async fn refresh_by_cookie_works_with_an_empty_body() {
     let (app, user) = spawn_app_with_user().await;
     let response = app.refresh_by_cookie(&user.refresh_token).await;
     assert_eq!(response.status(), 200);
+    let pair: Value = response.json().await.unwrap();
     let json_empty = app
-        .request(Method::POST, "/api/v1/auth/refresh")
-        .header(
-            "Cookie",
-            format!(
-                "securetodo_refresh={}",
-                response.json::<Value>().await.unwrap()["refresh_token"]
-                    .as_str()
-                    .unwrap()
-            ),
+        .refresh_by_cookie_with_body(
+            pair["refresh_token"].as_str().unwrap(),
+            "application/json",
+            "{}",
         )
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(json_empty.status(), 200);
     // Nothing at all: 401.
-    problem(
-        app.request(Method::POST, "/api/v1/auth/refresh")
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "unauthorized",
-    )
-    .await;
+    problem(app.refresh_without_credentials().await, 401, "unauthorized").await;
     problem(app.refresh("made-up-token").await, 401, "unauthorized").await;
 }
 
@@ -605,15 +571,7 @@ async fn logout_kills_the_access_and_refresh_tokens_at_once() {
 #[actix_web::test]
 async fn logout_by_refresh_cookie_and_without_credentials() {
     let (app, user) = spawn_app_with_user().await;
-    problem(
-        app.request(Method::POST, "/api/v1/auth/logout")
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "unauthorized",
-    )
-    .await;
+    problem(app.logout_without_credentials().await, 401, "unauthorized").await;
     let response = app.logout_by_cookie(&user.refresh_token).await;
     assert_eq!(response.status(), 204);
     app.assert_me_status(&user.token, 401).await;
@@ -634,10 +592,8 @@ async fn logout_all_ends_every_session() {
     let answer = app.refresh(second["refresh_token"].as_str().unwrap()).await;
     problem(answer, 401, "unauthorized").await;
     problem(
-        app.request(Method::POST, "/api/v1/auth/logout-all")
-            .send()
-            .await
-            .unwrap(),
+        app.send(Method::POST, "/api/v1/auth/logout-all", None, None)
+            .await,
         401,
         "unauthorized",
     )
@@ -663,8 +619,7 @@ async fn password_change_ends_other_sessions_and_keeps_this_one() {
         .await;
     let answer = app.refresh(other["refresh_token"].as_str().unwrap()).await;
     problem(answer, 401, "unauthorized").await;
-    let answer = app.post_login(&user.email, &user.password).await;
-    problem(answer, 401, "invalid_credentials").await;
+    app.refused_login(&user.email, &user.password).await;
     app.login(&user.email, new_password).await;
     assert!(app
         .audit_types()
@@ -715,12 +670,8 @@ async fn deleting_the_account_needs_the_password_and_removes_everything() {
     let response = app.delete_me(&user.token, &user.password).await;
     assert_eq!(response.status(), 204);
     app.assert_me_status(&user.token, 401).await;
-    let answer = app.post_login(&user.email, &user.password).await;
-    problem(answer, 401, "invalid_credentials").await;
-    let sessions = app.scalar(&format!(
-        "SELECT COUNT(*) FROM sessions WHERE user_id = {}",
-        user.id
-    ));
+    app.refused_login(&user.email, &user.password).await;
+    let sessions = app.rows_of("sessions", user.id);
     assert_eq!(sessions, 0);
     assert!(app.audit_types().contains(&"user.deleted".to_owned()));
     // The email is free again.
@@ -856,12 +807,8 @@ async fn forwarded_for_is_ignored_unless_proxy_headers_are_trusted() {
     let untrusted = spawn_app_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "2")]).await;
     for i in 0..3 {
         let r = untrusted
-            .request(Method::POST, "/api/v1/auth/login")
-            .header("X-Forwarded-For", format!("10.0.0.{i}"))
-            .json(&json!({"email": "n@example.com", "password": GOOD_PASSWORD}))
-            .send()
-            .await
-            .unwrap();
+            .login_forwarded_for(&format!("10.0.0.{i}"), "n@example.com", GOOD_PASSWORD)
+            .await;
         assert_eq!(
             r.status(),
             if i < 2 { 401 } else { 429 },
@@ -875,12 +822,8 @@ async fn forwarded_for_is_ignored_unless_proxy_headers_are_trusted() {
     .await;
     for i in 0..4 {
         let r = trusted
-            .request(Method::POST, "/api/v1/auth/login")
-            .header("X-Forwarded-For", format!("10.0.0.{i}"))
-            .json(&json!({"email": "n@example.com", "password": GOOD_PASSWORD}))
-            .send()
-            .await
-            .unwrap();
+            .login_forwarded_for(&format!("10.0.0.{i}"), "n@example.com", GOOD_PASSWORD)
+            .await;
         assert_eq!(r.status(), 401, "each proxied client has its own budget");
     }
 }
@@ -932,15 +875,9 @@ async fn a_session_in_use_records_when_it_was_last_used() {
 #[actix_web::test]
 async fn refresh_and_logout_bodies_follow_the_json_rules() {
     let (app, user) = spawn_app_with_user().await;
-    let cookie = format!("securetodo_refresh={}", user.refresh_token);
     let text = app
-        .request(Method::POST, "/api/v1/auth/refresh")
-        .header("Cookie", &cookie)
-        .header("content-type", "text/plain")
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
+        .refresh_by_cookie_with_body(&user.refresh_token, "text/plain", "hello")
+        .await;
     problem(text, 415, "unsupported_media_type").await;
     let unknown = app
         .post_json(
@@ -950,13 +887,8 @@ async fn refresh_and_logout_bodies_follow_the_json_rules() {
         .await;
     problem(unknown, 422, "validation_failed").await;
     let null_body = app
-        .request(Method::POST, "/api/v1/auth/refresh")
-        .header("Cookie", &cookie)
-        .header("content-type", "application/json")
-        .body("null")
-        .send()
-        .await
-        .unwrap();
+        .refresh_by_cookie_with_body(&user.refresh_token, "application/json", "null")
+        .await;
     assert_eq!(null_body.status(), 200);
     let broken = app
         .send_body(

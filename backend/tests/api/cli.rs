@@ -23,6 +23,31 @@ pub fn securetodo(dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// Runs `cmd`, which must succeed: its stdout and stderr.
+pub fn succeeds(cmd: &mut Command) -> (String, String) {
+    let output = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    (String::from_utf8_lossy(&output.stdout).into_owned(), stderr)
+}
+
+/// Runs `cmd`, which must fail: its stderr.
+pub fn fails(cmd: &mut Command) -> String {
+    let output = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{stderr}");
+    stderr
+}
+
+/// `securetodo` serving on a free port without the SPA, its log piped.
+pub fn serving(dir: &std::path::Path) -> Command {
+    let mut cmd = securetodo(dir);
+    cmd.env("PORT", "0")
+        .env("FRONTEND_DIR", "")
+        .stderr(Stdio::piped());
+    cmd
+}
+
 #[test]
 fn production_refuses_to_start_without_a_strong_secret_and_never_prints_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -73,40 +98,25 @@ fn production_refuses_to_start_without_a_strong_secret_and_never_prints_it() {
 #[test]
 fn migrate_creates_the_database_and_its_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let output = securetodo(dir.path()).arg("migrate").output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeds(securetodo(dir.path()).arg("migrate"));
     assert!(dir.path().join("data/cli.db").is_file());
     // Running it again is a no-op.
-    assert!(securetodo(dir.path())
-        .arg("migrate")
-        .status()
-        .unwrap()
-        .success());
+    succeeds(securetodo(dir.path()).arg("migrate"));
 }
 
 #[test]
 fn serve_without_migrate_on_start_refuses_pending_migrations_and_names_the_command() {
     let dir = tempfile::tempdir().unwrap();
-    let output = securetodo(dir.path())
-        .arg("serve")
-        .env("MIGRATE_ON_START", "false")
-        .env("PORT", "0")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = fails(
+        securetodo(dir.path())
+            .arg("serve")
+            .env("MIGRATE_ON_START", "false")
+            .env("PORT", "0"),
+    );
     assert!(stderr.contains("securetodo migrate"), "{stderr}");
     assert!(stderr.contains("MIGRATE_ON_START"), "{stderr}");
     // After the one-shot migration it starts (and is stopped by the test).
-    assert!(securetodo(dir.path())
-        .arg("migrate")
-        .status()
-        .unwrap()
-        .success());
+    succeeds(securetodo(dir.path()).arg("migrate"));
     let mut serve = securetodo(dir.path())
         .arg("serve")
         .env("MIGRATE_ON_START", "false")
@@ -164,23 +174,17 @@ fn openapi_into_a_closed_pipe_exits_quietly_and_successfully() {
 #[test]
 fn unknown_subcommands_and_bad_env_fail_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(!securetodo(dir.path())
-        .arg("frobnicate")
-        .status()
-        .unwrap()
-        .success());
-    let output = securetodo(dir.path())
-        .env("PORT", "not-a-port")
-        .arg("serve")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("PORT"));
+    fails(securetodo(dir.path()).arg("frobnicate"));
+    let stderr = fails(
+        securetodo(dir.path())
+            .env("PORT", "not-a-port")
+            .arg("serve"),
+    );
+    assert!(stderr.contains("PORT"), "{stderr}");
     // A malformed .env is reported, not ignored.
     std::fs::write(dir.path().join(".env"), "THIS IS NOT VALID\n'").unwrap();
-    let output = securetodo(dir.path()).arg("migrate").output().unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains(".env"));
+    let stderr = fails(securetodo(dir.path()).arg("migrate"));
+    assert!(stderr.contains(".env"), "{stderr}");
 }
 
 #[test]
@@ -191,9 +195,11 @@ fn dotenv_file_is_read() {
         "DATABASE_URL=sqlite://from-dotenv/x.db\n",
     )
     .unwrap();
-    let mut cmd = securetodo(dir.path());
-    cmd.env_remove("DATABASE_URL");
-    assert!(cmd.arg("migrate").status().unwrap().success());
+    succeeds(
+        securetodo(dir.path())
+            .env_remove("DATABASE_URL")
+            .arg("migrate"),
+    );
     assert!(dir.path().join("from-dotenv/x.db").is_file());
 }
 
@@ -202,17 +208,11 @@ async fn create_admin_reads_the_password_from_env_or_stdin_and_promotes() {
     let dir = tempfile::tempdir().unwrap();
     let password = "Sturdy-Admin-Passphrase-81";
 
-    let output = securetodo(dir.path())
-        .args(["create-admin", "--email", " Root@Example.COM "])
-        .env("SECURETODO_ADMIN_PASSWORD", password)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (_, logs) = succeeds(
+        securetodo(dir.path())
+            .args(["create-admin", "--email", " Root@Example.COM "])
+            .env("SECURETODO_ADMIN_PASSWORD", password),
     );
-    let logs = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(
         logs.contains("root@example.com") && !logs.contains(password),
         "{logs}"
@@ -244,13 +244,12 @@ async fn create_admin_reads_the_password_from_env_or_stdin_and_promotes() {
         ("third@example.com", "password123"),
         ("third@example.com", "short"),
     ] {
-        let output = securetodo(dir.path())
-            .args(["create-admin", "--email", email])
-            .env("SECURETODO_ADMIN_PASSWORD", pw)
-            .output()
-            .unwrap();
-        assert!(!output.status.success(), "{email} / {pw} accepted");
-        assert!(!String::from_utf8_lossy(&output.stderr).contains(pw) || pw == "short");
+        let stderr = fails(
+            securetodo(dir.path())
+                .args(["create-admin", "--email", email])
+                .env("SECURETODO_ADMIN_PASSWORD", pw),
+        );
+        assert!(!stderr.contains(pw) || pw == "short", "{email} / {pw}");
     }
 
     // Log in through the API as the new admin.
@@ -274,13 +273,11 @@ async fn create_admin_refuses_an_existing_account_unless_told_to_promote_it() {
     let squatter = app.login("boss@example.com", squatter_password).await;
     let squatter_token = squatter["access_token"].as_str().unwrap().to_owned();
 
-    let output = securetodo(dir.path())
-        .args(["create-admin", "--email", "BOSS@example.com"])
-        .env("SECURETODO_ADMIN_PASSWORD", "Operator-Passphrase-71")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
+    let stderr = fails(
+        securetodo(dir.path())
+            .args(["create-admin", "--email", "BOSS@example.com"])
+            .env("SECURETODO_ADMIN_PASSWORD", "Operator-Passphrase-71"),
+    );
     assert!(stderr.contains("--promote-existing"), "{stderr}");
     // Nothing changed: still a user, still the squatter's password.
     let pair = app.login("boss@example.com", squatter_password).await;
@@ -293,18 +290,16 @@ async fn create_admin_refuses_an_existing_account_unless_told_to_promote_it() {
         "UPDATE users SET disabled = TRUE, locked_until = '2999-01-01 00:00:00', lockouts = 3 \
          WHERE email = 'boss@example.com';",
     );
-    let output = securetodo(dir.path())
-        .args([
-            "create-admin",
-            "--email",
-            "boss@example.com",
-            "--promote-existing",
-        ])
-        .env("SECURETODO_ADMIN_PASSWORD", "Operator-Passphrase-71")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let (_, stderr) = succeeds(
+        securetodo(dir.path())
+            .args([
+                "create-admin",
+                "--email",
+                "boss@example.com",
+                "--promote-existing",
+            ])
+            .env("SECURETODO_ADMIN_PASSWORD", "Operator-Passphrase-71"),
+    );
     assert!(!stderr.contains("Operator-Passphrase-71"), "{stderr}");
     assert_eq!(app.get_me(&squatter_token).await.status(), 401);
     let refresh = app
@@ -331,22 +326,19 @@ async fn create_admin_refuses_an_existing_account_unless_told_to_promote_it() {
 #[test]
 fn create_admin_checks_the_email_before_asking_for_a_password() {
     let dir = tempfile::tempdir().unwrap();
-    let output = securetodo(dir.path())
-        .args(["create-admin", "--email", "not-an-email"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    let stderr = fails(
+        securetodo(dir.path())
+            .args(["create-admin", "--email", "not-an-email"])
+            .stdin(Stdio::null()),
+    );
     assert!(stderr.contains("email"), "{stderr}");
     assert!(!stderr.contains("Admin password:"), "{stderr}");
     // An empty answer is refused, not taken as a password.
-    let output = securetodo(dir.path())
-        .args(["create-admin", "--email", "empty@example.com"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
+    fails(
+        securetodo(dir.path())
+            .args(["create-admin", "--email", "empty@example.com"])
+            .stdin(Stdio::null()),
+    );
     let help = securetodo(dir.path())
         .args(["create-admin", "--help"])
         .output()
@@ -361,12 +353,7 @@ fn create_admin_checks_the_email_before_asking_for_a_password() {
 #[test]
 fn serve_is_the_default_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = securetodo(dir.path())
-        .env("PORT", "0")
-        .env("FRONTEND_DIR", "")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = serving(dir.path()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let mut port = None;
@@ -422,12 +409,7 @@ fn env_example_copied_to_dot_env_starts_a_development_server() {
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.env.example");
     std::fs::copy(example, dir.path().join(".env")).unwrap();
     // The process environment wins over .env: a free port, no SPA directory.
-    let mut child = securetodo(dir.path())
-        .env("PORT", "0")
-        .env("FRONTEND_DIR", "")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = serving(dir.path()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut seen = Vec::new();
     for line in BufReader::new(stderr).lines() {

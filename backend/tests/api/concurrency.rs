@@ -9,14 +9,9 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with_user, REGISTER};
+use crate::helpers::{sorted_statuses, spawn_app, spawn_app_with_user, REGISTER};
 
 const HOLD: Duration = Duration::from_millis(800);
-
-fn sorted(mut statuses: Vec<u16>) -> Vec<u16> {
-    statuses.sort_unstable();
-    statuses
-}
 
 #[actix_web::test]
 async fn of_two_racing_refreshes_one_wins_and_reuse_ends_the_session() {
@@ -24,18 +19,16 @@ async fn of_two_racing_refreshes_one_wins_and_reuse_ends_the_session() {
     let lock = app.hold_write_lock_for(HOLD);
     let responses = join_all((0..2).map(|_| app.refresh(&user.refresh_token))).await;
     lock.join().unwrap();
-    let mut statuses = Vec::new();
+    // Exactly one rotation; the other saw a used token: never a 500.
+    assert_eq!(sorted_statuses(&responses), [200, 401]);
     let mut winner = None;
     for response in responses {
         let status = response.status().as_u16();
-        statuses.push(status);
         let body: Value = response.json().await.unwrap();
         if status == 200 {
             winner = Some(body["refresh_token"].as_str().unwrap().to_owned());
         }
     }
-    // Exactly one rotation; the other saw a used token: never a 500.
-    assert_eq!(sorted(statuses), [200, 401]);
     // The loser presented a token already used: reuse detection ended the
     // whole session, so the winner's new token is dead too.
     let winner = winner.unwrap();
@@ -75,8 +68,7 @@ async fn concurrent_registrations_of_one_email_make_one_account_and_409s() {
     let body = json!({"email": "race@example.com", "password": "Racing-Passphrase-2291"});
     let responses = join_all((0..5).map(|_| app.post_json(REGISTER, &body))).await;
     lock.join().unwrap();
-    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
-    assert_eq!(sorted(statuses), [201, 409, 409, 409, 409]);
+    assert_eq!(sorted_statuses(&responses), [201, 409, 409, 409, 409]);
     for response in responses.into_iter().filter(|r| r.status() == 409) {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["code"], "email_taken");
@@ -108,8 +100,7 @@ async fn concurrent_edits_with_one_etag_let_exactly_one_through() {
     });
     let responses = join_all(edits).await;
     lock.join().unwrap();
-    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
-    assert_eq!(sorted(statuses), [200, 412, 412]);
+    assert_eq!(sorted_statuses(&responses), [200, 412, 412]);
     assert_eq!(
         app.scalar(&format!("SELECT version FROM todos WHERE id = {id}")),
         2,

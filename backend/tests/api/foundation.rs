@@ -89,11 +89,7 @@ async fn unknown_api_route_is_404_problem() {
 #[actix_web::test]
 async fn wrong_method_is_405_problem() {
     let app = spawn_app().await;
-    let response = app
-        .request(Method::POST, "/health/live")
-        .send()
-        .await
-        .unwrap();
+    let response = app.send(Method::POST, "/health/live", None, None).await;
     assert_security_headers(&response);
     assert_eq!(response.headers()["allow"], "GET, HEAD");
     problem(response, 405, "method_not_allowed").await;
@@ -119,10 +115,8 @@ async fn every_405_lists_exactly_the_documented_methods_in_allow() {
         }
         expected.sort();
         let response = app
-            .request(Method::TRACE, &path.replace("{id}", "1"))
-            .send()
-            .await
-            .unwrap();
+            .send(Method::TRACE, &path.replace("{id}", "1"), None, None)
+            .await;
         let allow = response
             .headers()
             .get("allow")
@@ -168,11 +162,8 @@ async fn api_responses_are_not_cached() {
 async fn hsts_is_sent_for_https_only_when_proxy_headers_are_trusted() {
     let trusted = spawn_app_with(&[("TRUST_PROXY_HEADERS", "true")]).await;
     let response = trusted
-        .request(Method::GET, "/health/live")
-        .header("X-Forwarded-Proto", "https")
-        .send()
-        .await
-        .unwrap();
+        .health_live_with(&[("X-Forwarded-Proto", "https")])
+        .await;
     let hsts = response.headers()["strict-transport-security"]
         .to_str()
         .unwrap();
@@ -180,11 +171,8 @@ async fn hsts_is_sent_for_https_only_when_proxy_headers_are_trusted() {
 
     let untrusted = spawn_app().await;
     let response = untrusted
-        .request(Method::GET, "/health/live")
-        .header("X-Forwarded-Proto", "https")
-        .send()
-        .await
-        .unwrap();
+        .health_live_with(&[("X-Forwarded-Proto", "https")])
+        .await;
     assert!(response
         .headers()
         .get("strict-transport-security")
@@ -195,16 +183,14 @@ async fn hsts_is_sent_for_https_only_when_proxy_headers_are_trusted() {
 async fn cors_preflight_from_an_allowed_origin_is_answered_with_headers() {
     let app = spawn_app_with(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]).await;
     let response = app
-        .request(Method::OPTIONS, "/api/v1/todos")
-        .header("Origin", "https://app.example.com")
-        .header("Access-Control-Request-Method", "POST")
-        .header(
-            "Access-Control-Request-Headers",
-            "authorization, content-type",
+        .preflight(
+            "https://app.example.com",
+            &[(
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            )],
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert!(response.status().is_success(), "{}", response.status());
     assert_eq!(
         response.headers()["access-control-allow-origin"],
@@ -220,13 +206,7 @@ async fn cors_preflight_from_an_allowed_origin_is_answered_with_headers() {
 #[actix_web::test]
 async fn cors_refuses_other_origins_and_never_sends_a_wildcard() {
     let app = spawn_app_with(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]).await;
-    let preflight = app
-        .request(Method::OPTIONS, "/api/v1/todos")
-        .header("Origin", "https://evil.example")
-        .header("Access-Control-Request-Method", "POST")
-        .send()
-        .await
-        .unwrap();
+    let preflight = app.preflight("https://evil.example", &[]).await;
     assert!(preflight
         .headers()
         .get("access-control-allow-origin")
@@ -235,22 +215,16 @@ async fn cors_refuses_other_origins_and_never_sends_a_wildcard() {
     problem(preflight, 403, "forbidden").await;
 
     let simple = app
-        .request(Method::GET, "/health/live")
-        .header("Origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
+        .health_live_with(&[("Origin", "https://evil.example")])
+        .await;
     assert!(simple
         .headers()
         .get("access-control-allow-origin")
         .is_none());
 
     let allowed = app
-        .request(Method::GET, "/health/live")
-        .header("Origin", "https://app.example.com")
-        .send()
-        .await
-        .unwrap();
+        .health_live_with(&[("Origin", "https://app.example.com")])
+        .await;
     assert_eq!(
         allowed.headers()["access-control-allow-origin"],
         "https://app.example.com"
@@ -288,21 +262,12 @@ async fn a_refused_origin_gets_no_cors_headers_at_all() {
         );
         assert_security_headers(&response);
     }
-    let preflight = app
-        .request(Method::OPTIONS, "/api/v1/todos")
-        .header("Origin", "https://evil.example")
-        .header("Access-Control-Request-Method", "POST")
-        .send()
-        .await
-        .unwrap();
+    let preflight = app.preflight("https://evil.example", &[]).await;
     assert_eq!(cors_headers(&preflight), Vec::<String>::new());
 
     let allowed = app
-        .request(Method::GET, "/health/live")
-        .header("Origin", "https://app.example.com")
-        .send()
-        .await
-        .unwrap();
+        .health_live_with(&[("Origin", "https://app.example.com")])
+        .await;
     let headers = cors_headers(&allowed);
     assert!(
         headers.contains(&"access-control-allow-origin".to_owned()),
@@ -318,11 +283,8 @@ async fn a_refused_origin_gets_no_cors_headers_at_all() {
 async fn no_cors_headers_without_configured_origins() {
     let app = spawn_app().await;
     let response = app
-        .request(Method::GET, "/health/live")
-        .header("Origin", "https://app.example.com")
-        .send()
-        .await
-        .unwrap();
+        .health_live_with(&[("Origin", "https://app.example.com")])
+        .await;
     assert_eq!(response.status(), 200);
     assert!(response
         .headers()
@@ -433,10 +395,6 @@ async fn test_tooling_beside_the_spa_is_not_served() {
 #[actix_web::test]
 async fn health_answers_head_requests_for_monitors() {
     let app = spawn_app().await;
-    let response = app
-        .request(Method::HEAD, "/health/ready")
-        .send()
-        .await
-        .unwrap();
+    let response = app.send(Method::HEAD, "/health/ready", None, None).await;
     assert_eq!(response.status(), 200);
 }

@@ -1,6 +1,6 @@
 //! `spawn_app` and `TestApp`: the application as a client sees it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Display;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -445,6 +445,20 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Sends `method path` with `headers`, in that order, and no body.
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut request = self.request(method, path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.send(Method::GET, path, None, None).await
     }
@@ -457,16 +471,26 @@ impl TestApp {
         self.send(Method::POST, path, None, Some(body)).await
     }
 
-    /// `GET path` with `params` added to its query; checks the 200 and
-    /// returns the body.
-    pub async fn get_json(&self, token: &str, path: &str, params: &[(&str, &str)]) -> Value {
-        let response = self
-            .request(Method::GET, path)
+    /// `GET path` as the holder of `token`, with `params` added to its
+    /// query.
+    pub async fn get_query<V: serde::Serialize + ?Sized>(
+        &self,
+        token: &str,
+        path: &str,
+        params: &V,
+    ) -> Response {
+        self.request(Method::GET, path)
             .bearer_auth(token)
             .query(params)
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// `GET path` with `params` added to its query; checks the 200 and
+    /// returns the body.
+    pub async fn get_json(&self, token: &str, path: &str, params: &[(&str, &str)]) -> Value {
+        let response = self.get_query(token, path, params).await;
         assert_eq!(response.status(), 200, "GET {path} {params:?}");
         response.json().await.unwrap()
     }
@@ -515,6 +539,24 @@ impl TestApp {
         self.get("/health/ready").await
     }
 
+    /// `GET /health/live` with `headers` (an `Origin`, a proxy's headers).
+    pub async fn health_live_with(&self, headers: &[(&str, &str)]) -> Response {
+        self.send_with_headers(Method::GET, "/health/live", headers)
+            .await
+    }
+
+    /// A CORS preflight from `origin` for `POST /api/v1/todos`, with
+    /// `headers` added.
+    pub async fn preflight(&self, origin: &str, headers: &[(&str, &str)]) -> Response {
+        let mut all = vec![
+            ("Origin", origin),
+            ("Access-Control-Request-Method", "POST"),
+        ];
+        all.extend_from_slice(headers);
+        self.send_with_headers(Method::OPTIONS, "/api/v1/todos", &all)
+            .await
+    }
+
     // ---------- HTTP: registration, login, tokens ----------
 
     pub async fn post_register(&self, body: &Value) -> Response {
@@ -533,6 +575,33 @@ impl TestApp {
     pub async fn post_login(&self, email: &str, password: &str) -> Response {
         self.post_json(LOGIN, &json!({"email": email, "password": password}))
             .await
+    }
+
+    /// A login that must be refused as every refusal is: 401
+    /// `invalid_credentials`; the problem body.
+    pub async fn refused_login(&self, email: &str, password: &str) -> Value {
+        problem(
+            self.post_login(email, password).await,
+            401,
+            "invalid_credentials",
+        )
+        .await
+    }
+
+    /// `POST /auth/login` through a proxy that names the client
+    /// `forwarded_for` (`X-Forwarded-For`).
+    pub async fn login_forwarded_for(
+        &self,
+        forwarded_for: &str,
+        email: &str,
+        password: &str,
+    ) -> Response {
+        self.request(Method::POST, LOGIN)
+            .header("X-Forwarded-For", forwarded_for)
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `POST /auth/login` from a device that holds the device cookie `device`.
@@ -587,6 +656,33 @@ impl TestApp {
     /// `POST /auth/logout` with the refresh token in its cookie.
     pub async fn logout_by_cookie(&self, refresh_token: &str) -> Response {
         self.post_with_refresh_cookie(LOGOUT, refresh_token).await
+    }
+
+    /// `POST /auth/refresh` with the refresh token in its cookie and `body`
+    /// as it is, labelled `content_type`.
+    pub async fn refresh_by_cookie_with_body(
+        &self,
+        refresh_token: &str,
+        content_type: &str,
+        body: &'static str,
+    ) -> Response {
+        self.request(Method::POST, REFRESH)
+            .header("Cookie", refresh_cookie(refresh_token))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /auth/refresh` with neither a body nor a cookie.
+    pub async fn refresh_without_credentials(&self) -> Response {
+        self.send(Method::POST, REFRESH, None, None).await
+    }
+
+    /// `POST /auth/logout` with no token of any kind.
+    pub async fn logout_without_credentials(&self) -> Response {
+        self.send(Method::POST, LOGOUT, None, None).await
     }
 
     async fn post_with_refresh_cookie(&self, path: &str, refresh_token: &str) -> Response {
@@ -705,12 +801,7 @@ impl TestApp {
     // ---------- HTTP: todos ----------
 
     pub async fn list_todos(&self, token: &str, params: &[(&str, &str)]) -> Response {
-        self.request(Method::GET, TODOS)
-            .bearer_auth(token)
-            .query(params)
-            .send()
-            .await
-            .unwrap()
+        self.get_query(token, TODOS, params).await
     }
 
     /// One page of the caller's todos; checks the 200.
@@ -728,6 +819,18 @@ impl TestApp {
         let response = self.post_todo(token, &body).await;
         assert_eq!(response.status(), 201, "create {body}");
         response.json().await.unwrap()
+    }
+
+    /// Creates `count` todos titled `t0`, `t1`, ...: their ids, in order.
+    pub async fn create_numbered_todos(&self, token: &str, count: usize) -> Vec<i64> {
+        let mut created = Vec::new();
+        for i in 0..count {
+            let todo = self
+                .create_todo(token, json!({"title": format!("t{i}")}))
+                .await;
+            created.push(id_of(&todo));
+        }
+        created
     }
 
     pub async fn get_todo(&self, token: &str, id: i64) -> Response {
@@ -799,12 +902,7 @@ impl TestApp {
     // ---------- HTTP: the trash ----------
 
     pub async fn list_trash(&self, token: &str, params: &[(&str, &str)]) -> Response {
-        self.request(Method::GET, TRASH)
-            .bearer_auth(token)
-            .query(params)
-            .send()
-            .await
-            .unwrap()
+        self.get_query(token, TRASH, params).await
     }
 
     /// One page of the caller's trash; checks the 200.
@@ -838,12 +936,7 @@ impl TestApp {
         if let Some(limit) = limit {
             params.push(("limit", limit.to_string()));
         }
-        self.request(Method::GET, CHANGES)
-            .bearer_auth(token)
-            .query(&params)
-            .send()
-            .await
-            .unwrap()
+        self.get_query(token, CHANGES, &params).await
     }
 
     /// One delta-sync response; checks the 200.
@@ -941,15 +1034,8 @@ impl TestApp {
         assert_eq!(response.status(), 200, "start enrolment");
         let enrolment: Value = response.json().await.unwrap();
         let secret = totp_secret(enrolment["secret"].as_str().unwrap());
-        let response = self.confirm_totp(&user.token, &totp_code(&secret, 0)).await;
-        assert_eq!(response.status(), 200, "confirm enrolment");
-        let body: Value = response.json().await.unwrap();
-        let recovery_codes = body["recovery_codes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap().to_owned())
-            .collect();
+        let recovery_codes =
+            recovery_codes(self.confirm_totp(&user.token, &totp_code(&secret, 0)).await).await;
         Mfa {
             secret,
             recovery_codes,
@@ -972,10 +1058,28 @@ impl TestApp {
     }
 
     /// `PATCH /admin/users/{id}`; `id` may be malformed on purpose.
+    /// The status of the admin user list, for who may read it.
+    pub async fn admin_list_status(&self, token: &str) -> u16 {
+        self.admin_list_users(token, "").await.status().as_u16()
+    }
+
+    /// The admin list's row of the user with `email`.
+    pub async fn admin_find_user(&self, token: &str, email: &str) -> Value {
+        let page = self.get_json(token, ADMIN_USERS, &[("q", email)]).await;
+        page["items"][0].clone()
+    }
+
     pub async fn admin_update_user(&self, token: &str, id: impl Display, body: Value) -> Response {
         let path = format!("{ADMIN_USERS}/{id}");
         self.send(Method::PATCH, &path, Some(token), Some(&body))
             .await
+    }
+
+    /// An admin's change to a user that must succeed: the user after it.
+    pub async fn admin_update_user_ok(&self, token: &str, id: impl Display, body: Value) -> Value {
+        let response = self.admin_update_user(token, id, body).await;
+        assert_eq!(response.status(), 200, "admin update");
+        response.json().await.unwrap()
     }
 
     pub async fn admin_delete_user(&self, token: &str, id: impl Display) -> Response {
@@ -1052,6 +1156,13 @@ impl TestApp {
     /// Every stored value of the app's database as text: the SQLite file's
     /// bytes, or each PostgreSQL row as JSON (tests that check what is
     /// never stored in clear).
+    /// How many rows of `table` belong to the user `user_id`.
+    pub fn rows_of(&self, table: &str, user_id: i64) -> i64 {
+        self.scalar(&format!(
+            "SELECT COUNT(*) FROM {table} WHERE user_id = {user_id}"
+        ))
+    }
+
     pub fn stored_text(&self) -> Vec<u8> {
         match &self.database {
             TestDatabase::Sqlite(path) => std::fs::read(path).unwrap(),
@@ -1280,8 +1391,43 @@ pub fn totp_code(secret: &[u8], offset_secs: i64) -> String {
 // ---------- assertions and reading responses ----------
 
 /// The `id` of every item.
+/// The recovery codes of a 200 answer (confirming MFA or a new set).
+pub async fn recovery_codes(response: Response) -> Vec<String> {
+    assert_eq!(response.status(), 200, "no recovery codes");
+    let body: Value = response.json().await.unwrap();
+    body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Checks that the JSON object `value` has exactly the fields `expected`.
+pub fn assert_fields(value: &Value, expected: &[&str]) {
+    let fields: HashSet<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(fields, expected.iter().copied().collect(), "{value}");
+}
+
+/// The statuses of racing requests, in ascending order (the order they
+/// answered in is not known).
+pub fn sorted_statuses(responses: &[Response]) -> Vec<u16> {
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    statuses
+}
+
+pub fn id_of(item: &Value) -> i64 {
+    item["id"].as_i64().unwrap()
+}
+
 pub fn ids(items: &[Value]) -> Vec<i64> {
-    items.iter().map(|i| i["id"].as_i64().unwrap()).collect()
+    items.iter().map(id_of).collect()
 }
 
 /// Reads a problem+json response, checking its shape and content type.

@@ -105,13 +105,7 @@ async fn confirming_turns_mfa_on_returns_ten_codes_once_and_ends_other_sessions(
         response.headers()["cache-control"].to_str().unwrap(),
         "no-store"
     );
-    let body: Value = response.json().await.unwrap();
-    let codes: Vec<&str> = body["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
+    let codes = recovery_codes(response).await;
     assert_eq!(codes.len(), 10);
     assert_eq!(codes.iter().collect::<HashSet<_>>().len(), 10);
     for code in &codes {
@@ -136,13 +130,7 @@ async fn confirming_turns_mfa_on_returns_ten_codes_once_and_ends_other_sessions(
             0
         );
     }
-    assert_eq!(
-        app.scalar(&format!(
-            "SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = {}",
-            user.id
-        )),
-        10
-    );
+    assert_eq!(app.rows_of("mfa_recovery_codes", user.id), 10);
 }
 
 #[actix_web::test]
@@ -153,16 +141,7 @@ async fn login_with_mfa_on_gives_only_an_mfa_token_and_no_cookie() {
     assert_eq!(response.status(), 200);
     assert!(set_cookie_names(&response).is_empty());
     let body: Value = response.json().await.unwrap();
-    let keys: HashSet<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        keys,
-        HashSet::from(["mfa_required", "mfa_token", "expires_in"])
-    );
+    assert_fields(&body, &["mfa_required", "mfa_token", "expires_in"]);
     assert_eq!(body["mfa_required"], true);
     assert_eq!(body["expires_in"], 300);
     let mfa_token = body["mfa_token"].as_str().unwrap();
@@ -410,14 +389,7 @@ async fn regenerating_recovery_codes_needs_password_and_code_and_retires_the_old
     let response = app
         .regenerate_recovery_codes(&user.token, &user.password, &code)
         .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    let fresh: Vec<String> = body["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let fresh = recovery_codes(response).await;
     assert_eq!(fresh.len(), 10);
     assert!(fresh.iter().all(|c| !mfa.recovery_codes.contains(c)));
 
@@ -494,13 +466,8 @@ async fn an_admin_resets_a_users_mfa_and_ends_their_sessions() {
     let bad_id = app.admin_reset_mfa(&admin.token, "x").await;
     problem(bad_id, 422, "validation_failed").await;
 
-    let list: Value = app
-        .admin_list_users(&admin.token, &format!("?q={}", user.email))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["items"][0]["mfa_enabled"], true);
+    let listed = app.admin_find_user(&admin.token, &user.email).await;
+    assert_eq!(listed["mfa_enabled"], true);
 
     let pending = app.mfa_token(&user.email, &user.password).await;
     let response = app.admin_reset_mfa(&admin.token, user.id).await;
@@ -512,13 +479,8 @@ async fn an_admin_resets_a_users_mfa_and_ends_their_sessions() {
         .await;
     problem(late, 401, "invalid_credentials").await;
 
-    let list: Value = app
-        .admin_list_users(&admin.token, &format!("?q={}", user.email))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["items"][0]["mfa_enabled"], false);
+    let listed = app.admin_find_user(&admin.token, &user.email).await;
+    assert_eq!(listed["mfa_enabled"], false);
     let pair = app.login(&user.email, &user.password).await;
     assert!(pair["access_token"].is_string());
     let event = app.latest_event(&admin.token, "admin.mfa_reset").await;
@@ -542,18 +504,7 @@ async fn every_step_is_audited_and_no_event_or_log_holds_a_secret_or_code() {
     let secret_b32 = enrolment["secret"].as_str().unwrap().to_owned();
     let secret = totp_secret(&secret_b32);
     let confirm_code = totp_code(&secret, 0);
-    let codes: Value = app
-        .confirm_totp(&user.token, &confirm_code)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let recovery: Vec<String> = codes["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let recovery = recovery_codes(app.confirm_totp(&user.token, &confirm_code).await).await;
     let wrong_code = totp_code(&secret, -3600);
     let token = app.mfa_token(&user.email, &user.password).await;
     app.mfa_with_code(&token, &wrong_code).await;
@@ -564,18 +515,11 @@ async fn every_step_is_audited_and_no_event_or_log_holds_a_secret_or_code() {
         .await
         .unwrap();
     let session = pair["access_token"].as_str().unwrap();
-    let fresh: Value = app
-        .regenerate_recovery_codes(session, &user.password, &totp_code(&secret, 30))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let fresh: Vec<String> = fresh["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let fresh = recovery_codes(
+        app.regenerate_recovery_codes(session, &user.password, &totp_code(&secret, 30))
+            .await,
+    )
+    .await;
     let response = app.disable_mfa(session, &user.password, &fresh[0]).await;
     assert_eq!(response.status(), 204);
     // Nor does any later response: the account shows only the flag.

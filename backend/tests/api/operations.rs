@@ -1,14 +1,16 @@
 //! Operations: request ids, the metrics listener, JSON logs, retention.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::cli::securetodo;
-use crate::helpers::{captured_logs, problem, spawn_app, spawn_app_with};
+use crate::cli::{fails, securetodo, serving, succeeds};
+use crate::helpers::{
+    captured_logs, problem, spawn_app, spawn_app_with, TestApp, TestDatabase, REGISTER,
+};
 
 fn request_id(response: &reqwest::Response) -> String {
     response
@@ -53,12 +55,14 @@ async fn every_response_carries_a_request_id_and_problems_repeat_it() {
     }
     // Validation errors from the body extractor too.
     let response = app
-        .request(Method::POST, "/api/v1/auth/register")
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+        .send_body(
+            Method::POST,
+            REGISTER,
+            None,
+            "application/json",
+            "{not json",
+        )
+        .await;
     problem(response, 400, "validation_failed").await;
 }
 
@@ -98,35 +102,27 @@ async fn a_well_formed_client_id_is_kept_and_anything_else_replaced() {
 async fn cors_preflights_and_refusals_carry_the_request_id() {
     let app = spawn_app_with(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]).await;
     let allowed = app
-        .request(Method::OPTIONS, "/api/v1/todos")
-        .header("Origin", "https://app.example.com")
-        .header("Access-Control-Request-Method", "POST")
-        .header("Access-Control-Request-Headers", "x-request-id")
-        .header("X-Request-Id", "preflight-1")
-        .send()
-        .await
-        .unwrap();
+        .preflight(
+            "https://app.example.com",
+            &[
+                ("Access-Control-Request-Headers", "x-request-id"),
+                ("X-Request-Id", "preflight-1"),
+            ],
+        )
+        .await;
     assert!(allowed.status().is_success(), "{}", allowed.status());
     assert_eq!(request_id(&allowed), "preflight-1");
 
     let refused = app
-        .request(Method::OPTIONS, "/api/v1/todos")
-        .header("Origin", "https://evil.example")
-        .header("Access-Control-Request-Method", "POST")
-        .header("X-Request-Id", "preflight-2")
-        .send()
-        .await
-        .unwrap();
+        .preflight("https://evil.example", &[("X-Request-Id", "preflight-2")])
+        .await;
     assert_eq!(request_id(&refused), "preflight-2");
     problem(refused, 403, "forbidden").await;
 
     // A cross-origin SPA can read the id.
     let simple = app
-        .request(Method::GET, "/health/live")
-        .header("Origin", "https://app.example.com")
-        .send()
-        .await
-        .unwrap();
+        .health_live_with(&[("Origin", "https://app.example.com")])
+        .await;
     let exposed = simple.headers()["access-control-expose-headers"]
         .to_str()
         .unwrap()
@@ -389,11 +385,8 @@ impl Drop for KillOnDrop {
 async fn json_logs_are_one_object_per_line_with_the_access_fields() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = KillOnDrop(
-        securetodo(dir.path())
-            .env("PORT", "0")
-            .env("FRONTEND_DIR", "")
+        serving(dir.path())
             .env("LOG_FORMAT", "json")
-            .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     );
@@ -425,42 +418,31 @@ async fn json_logs_are_one_object_per_line_with_the_access_fields() {
                 .unwrap();
         }
     };
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let app = TestApp::client_of(
+        format!("http://127.0.0.1:{port}"),
+        TestDatabase::Sqlite(dir.path().join("data/cli.db")),
+    );
     let email = "json-logs@example.com";
     let password = "Orchard-Window-Passphrase-55";
-    let register = client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(register.status(), 201);
-    let pair: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    app.register(email, password).await;
+    let pair = app.login(email, password).await;
     let token = pair["access_token"].as_str().unwrap();
     let user_id = pair["user"]["id"].as_i64().unwrap();
-    let me = client
-        .get(format!("{base}/api/v1/users/me?secret=query-value-31"))
+    let me = app
+        .request(Method::GET, "/api/v1/users/me?secret=query-value-31")
         .bearer_auth(token)
         .header("X-Request-Id", "json-me-1")
         .send()
         .await
         .unwrap();
     assert_eq!(me.status(), 200);
-    let missing = client
-        .get(format!("{base}/api/v1/missing"))
-        .header("X-Request-Id", "json-missing-2")
-        .send()
-        .await
-        .unwrap();
+    let missing = app
+        .send_with_headers(
+            Method::GET,
+            "/api/v1/missing",
+            &[("X-Request-Id", "json-missing-2")],
+        )
+        .await;
     assert_eq!(missing.status(), 404);
 
     Command::new("kill")
@@ -514,13 +496,12 @@ async fn json_logs_are_one_object_per_line_with_the_access_fields() {
 #[test]
 fn an_unknown_log_format_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let output = securetodo(dir.path())
-        .env("LOG_FORMAT", "xml")
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("LOG_FORMAT"));
+    let stderr = fails(
+        securetodo(dir.path())
+            .env("LOG_FORMAT", "xml")
+            .arg("migrate"),
+    );
+    assert!(stderr.contains("LOG_FORMAT"), "{stderr}");
 }
 
 #[test]
@@ -528,11 +509,7 @@ fn prune_removes_only_expired_data_and_reports_counts() {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, RunQueryDsl};
     let dir = tempfile::tempdir().unwrap();
-    assert!(securetodo(dir.path())
-        .arg("migrate")
-        .status()
-        .unwrap()
-        .success());
+    succeeds(securetodo(dir.path()).arg("migrate"));
     let db = dir.path().join("data/cli.db");
     let mut conn = diesel::SqliteConnection::establish(db.to_str().unwrap()).unwrap();
     conn.batch_execute(
@@ -550,18 +527,13 @@ fn prune_removes_only_expired_data_and_reports_counts() {
     )
     .unwrap();
 
-    let output = securetodo(dir.path())
-        .env("AUDIT_RETENTION_DAYS", "30")
-        .arg("prune")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (stdout, _) = succeeds(
+        securetodo(dir.path())
+            .env("AUDIT_RETENTION_DAYS", "30")
+            .arg("prune"),
     );
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
+        stdout,
         "sessions: 2, retired_refresh_tokens: 2, audit_events: 1, trashed_todos: 0, todo_tombstones: 0, idempotency_keys: 0, mfa_challenges: 0, api_tokens: 0\n"
     );
     #[derive(diesel::QueryableByName)]
@@ -591,9 +563,9 @@ fn prune_removes_only_expired_data_and_reports_counts() {
     );
 
     // The default keeps a year of audit events.
-    let output = securetodo(dir.path()).arg("prune").output().unwrap();
+    let (stdout, _) = succeeds(securetodo(dir.path()).arg("prune"));
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
+        stdout,
         "sessions: 0, retired_refresh_tokens: 0, audit_events: 0, trashed_todos: 0, todo_tombstones: 0, idempotency_keys: 0, mfa_challenges: 0, api_tokens: 0\n"
     );
 }

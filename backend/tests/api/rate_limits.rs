@@ -65,10 +65,7 @@ async fn each_user_has_an_api_budget_with_headers_on_2xx_and_429() {
         .await;
     problem(limited, 429, "rate_limited").await;
     assert_eq!(
-        app.scalar(&format!(
-            "SELECT COUNT(*) FROM todos WHERE user_id = {}",
-            alice.id
-        )),
+        app.rows_of("todos", alice.id),
         0,
         "a refused write writes nothing"
     );

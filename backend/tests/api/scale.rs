@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::{shared_postgres_database, TestApp, TestDatabase, TEST_JWT_SECRET};
+use crate::helpers::{
+    shared_postgres_database, sorted_statuses, TestApp, TestDatabase, TEST_JWT_SECRET,
+};
 
 /// One `securetodo serve` process and a client of it. Killed when dropped.
 struct Instance {
@@ -156,8 +158,7 @@ async fn racing_refreshes_and_last_admin_demotions_through_different_instances()
     for _ in 0..3 {
         let user = a.signed_up_user().await;
         let racing = join_all([b, c].map(|i| i.refresh(&user.refresh_token))).await;
-        let mut statuses: Vec<u16> = racing.iter().map(|r| r.status().as_u16()).collect();
-        statuses.sort_unstable();
+        let statuses = sorted_statuses(&racing);
         assert_eq!(statuses, [200, 401], "exactly one rotation, never a 500");
     }
     for _ in 0..3 {
@@ -172,8 +173,7 @@ async fn racing_refreshes_and_last_admin_demotions_through_different_instances()
             c.admin_update_user(&second.token, first.id, json!({"role": "user"})),
         ])
         .await;
-        let mut statuses: Vec<u16> = demotions.iter().map(|r| r.status().as_u16()).collect();
-        statuses.sort_unstable();
+        let statuses = sorted_statuses(&demotions);
         assert!(
             statuses == [200, 409] || statuses == [200, 403],
             "one demotion wins: {statuses:?}"
@@ -216,19 +216,10 @@ async fn one_instance_at_a_time_runs_the_retention_pass() {
     };
     let prune = || {
         let dir = tempfile::tempdir().unwrap();
-        let output = crate::cli::securetodo(dir.path())
-            .arg("prune")
-            .env("DATABASE_URL", db.database.url())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
+        crate::cli::succeeds(
+            crate::cli::securetodo(dir.path())
+                .arg("prune")
+                .env("DATABASE_URL", db.database.url()),
         )
     };
     // Another instance holds the retention lock ("sTodoRet"): this pass

@@ -6,11 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{ids, problem, spawn_app, spawn_app_with_user, TestApp, TODOS};
-
-fn id_of(todo: &Value) -> i64 {
-    todo["id"].as_i64().unwrap()
-}
+use crate::helpers::{id_of, ids, problem, spawn_app, spawn_app_with_user, TestApp, TODOS};
 
 fn deleted(page: &Value) -> Vec<i64> {
     serde_json::from_value(page["deleted_ids"].clone()).unwrap()
@@ -72,14 +68,7 @@ async fn server_state(app: &TestApp, token: &str) -> BTreeMap<i64, Value> {
 async fn a_first_sync_pages_through_every_live_todo() {
     let (app, user) = spawn_app_with_user().await;
     let token = &user.token;
-    let mut live = Vec::new();
-    for i in 0..7 {
-        let id = id_of(
-            &app.create_todo(token, json!({"title": format!("t{i}")}))
-                .await,
-        );
-        live.push(id);
-    }
+    let mut live = app.create_numbered_todos(token, 7).await;
     app.delete_todo(token, live.remove(2), None).await;
 
     let first = app.changes_page(token, None, Some(3)).await;

@@ -2,8 +2,6 @@
 //! validation rules; filters, search and every sort order walked page by
 //! page; and the wall between two users.
 
-use std::collections::HashSet;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
@@ -11,14 +9,13 @@ use chrono::{DateTime, Utc};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
-use crate::helpers::{error_fields, ids, problem, spawn_app, spawn_app_with_user, TestUser, TODOS};
+use crate::helpers::{
+    assert_fields, error_fields, id_of, ids, problem, spawn_app, spawn_app_with_user, TestUser,
+    TODOS,
+};
 
 /// Query parameters of a list request.
 type Params<'a> = Vec<(&'a str, &'a str)>;
-
-fn id_of(todo: &Value) -> i64 {
-    todo["id"].as_i64().unwrap()
-}
 
 fn titles(items: &[Value]) -> Vec<String> {
     let mut titles: Vec<String> = items
@@ -62,25 +59,20 @@ async fn create_todo_returns_201_with_location_etag_and_defaults() {
     assert_eq!(todo["completed_at"], Value::Null);
     assert!(todo["created_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(todo["created_at"], todo["updated_at"]);
-    let keys: HashSet<&str> = todo
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    let expected: HashSet<&str> = [
-        "id",
-        "title",
-        "description",
-        "completed",
-        "priority",
-        "due_date",
-        "created_at",
-        "updated_at",
-        "completed_at",
-    ]
-    .into();
-    assert_eq!(keys, expected);
+    assert_fields(
+        &todo,
+        &[
+            "id",
+            "title",
+            "description",
+            "completed",
+            "priority",
+            "due_date",
+            "created_at",
+            "updated_at",
+            "completed_at",
+        ],
+    );
 
     let fetched = app.get_auth(&location, &user.token).await;
     assert_eq!(fetched.status(), 200);

@@ -5,11 +5,10 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{ids, problem, spawn_app, spawn_app_with, spawn_app_with_user, TODOS, TRASH};
-
-fn id_of(todo: &Value) -> i64 {
-    todo["id"].as_i64().unwrap()
-}
+use crate::helpers::{
+    id_of, ids, problem, sorted_statuses, spawn_app, spawn_app_with, spawn_app_with_user, TODOS,
+    TRASH,
+};
 
 fn etag(response: &reqwest::Response) -> String {
     response.headers()["etag"].to_str().unwrap().to_owned()
@@ -111,11 +110,13 @@ async fn restore_is_404_unless_the_todo_is_in_the_callers_trash() {
     );
 
     let bad = app
-        .request(Method::POST, &format!("{TODOS}/abc/restore"))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::POST,
+            &format!("{TODOS}/abc/restore"),
+            Some(&alice.token),
+            None,
+        )
+        .await;
     problem(bad, 422, "validation_failed").await;
 }
 
@@ -170,14 +171,7 @@ async fn clear_completed_moves_them_to_the_trash_and_names_them_for_undo() {
 async fn the_trash_pages_most_recently_deleted_first() {
     let (app, user) = spawn_app_with_user().await;
     let token = &user.token;
-    let mut deleted = Vec::new();
-    for i in 0..7 {
-        let id = id_of(
-            &app.create_todo(token, json!({"title": format!("t{i}")}))
-                .await,
-        );
-        deleted.push(id);
-    }
+    let deleted = app.create_numbered_todos(token, 7).await;
     // Delete in a shuffled order; the trash lists the reverse of it.
     let order = [3, 0, 6, 1, 5, 2, 4].map(|i| deleted[i]);
     for id in order {
@@ -303,13 +297,7 @@ async fn the_quota_counts_live_and_trashed_todos() {
     let user = app.signed_up_user().await;
     let other = app.signed_up_user().await;
     let token = &user.token;
-    let mut created = Vec::new();
-    for i in 0..3 {
-        created.push(id_of(
-            &app.create_todo(token, json!({"title": format!("t{i}")}))
-                .await,
-        ));
-    }
+    let created = app.create_numbered_todos(token, 3).await;
     let over = app
         .post_todo(token, &json!({"title": "one too many"}))
         .await;
@@ -332,23 +320,14 @@ async fn the_quota_counts_live_and_trashed_todos() {
         "quota_exceeded",
     )
     .await;
-    assert_eq!(
-        app.scalar(&format!(
-            "SELECT COUNT(*) FROM todos WHERE user_id = {}",
-            user.id
-        )),
-        3
-    );
+    assert_eq!(app.rows_of("todos", user.id), 3);
 }
 
 #[actix_web::test]
 async fn a_zero_quota_means_no_limit() {
     let app = spawn_app_with(&[("MAX_TODOS_PER_USER", "0")]).await;
     let user = app.signed_up_user().await;
-    for i in 0..5 {
-        app.create_todo(&user.token, json!({"title": format!("t{i}")}))
-            .await;
-    }
+    app.create_numbered_todos(&user.token, 5).await;
 }
 
 #[actix_web::test]
@@ -359,21 +338,8 @@ async fn the_quota_is_exact_under_concurrent_creates() {
         .await;
     let bodies: Vec<Value> = (0..16).map(|i| json!({"title": format!("r{i}")})).collect();
     let requests = bodies.iter().map(|body| app.post_todo(&user.token, body));
-    let statuses: Vec<u16> = futures_util::future::join_all(requests)
-        .await
-        .iter()
-        .map(|r| r.status().as_u16())
-        .collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        4,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        12,
-        "{statuses:?}"
-    );
+    let statuses = sorted_statuses(&futures_util::future::join_all(requests).await);
+    assert_eq!(statuses, [vec![201_u16; 4], vec![409; 12]].concat());
     assert_eq!(app.scalar("SELECT COUNT(*) FROM todos"), 5);
     assert_eq!(
         app.scalar(&format!(

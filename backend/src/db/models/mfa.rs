@@ -83,7 +83,7 @@ pub fn accept_step(conn: &mut Conn<'_>, user_id: i64, step: i64) -> QueryResult<
 /// Turns MFA off and forgets the secret, its recovery codes and pending
 /// login challenges. Returns whether MFA was on.
 pub fn clear(conn: &mut Conn<'_>, user_id: i64, now: NaiveDateTime) -> QueryResult<bool> {
-    dispatch!(conn, conn => {
+    let was_enabled = dispatch!(conn, conn => {
         let was_enabled = users::table
             .find(user_id)
             .select(users::mfa_enabled)
@@ -98,12 +98,11 @@ pub fn clear(conn: &mut Conn<'_>, user_id: i64, now: NaiveDateTime) -> QueryResu
                 users::updated_at.eq(now),
             ))
             .execute(conn)?;
-        diesel::delete(mfa_recovery_codes::table.filter(mfa_recovery_codes::user_id.eq(user_id)))
-            .execute(conn)?;
-        diesel::delete(mfa_challenges::table.filter(mfa_challenges::user_id.eq(user_id)))
-            .execute(conn)?;
-        Ok(was_enabled)
-    })
+        QueryResult::Ok(was_enabled)
+    })?;
+    delete_recovery_codes(conn, user_id)?;
+    delete_challenges(conn, user_id)?;
+    Ok(was_enabled)
 }
 
 // ---------- recovery codes ----------
@@ -115,9 +114,8 @@ pub fn replace_recovery_codes(
     hashes: &[String],
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    delete_recovery_codes(conn, user_id)?;
     dispatch!(conn, conn => {
-        diesel::delete(mfa_recovery_codes::table.filter(mfa_recovery_codes::user_id.eq(user_id)))
-            .execute(conn)?;
         let rows: Vec<_> = hashes
             .iter()
             .map(|hash| {
@@ -132,6 +130,13 @@ pub fn replace_recovery_codes(
             .values(rows)
             .execute(conn)
             .map(|_| ())
+    })
+}
+
+fn delete_recovery_codes(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<usize> {
+    dispatch!(conn, conn => {
+        diesel::delete(mfa_recovery_codes::table.filter(mfa_recovery_codes::user_id.eq(user_id)))
+            .execute(conn)
     })
 }
 

@@ -51,6 +51,15 @@ pub struct SessionUser {
     pub mfa_enabled: bool,
 }
 
+/// The sessions of `user_id` that are live at `now`: not ended, not expired.
+#[diesel::dsl::auto_type]
+fn live_of(user_id: i64, now: NaiveDateTime) -> _ {
+    sessions::user_id
+        .eq(user_id)
+        .and(sessions::revoked_at.is_null())
+        .and(sessions::expires_at.gt(now))
+}
+
 /// The live session `sid` of user `uid` with its enabled user, or `None`.
 /// Served by the primary key of `sessions` and of `users`.
 pub fn find_live(
@@ -63,9 +72,7 @@ pub fn find_live(
         sessions::table
             .inner_join(users::table)
             .filter(sessions::id.eq(session_id))
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::expires_at.gt(now))
+            .filter(live_of(user_id, now))
             .filter(users::disabled.eq(false))
             .select((
                 sessions::id,
@@ -206,9 +213,7 @@ pub fn revoke_owned(
         diesel::update(
             sessions::table
                 .filter(sessions::id.eq(session_id))
-                .filter(sessions::user_id.eq(user_id))
-                .filter(sessions::revoked_at.is_null())
-                .filter(sessions::expires_at.gt(now)),
+                .filter(live_of(user_id, now)),
         )
         .set(sessions::revoked_at.eq(now))
         .execute(conn)
@@ -241,9 +246,7 @@ pub fn list_live(
 ) -> QueryResult<Vec<Session>> {
     dispatch!(conn, conn => {
         sessions::table
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::expires_at.gt(now))
+            .filter(live_of(user_id, now))
             .order(sessions::id.desc())
             .limit(MAX_SESSIONS_PER_USER)
             .select(Session::as_select())

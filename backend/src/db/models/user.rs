@@ -53,6 +53,19 @@ pub struct NewUser<'a> {
     pub updated_at: NaiveDateTime,
 }
 
+impl<'a> NewUser<'a> {
+    /// An account with `role`, created at `now`.
+    pub fn at(email: &'a str, password_hash: &'a str, role: Role, now: NaiveDateTime) -> Self {
+        Self {
+            email,
+            password_hash,
+            role: role.as_str(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 pub fn find_by_email(conn: &mut Conn<'_>, email: &str) -> QueryResult<Option<User>> {
     dispatch!(conn, conn => {
         users::table
