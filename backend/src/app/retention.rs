@@ -570,7 +570,7 @@ mod tests {
         assert_eq!(
             again.to_string(),
             "sessions: 0, retired_refresh_tokens: 0, audit_events: 0, trashed_todos: 0, \
-             todo_tombstones: 0, idempotency_keys: 0, mfa_challenges: 0"
+             todo_tombstones: 0, idempotency_keys: 0, mfa_challenges: 0, api_tokens: 0"
         );
     }
 

@@ -229,6 +229,13 @@ impl Db {
 /// Applied to every new pooled SQLite connection: the pragmas
 /// (`batch_execute` runs them all; a `sql_query` would run only the first)
 /// and our SQL functions.
+///
+/// `wal_autocheckpoint = 4000` (pages, default 1000): a checkpoint copies
+/// each page changed since the last one once and flushes twice, whatever
+/// the number of commits in between, and every write now changes the
+/// owner's row and the change-sequence index besides the todo's pages; a
+/// checkpoint every ~16 MB of WAL instead of ~4 MB brought create back to
+/// within noise of its round-1 throughput (`docs/performance.md`).
 #[derive(Debug, Clone, Copy)]
 struct Pragmas;
 
@@ -240,7 +247,8 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -2000;",
+             PRAGMA cache_size = -2000;
+             PRAGMA wal_autocheckpoint = 4000;",
         )
         .and_then(|()| functions::register(conn))
         .map_err(diesel::r2d2::Error::QueryError)
