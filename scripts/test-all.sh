@@ -18,6 +18,11 @@ step "installing missing test dependencies"
 # REQUIRE_POSTGRES=1 (set by .ci/run) turns "not reachable" into a failure,
 # so a green CI run always includes the PostgreSQL suite.
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
+# The test process talks to that server without TLS (a local, trusted
+# server): with TLS, libpq initialises OpenSSL, whose exit-time cleanup can
+# race a connection that a test server's pool is still opening when the
+# harness exits (seen once: SIGSEGV after all 227 tests had passed).
+export PGSSLMODE="${PGSSLMODE:-disable}"
 postgres_up=false
 if command -v psql >/dev/null 2>&1 && psql "$TEST_DATABASE_URL/postgres" -Atqc 'SELECT 1' >/dev/null 2>&1; then
   postgres_up=true

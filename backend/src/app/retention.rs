@@ -234,6 +234,32 @@ pub fn prune(
     Ok(report)
 }
 
+/// One batch of a table whose rows simply expire (`id`, `expires_at`): the
+/// ids of at most `limit` expired rows, read outside a write transaction,
+/// then deleted by id (if still expired) in one short transaction.
+macro_rules! prune_expired {
+    ($conn:expr, $table:ident, $now:expr, $limit:expr, $target:expr, $report:expr) => {{
+        let ids: Vec<i64> = dispatch!($conn, c => $table::table
+            .filter($table::expires_at.le($now))
+            .order($table::id)
+            .select($table::id)
+            .limit($limit)
+            .load(c))?;
+        if !ids.is_empty() {
+            let removed = transaction($conn, |tx| {
+                dispatch!(tx, tx => diesel::delete(
+                    $table::table
+                        .filter($table::id.eq_any(&ids))
+                        .filter($table::expires_at.le($now)),
+                )
+                .execute(tx))
+            })?;
+            $report.add($target, removed);
+        }
+        Ok(ids.len())
+    }};
+}
+
 /// Removes at most one batch of `target`; returns how many keys the batch
 /// selected (fewer than the batch size: nothing is left).
 fn prune_batch(
@@ -372,46 +398,8 @@ fn prune_batch(
             }
             Ok(due.len())
         }
-        Target::MfaChallenges => {
-            let ids: Vec<i64> = dispatch!(conn, c => mfa_challenges::table
-                .filter(mfa_challenges::expires_at.le(now))
-                .order(mfa_challenges::id)
-                .select(mfa_challenges::id)
-                .limit(limit)
-                .load(c))?;
-            if !ids.is_empty() {
-                let removed = transaction(conn, |tx| {
-                    dispatch!(tx, tx => diesel::delete(
-                        mfa_challenges::table
-                            .filter(mfa_challenges::id.eq_any(&ids))
-                            .filter(mfa_challenges::expires_at.le(now)),
-                    )
-                    .execute(tx))
-                })?;
-                report.add(target, removed);
-            }
-            Ok(ids.len())
-        }
-        Target::ApiTokens => {
-            let ids: Vec<i64> = dispatch!(conn, c => api_tokens::table
-                .filter(api_tokens::expires_at.le(now))
-                .order(api_tokens::id)
-                .select(api_tokens::id)
-                .limit(limit)
-                .load(c))?;
-            if !ids.is_empty() {
-                let removed = transaction(conn, |tx| {
-                    dispatch!(tx, tx => diesel::delete(
-                        api_tokens::table
-                            .filter(api_tokens::id.eq_any(&ids))
-                            .filter(api_tokens::expires_at.le(now)),
-                    )
-                    .execute(tx))
-                })?;
-                report.add(target, removed);
-            }
-            Ok(ids.len())
-        }
+        Target::MfaChallenges => prune_expired!(conn, mfa_challenges, now, limit, target, report),
+        Target::ApiTokens => prune_expired!(conn, api_tokens, now, limit, target, report),
     }
 }
 

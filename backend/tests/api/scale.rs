@@ -39,18 +39,23 @@ fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/14".to_owned())
 }
 
-async fn start(database: &TestDatabase, extra: &[(&str, &str)]) -> Instance {
-    let port = free_port();
+/// `securetodo <command>` with a clean environment: only `PATH` and the
+/// coverage variables (so `cargo llvm-cov` counts the child) come through.
+fn securetodo(command: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_securetodo"));
-    cmd.arg("serve")
-        .env_clear()
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.arg(command).env_clear().stdout(Stdio::null());
     for (key, value) in std::env::vars() {
         if key.starts_with("LLVM_PROFILE") || key.starts_with("CARGO_LLVM_COV") || key == "PATH" {
             cmd.env(key, value);
         }
     }
+    cmd
+}
+
+async fn start(database: &TestDatabase, extra: &[(&str, &str)]) -> Instance {
+    let port = free_port();
+    let mut cmd = securetodo("serve");
+    cmd.stderr(Stdio::null());
     cmd.env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
         .env("DATABASE_URL", database.url())
@@ -261,20 +266,9 @@ fn concurrent_migrations_apply_each_migration_once() {
     let url = format!("{server}/{name}");
     let children: Vec<Child> = (0..4)
         .map(|_| {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_securetodo"));
-            cmd.arg("migrate")
-                .env_clear()
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped());
-            for (key, value) in std::env::vars() {
-                if key.starts_with("LLVM_PROFILE")
-                    || key.starts_with("CARGO_LLVM_COV")
-                    || key == "PATH"
-                {
-                    cmd.env(key, value);
-                }
-            }
-            cmd.env("DATABASE_URL", &url)
+            securetodo("migrate")
+                .stderr(Stdio::piped())
+                .env("DATABASE_URL", &url)
                 .env("JWT_SECRET", TEST_JWT_SECRET)
                 .env("RUST_LOG", "warn")
                 .spawn()

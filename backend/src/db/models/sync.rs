@@ -27,10 +27,12 @@ pub fn next_seq(conn: &mut Conn<'_>, owner: i64) -> QueryResult<i64> {
     dispatch!(conn, conn => take.get_result(conn))
 }
 
-/// `UPDATE users SET change_seq = change_seq + 1 [, todo_count = todo_count
-/// + 1] WHERE id = ? [AND todo_count < ?] RETURNING change_seq`, spelled out
-/// because Diesel never keeps its own `UPDATE` statements prepared, and this
-/// one runs in every write to a todo: prepared once per connection and
+/// The owner's next change sequence number, and with `new_todo` one more
+/// todo counted unless the owner holds `max` (> 0):
+/// `UPDATE users SET change_seq = change_seq + 1, todo_count = todo_count + 1
+/// WHERE id = ? AND todo_count < ? RETURNING change_seq`. Spelled out
+/// because Diesel never keeps its own `UPDATE` statements prepared, and
+/// this one runs in every write to a todo: prepared once per connection and
 /// shape, instead of parsed and planned on every create (on PostgreSQL, an
 /// extra round trip too).
 #[derive(Debug, Clone, Copy)]
