@@ -211,22 +211,14 @@ impl QueryFragment<Pg> for InsertReserving<'_> {
     }
 }
 
-/// The owner's todo `id` while it is live: the filter every read and
-/// change of one todo starts from, so none can reach another user's todo
-/// or one in the trash.
-#[diesel::dsl::auto_type]
-fn live_owned(owner: i64, id: i64) -> _ {
-    todos::table
-        .filter(todos::user_id.eq(owner))
-        .filter(todos::id.eq(id))
-        .filter(todos::deleted_at.is_null())
-}
-
 /// The owner's live todo `id`, or `None` (also when it belongs to someone
 /// else or is in the trash).
 pub fn find_owned(conn: &mut Conn<'_>, owner: i64, id: i64) -> QueryResult<Option<Todo>> {
     dispatch!(conn, conn => {
-        live_owned(owner, id)
+        todos::table
+            .filter(todos::user_id.eq(owner))
+            .filter(todos::id.eq(id))
+            .filter(todos::deleted_at.is_null())
             .select(Todo::as_select())
             .first(conn)
             .optional()
@@ -244,7 +236,10 @@ pub fn find_owned_for_update(
 ) -> QueryResult<Option<Todo>> {
     match conn {
         Conn::Sqlite(_) => find_owned(conn, owner, id),
-        Conn::Pg(c) => live_owned(owner, id)
+        Conn::Pg(c) => todos::table
+            .filter(todos::user_id.eq(owner))
+            .filter(todos::id.eq(id))
+            .filter(todos::deleted_at.is_null())
             .select(Todo::as_select())
             .for_update()
             .first(&mut **c)
@@ -261,7 +256,10 @@ pub fn update_owned(
 ) -> QueryResult<Option<Todo>> {
     dispatch!(conn, conn => {
         diesel::update(
-            live_owned(owner, id),
+            todos::table
+                .filter(todos::user_id.eq(owner))
+                .filter(todos::id.eq(id))
+                .filter(todos::deleted_at.is_null()),
         )
         .set(changes)
         .returning(Todo::as_returning())
@@ -282,7 +280,10 @@ pub fn trash_owned(
 ) -> QueryResult<usize> {
     dispatch!(conn, conn => {
         diesel::update(
-            live_owned(owner, id),
+            todos::table
+                .filter(todos::user_id.eq(owner))
+                .filter(todos::id.eq(id))
+                .filter(todos::deleted_at.is_null()),
         )
         .set((todos::deleted_at.eq(now), todos::change_seq.eq(seq)))
         .execute(conn)
