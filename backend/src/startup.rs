@@ -12,6 +12,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::app::create_queue::CreateQueue;
 use crate::app::retention::RetentionPolicy;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::mfa::MfaKeys;
@@ -88,6 +89,7 @@ impl Application {
             rate_limits: RateLimits::new(&settings).await,
             cursor_key: CursorKey::from_settings(&settings),
             mfa: MfaKeys::new(&settings.mfa_encryption_key),
+            creates: CreateQueue::new(),
             settings,
         });
         let metrics = match &state.settings.metrics_addr {
@@ -104,6 +106,12 @@ impl Application {
             background::RETENTION_FIRST_DELAY,
             background::RETENTION_INTERVAL,
         )];
+        if let crate::config::DatabaseUrl::File(path) = &state.settings.database {
+            tasks.push(background::spawn_wal_checkpoints(
+                path.clone(),
+                db::WAL_CHECKPOINT_INTERVAL,
+            ));
+        }
         let server = run(
             listener,
             state.clone(),

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::app::create_queue::CreateQueue;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::mfa::MfaKeys;
 use crate::auth::password::PasswordHasher;
@@ -24,4 +25,6 @@ pub struct AppState {
     pub cursor_key: CursorKey,
     /// Seals TOTP secrets and keys recovery-code hashes.
     pub mfa: MfaKeys,
+    /// One owner's concurrent creates share a transaction (group commit).
+    pub creates: Arc<CreateQueue>,
 }

@@ -561,6 +561,14 @@ pub async fn create_todo(
     };
     let owner = user.user_id;
     let max_todos = state.settings.max_todos_per_user;
+    if idempotent.is_none() {
+        // Shares a commit with the owner's other creates in flight.
+        let created = state
+            .creates
+            .create(state.db.pool(), owner, input, max_todos)
+            .await?;
+        return Ok(render(stored(StatusCode::CREATED, &created, true)?, false));
+    }
     respond_once(&state, owner, idempotent, move |tx| {
         let created = todos::create(tx, owner, input, max_todos)?;
         stored(StatusCode::CREATED, &created, true)

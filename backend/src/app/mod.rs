@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod create_queue;
 pub mod export;
 pub mod idempotency;
 pub mod lockout;

@@ -3,12 +3,13 @@
 
 use chrono::{Duration, NaiveDateTime};
 
+use crate::app::todos::NewTodoInput;
 use crate::app::Actor;
 use crate::config::DatabaseUrl;
 use crate::db::models::session::{self, NewSession, Session};
 use crate::db::models::user::{self, NewUser, User};
 use crate::db::{build_pool, Conn, DbPool};
-use crate::domain::Role;
+use crate::domain::{Priority, Role, TodoDescription, TodoTitle};
 
 /// A migrated in-memory database of one connection.
 pub fn memory_pool() -> DbPool {
@@ -53,4 +54,15 @@ pub fn add_session(
 /// `user_id` acting from no known address.
 pub fn actor_of(user_id: i64) -> Actor {
     Actor { user_id, ip: None }
+}
+
+/// A checked new todo with this title and the defaults.
+pub fn new_todo(title: &str) -> NewTodoInput {
+    NewTodoInput {
+        title: TodoTitle::parse(title).unwrap(),
+        description: TodoDescription::parse(String::new()).unwrap(),
+        priority: Priority::Normal,
+        due_date: None,
+        completed: false,
+    }
 }

@@ -2,6 +2,7 @@
 //! query), with the `If-Match` precondition and the PATCH diff.
 
 use actix_web::http::header::{EntityTag, IfMatch};
+use chrono::NaiveDateTime;
 
 use crate::clock::now;
 use crate::db::models::sync;
@@ -120,23 +121,78 @@ pub fn create(
     input: NewTodoInput,
     max_todos: i64,
 ) -> ApiResult<Todo> {
-    let now = now();
-    let description = input.description.into_inner();
     let sort_key = input.title.sort_key();
-    let new = NewTodo {
+    let new = new_row(owner, &input, &sort_key, now(), 0);
+    todo::insert_reserving(conn, &new, max_todos)?.ok_or(ApiError::QuotaExceeded)
+}
+
+/// Creates `inputs` in their order, in the caller's write transaction: one
+/// outcome each, `QuotaExceeded` for those past the owner's quota. When
+/// they all fit, as they nearly always do, that is two statements whatever
+/// their number: one `UPDATE users` that counts them and takes as many
+/// consecutive sequence numbers, and one multi-row `INSERT`.
+pub fn create_many(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    inputs: &[NewTodoInput],
+    max_todos: i64,
+) -> ApiResult<Vec<ApiResult<Todo>>> {
+    let now = now();
+    let count = i64::try_from(inputs.len()).map_err(|e| ApiError::Internal(e.into()))?;
+    let seqs: Vec<Option<i64>> = match sync::reserve_todos(conn, owner, count, max_todos)? {
+        Some(last) => (last - count + 1..=last).map(Some).collect(),
+        // Not all fit: one at a time, in order, until the quota is reached.
+        None => inputs
+            .iter()
+            .map(|_| sync::reserve_todo(conn, owner, max_todos))
+            .collect::<Result<_, _>>()?,
+    };
+    let sort_keys: Vec<String> = inputs.iter().map(|i| i.title.sort_key()).collect();
+    let rows: Vec<NewTodo<'_>> = inputs
+        .iter()
+        .zip(&sort_keys)
+        .zip(&seqs)
+        .filter_map(|((input, key), seq)| seq.map(|seq| new_row(owner, input, key, now, seq)))
+        .collect();
+    let mut created = if rows.is_empty() {
+        Vec::new()
+    } else {
+        todo::insert_all(conn, &rows)?
+    };
+    Ok(seqs
+        .iter()
+        .map(|seq| {
+            let seq = seq.ok_or(ApiError::QuotaExceeded)?;
+            let at = created
+                .iter()
+                .position(|t| t.change_seq == seq)
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("inserted todo not returned")))?;
+            Ok(created.swap_remove(at))
+        })
+        .collect())
+}
+
+/// The row of a new todo of `owner`, with change sequence number `seq`.
+fn new_row<'a>(
+    owner: i64,
+    input: &'a NewTodoInput,
+    sort_key: &'a str,
+    now: NaiveDateTime,
+    seq: i64,
+) -> NewTodo<'a> {
+    NewTodo {
         user_id: owner,
         title: input.title.as_str(),
-        title_sort: &sort_key,
-        description: &description,
+        title_sort: sort_key,
+        description: input.description.as_str(),
         completed: input.completed,
         priority: input.priority.rank(),
         due_date: input.due_date.map(DueDate::date),
         created_at: now,
         updated_at: now,
         completed_at: input.completed.then_some(now),
-        change_seq: 0,
-    };
-    todo::insert_reserving(conn, &new, max_todos)?.ok_or(ApiError::QuotaExceeded)
+        change_seq: seq,
+    }
 }
 
 pub fn get(conn: &mut Conn<'_>, owner: i64, id: i64) -> ApiResult<Todo> {
@@ -235,6 +291,7 @@ pub fn purge(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::testing::new_todo;
     use chrono::NaiveDate;
 
     fn todo() -> Todo {
@@ -308,5 +365,61 @@ mod tests {
         assert!(!tags(&[EntityTag::new_strong("7-2".into())]).holds(&current));
         assert!(!tags(&[]).holds(&current));
         assert_eq!(Precondition::etag(&current), "\"7-3\"");
+    }
+
+    fn owner_of(conn: &mut Conn<'_>) -> i64 {
+        crate::app::testing::add_user(
+            conn,
+            "batch@example.com",
+            "x",
+            crate::domain::Role::User,
+            now(),
+        )
+        .id
+    }
+
+    #[test]
+    fn a_batch_of_creates_takes_consecutive_sequence_numbers_in_order() {
+        let pool = crate::app::testing::memory_pool();
+        let mut pooled = pool.sqlite();
+        let conn = &mut Conn::Sqlite(&mut pooled);
+        let owner = owner_of(conn);
+        let first = create(conn, owner, new_todo("first"), 0).unwrap();
+        let inputs = ["a", "b", "c"].map(new_todo);
+        let made: Vec<Todo> = create_many(conn, owner, &inputs, 0)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let titles: Vec<&str> = made.iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(titles, ["a", "b", "c"]);
+        let seqs: Vec<i64> = made.iter().map(|t| t.change_seq).collect();
+        let s = first.change_seq;
+        assert_eq!(seqs, [s + 1, s + 2, s + 3]);
+        assert_eq!(sync::position(conn, owner).unwrap().0, s + 3);
+        assert!(made.iter().all(|t| t.user_id == owner && t.version == 1));
+    }
+
+    #[test]
+    fn a_batch_past_the_quota_creates_in_order_until_the_account_is_full() {
+        let pool = crate::app::testing::memory_pool();
+        let mut pooled = pool.sqlite();
+        let conn = &mut Conn::Sqlite(&mut pooled);
+        let owner = owner_of(conn);
+        let first = create(conn, owner, new_todo("first"), 3).unwrap();
+        let inputs = ["a", "b", "c", "d"].map(new_todo);
+        let outcomes = create_many(conn, owner, &inputs, 3).unwrap();
+        let titles: Vec<Option<String>> = outcomes
+            .iter()
+            .map(|o| o.as_ref().ok().map(|t| t.title.clone()))
+            .collect();
+        assert_eq!(titles, [Some("a".into()), Some("b".into()), None, None]);
+        assert!(outcomes[2..]
+            .iter()
+            .all(|o| matches!(o, Err(ApiError::QuotaExceeded))));
+        // Only what was created counts, and took a sequence number.
+        assert_eq!(sync::position(conn, owner).unwrap().0, first.change_seq + 2);
+        let full = create_many(conn, owner, &[new_todo("e")], 3).unwrap();
+        assert!(matches!(full[..], [Err(ApiError::QuotaExceeded)]));
     }
 }

@@ -78,6 +78,10 @@ impl TodoDescription {
         Ok(Self(raw))
     }
 
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     pub fn into_inner(self) -> String {
         self.0
     }

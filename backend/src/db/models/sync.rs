@@ -21,16 +21,18 @@ use crate::db::schema::{todo_tombstones, users};
 pub fn next_seq(conn: &mut Conn<'_>, owner: i64) -> QueryResult<i64> {
     let take = TakeSeq {
         owner,
-        new_todo: false,
+        new_todos: 0,
         max: 0,
+        room: 0,
     };
     dispatch!(conn, conn => take.get_result(conn))
 }
 
-/// The owner's next change sequence number, and with `new_todo` one more
-/// todo counted unless the owner holds `max` (> 0):
-/// `UPDATE users SET change_seq = change_seq + 1, todo_count = todo_count + 1
-/// WHERE id = ? AND todo_count < ? RETURNING change_seq`. Spelled out
+/// The owner's next change sequence number, or with `new_todos` (n > 0)
+/// the next n, counting n more todos unless that would take the owner past
+/// `max` (> 0): `UPDATE users SET change_seq = change_seq + 1, todo_count =
+/// todo_count + 1 WHERE id = ? AND todo_count < ? RETURNING change_seq`
+/// (for n > 1, `+ ?` and `todo_count <= ?`, the quota less n). Spelled out
 /// because Diesel never keeps its own `UPDATE` statements prepared, and
 /// this one runs in every write to a todo: prepared once per connection and
 /// shape, instead of parsed and planned on every create (on PostgreSQL, an
@@ -38,9 +40,12 @@ pub fn next_seq(conn: &mut Conn<'_>, owner: i64) -> QueryResult<i64> {
 #[derive(Debug, Clone, Copy)]
 struct TakeSeq {
     owner: i64,
-    /// Also counts one more todo, unless the owner holds `max` (> 0).
-    new_todo: bool,
+    /// Also counts this many more todos (and takes as many sequence
+    /// numbers), unless that would take the owner past `max` (> 0).
+    new_todos: i64,
     max: i64,
+    /// `max - new_todos`: the most the owner may hold before this.
+    room: i64,
 }
 
 impl QueryId for TakeSeq {
@@ -61,15 +66,27 @@ where
     i64: ToSql<BigInt, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql("UPDATE users SET change_seq = change_seq + 1");
-        if self.new_todo {
-            out.push_sql(", todo_count = todo_count + 1");
+        // One todo (or none) is spelled with literals: the statement every
+        // write runs keeps its text, and so its prepared plan.
+        if self.new_todos <= 1 {
+            out.push_sql("UPDATE users SET change_seq = change_seq + 1");
+            if self.new_todos == 1 {
+                out.push_sql(", todo_count = todo_count + 1");
+            }
+        } else {
+            out.push_sql("UPDATE users SET change_seq = change_seq + ");
+            out.push_bind_param::<BigInt, _>(&self.new_todos)?;
+            out.push_sql(", todo_count = todo_count + ");
+            out.push_bind_param::<BigInt, _>(&self.new_todos)?;
         }
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<BigInt, _>(&self.owner)?;
-        if self.new_todo && self.max > 0 {
+        if self.new_todos == 1 && self.max > 0 {
             out.push_sql(" AND todo_count < ");
             out.push_bind_param::<BigInt, _>(&self.max)?;
+        } else if self.new_todos > 1 && self.max > 0 {
+            out.push_sql(" AND todo_count <= ");
+            out.push_bind_param::<BigInt, _>(&self.room)?;
         }
         out.push_sql(" RETURNING change_seq");
         Ok(())
@@ -81,10 +98,23 @@ where
 /// trashed; `0` means no limit): then `None`. Exact under concurrent
 /// creates, since the check and the increment are one row-locking UPDATE.
 pub fn reserve_todo(conn: &mut Conn<'_>, owner: i64, max: i64) -> QueryResult<Option<i64>> {
+    reserve_todos(conn, owner, 1, max)
+}
+
+/// [`reserve_todo`] for `n` (> 0) todos at once: the last of the `n`
+/// consecutive sequence numbers taken, or `None`, and nothing taken, when
+/// the owner cannot hold `n` more.
+pub fn reserve_todos(
+    conn: &mut Conn<'_>,
+    owner: i64,
+    n: i64,
+    max: i64,
+) -> QueryResult<Option<i64>> {
     let take = TakeSeq {
         owner,
-        new_todo: true,
+        new_todos: n.max(1),
         max,
+        room: max - n.max(1),
     };
     dispatch!(conn, conn => take.get_result(conn).optional())
 }

@@ -122,6 +122,17 @@ pub fn insert(conn: &mut Conn<'_>, new: &NewTodo<'_>) -> QueryResult<Todo> {
     })
 }
 
+/// Inserts `rows` in one statement (a multi-row `INSERT … RETURNING`). The
+/// order of the returned rows is not promised: match them by `change_seq`.
+pub fn insert_all(conn: &mut Conn<'_>, rows: &[NewTodo<'_>]) -> QueryResult<Vec<Todo>> {
+    dispatch!(conn, conn => {
+        diesel::insert_into(todos::table)
+            .values(rows)
+            .returning(Todo::as_returning())
+            .get_results(conn)
+    })
+}
+
 /// Inserts `new` as the owner's next change: takes the owner's next change
 /// sequence number for it and counts it against `max` (see
 /// [`sync::reserve_todo`]); `None`, and nothing written, when the owner
