@@ -1,8 +1,6 @@
-//! Periodic work inside the server: the retention pass, the metrics upkeep
-//! and SQLite's WAL checkpoints. They run on the server's own runtime and
-//! end with it.
+//! Periodic work inside the server: the retention pass and the metrics
+//! upkeep. Both run on the server's own runtime and end with it.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,37 +49,6 @@ pub fn spawn_retention(
                 Ok(Some(report)) => log::info!("retention pass removed {report}"),
                 Ok(None) => log::info!("retention pass skipped: another instance runs one"),
                 Err(e) => log::error!("retention pass failed: {e:#}"),
-            }
-        }
-    })
-}
-
-/// Checkpoints the SQLite database at `path` every `interval` (see
-/// [`crate::db::checkpoint_wal`]) on one connection kept for it. A failure
-/// is logged once, and again only after the checkpoints have recovered.
-pub fn spawn_wal_checkpoints(path: PathBuf, interval: Duration) -> JoinHandle<()> {
-    actix_web::rt::spawn(async move {
-        let mut ticks = actix_web::rt::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut conn = None;
-        let mut failing = false;
-        loop {
-            ticks.tick().await;
-            let (held, path) = (conn.take(), path.clone());
-            match web::block(move || crate::db::checkpoint_wal(held, &path)).await {
-                Ok(Ok(c)) => {
-                    conn = Some(c);
-                    failing = false;
-                }
-                Ok(Err(e)) if !failing => {
-                    failing = true;
-                    log::warn!("WAL checkpoint failed (retrying quietly): {e:#}");
-                }
-                Err(e) if !failing => {
-                    failing = true;
-                    log::warn!("WAL checkpoint failed (retrying quietly): {e}");
-                }
-                _ => {}
             }
         }
     })

@@ -106,12 +106,6 @@ impl Application {
             background::RETENTION_FIRST_DELAY,
             background::RETENTION_INTERVAL,
         )];
-        if let crate::config::DatabaseUrl::File(path) = &state.settings.database {
-            tasks.push(background::spawn_wal_checkpoints(
-                path.clone(),
-                db::WAL_CHECKPOINT_INTERVAL,
-            ));
-        }
         let server = run(
             listener,
             state.clone(),

@@ -17,7 +17,7 @@ use crate::app::sync::{self, SyncPosition};
 use crate::app::todos::{self, NewTodoInput, Precondition, TodoChange};
 use crate::auth::Caller;
 use crate::db::models::todo::{ListFilter, SortValue, Todo};
-use crate::db::Conn;
+use crate::db::{Backend, Conn};
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{Json, JsonWithBytes, PathId, Query, RawBody};
@@ -561,8 +561,9 @@ pub async fn create_todo(
     };
     let owner = user.user_id;
     let max_todos = state.settings.max_todos_per_user;
-    if idempotent.is_none() {
-        // Shares a commit with the owner's other creates in flight.
+    if idempotent.is_none() && state.db.pool().backend() == Backend::Postgres {
+        // Shares a commit with the owner's other creates in flight (see
+        // `app::create_queue` for why PostgreSQL only).
         let created = state
             .creates
             .create(state.db.pool(), owner, input, max_todos)

@@ -173,22 +173,10 @@ where
     E: From<diesel::result::Error>,
 {
     match conn {
-        Conn::Sqlite(c) => {
-            let _writer = SQLITE_WRITER.lock();
-            c.immediate_transaction(|c| f(&mut Conn::Sqlite(c)))
-        }
+        Conn::Sqlite(c) => c.immediate_transaction(|c| f(&mut Conn::Sqlite(c))),
         Conn::Pg(c) => c.transaction(|c| f(&mut Conn::Pg(c))),
     }
 }
-
-/// SQLite has one writer at a time. Writers of this process queue for it
-/// here, first come first served (a fair mutex hands the lock to the
-/// longest waiter), rather than in SQLite's busy handler, which polls with
-/// sleeps of up to 100 ms and lets a writer that has just finished
-/// overtake the ones asleep (write tails of hundreds of milliseconds under
-/// load). `busy_timeout` still covers writers in other processes (the
-/// CLI). Held for one transaction only, and no transaction opens another.
-static SQLITE_WRITER: parking_lot::FairMutex<()> = parking_lot::const_fair_mutex(());
 
 /// The database handle: runs a closure on the blocking pool with a pooled
 /// connection, either as it is (`read`) or inside a write transaction
@@ -242,12 +230,12 @@ impl Db {
 /// (`batch_execute` runs them all; a `sql_query` would run only the first)
 /// and our SQL functions.
 ///
-/// Checkpoints run in the background ([`checkpoint_wal`], every
-/// [`WAL_CHECKPOINT_INTERVAL`]), not in the commit that crosses the WAL
-/// size limit: that commit would otherwise copy and flush the pages first,
-/// and its requests (with group commit, all of one owner's queued creates)
-/// wait for the disk. `wal_autocheckpoint = 16000` pages (~64 MB) stays as
-/// a backstop should the background checkpoints stop.
+/// `wal_autocheckpoint = 4000` (pages, default 1000): a checkpoint copies
+/// each page changed since the last one once and flushes twice, whatever
+/// the number of commits in between, and every write now changes the
+/// owner's row and the change-sequence index besides the todo's pages; a
+/// checkpoint every ~16 MB of WAL instead of ~4 MB brought create back to
+/// within noise of its round-1 throughput (`docs/performance.md`).
 #[derive(Debug, Clone, Copy)]
 struct Pragmas;
 
@@ -260,34 +248,11 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -2000;
-             PRAGMA wal_autocheckpoint = 16000;",
+             PRAGMA wal_autocheckpoint = 4000;",
         )
         .and_then(|()| functions::register(conn))
         .map_err(diesel::r2d2::Error::QueryError)
     }
-}
-
-/// How often the background checkpoint runs (SQLite files).
-pub const WAL_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
-
-/// Copies the SQLite WAL's committed pages into the database file, on a
-/// connection of its own (`held`, or a new one): `PASSIVE`, so it never
-/// waits for a writer or a reader, and copies what no reader still needs.
-/// Returns the connection for the next call.
-pub fn checkpoint_wal(
-    held: Option<SqliteConnection>,
-    path: &Path,
-) -> anyhow::Result<SqliteConnection> {
-    let mut conn = match held {
-        Some(conn) => conn,
-        None => {
-            let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
-            conn.batch_execute("PRAGMA busy_timeout = 5000;")?;
-            conn
-        }
-    };
-    conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")?;
-    Ok(conn)
 }
 
 /// Applied to every new pooled PostgreSQL connection: a statement or a
