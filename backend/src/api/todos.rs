@@ -15,12 +15,12 @@ use crate::api::problems::{BadId, JsonBodyErrors, Unauthenticated};
 use crate::app::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
 use crate::app::sync::{self, SyncPosition};
 use crate::app::todos::{self, NewTodoInput, Precondition, TodoChange};
-use crate::auth::Caller;
+use crate::auth::{Caller, DeferredCaller};
 use crate::db::models::todo::{ListFilter, SortValue, Todo};
 use crate::db::{Backend, Conn};
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
-use crate::extract::{Json, JsonWithBytes, PathId, Query, RawBody};
+use crate::extract::{parse_query, Json, JsonWithBytes, PathId, Query, RawBody};
 use crate::pagination::{self, Page};
 use crate::state::AppState;
 
@@ -438,11 +438,56 @@ where
     )
 )]
 pub async fn list_todos(
-    user: Caller,
+    caller: DeferredCaller,
     state: web::Data<AppState>,
-    query: Query<ListTodosQuery>,
+    req: HttpRequest,
 ) -> ApiResult<web::Json<TodoListResponse>> {
-    let query = query.0;
+    let owner = caller.claimed_user_id();
+    let (filter, sort, after, limit, digest) = match list_request(&state, owner, &req) {
+        Ok(request) => request,
+        Err(invalid) => {
+            // An ended session hears 401, not what is wrong with its query.
+            state.db.read(move |conn| caller.confirm(conn)).await?;
+            return Err(invalid);
+        }
+    };
+    // The session check and the page share one hop, one connection and,
+    // for a session, one statement.
+    let rows = state
+        .db
+        .read(move |conn| {
+            let position = after.as_ref().map(|(value, id)| (value, *id));
+            match caller.pending_session() {
+                Some(session) => {
+                    todos::list_in_session(conn, session, &filter, sort, position, limit)?
+                        .ok_or(ApiError::Unauthorized)
+                }
+                None => todos::list(conn, owner, &filter, sort, position, limit),
+            }
+        })
+        .await?;
+    crate::observe::set_user(&req, owner);
+
+    let page = Page::from_rows(rows, limit, |last| {
+        state.cursor_key.encode(&TodoCursor {
+            sort,
+            filters: digest.clone(),
+            value: last.sort_value(sort),
+            id: last.id,
+        })
+    })?;
+    Ok(web::Json(TodoListResponse {
+        items: page.items.iter().map(TodoResponse::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// A list request's filter, order, position, page size and the filter
+/// digest its cursors carry, from the query string.
+type ListRequest = (ListFilter, TodoSort, Option<(SortValue, i64)>, i64, String);
+
+fn list_request(state: &AppState, owner: i64, req: &HttpRequest) -> ApiResult<ListRequest> {
+    let query: ListTodosQuery = parse_query(req.query_string())?;
     let limit = pagination::limit(query.limit)?;
     let search = match query.q {
         Some(q) if q.chars().count() > MAX_QUERY_CHARS => {
@@ -460,7 +505,7 @@ pub async fn list_todos(
         search,
     };
     let sort = query.sort.unwrap_or_default();
-    let digest = list_digest(user.user_id, &filter);
+    let digest = list_digest(owner, &filter);
     let after = match &query.cursor {
         None => None,
         Some(raw) => {
@@ -474,28 +519,7 @@ pub async fn list_todos(
             Some((cursor.value, cursor.id))
         }
     };
-
-    let owner = user.user_id;
-    let rows = state
-        .db
-        .read(move |conn| {
-            let position = after.as_ref().map(|(value, id)| (value, *id));
-            todos::list(conn, owner, &filter, sort, position, limit)
-        })
-        .await?;
-
-    let page = Page::from_rows(rows, limit, |last| {
-        state.cursor_key.encode(&TodoCursor {
-            sort,
-            filters: digest.clone(),
-            value: last.sort_value(sort),
-            id: last.id,
-        })
-    })?;
-    Ok(web::Json(TodoListResponse {
-        items: page.items.iter().map(TodoResponse::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok((filter, sort, after, limit, digest))
 }
 
 /// Create a todo.

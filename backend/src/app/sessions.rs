@@ -258,11 +258,23 @@ pub fn authenticate(
     let now = now();
     let found = session::find_live(conn, session_id, user_id, now)?;
     if let Some(s) = &found {
-        if (now - s.last_used_at).num_seconds() >= TOUCH_INTERVAL_SECS {
-            session::touch(conn, s.session_id, now)?;
-        }
+        touch_if_stale(conn, s.session_id, s.last_used_at, now)?;
     }
     Ok(found)
+}
+
+/// Records the session's use when it was last recorded a while ago: one
+/// write a minute per session at most, not one per request.
+pub fn touch_if_stale(
+    conn: &mut Conn<'_>,
+    session_id: i64,
+    last_used_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    if (now - last_used_at).num_seconds() >= TOUCH_INTERVAL_SECS {
+        session::touch(conn, session_id, now)?;
+    }
+    Ok(())
 }
 
 /// The actor's live sessions, newest first.

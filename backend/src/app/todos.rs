@@ -4,10 +4,11 @@
 use actix_web::http::header::{EntityTag, IfMatch};
 use chrono::NaiveDateTime;
 
+use crate::app::sessions;
 use crate::clock::now;
 use crate::db::models::sync;
 use crate::db::models::todo::{self, ListFilter, NewTodo, SortValue, Todo, TodoChangeset};
-use crate::db::Conn;
+use crate::db::{Backend, Conn};
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
 use crate::error::{ApiError, ApiResult};
 
@@ -109,6 +110,51 @@ pub fn list(
 ) -> ApiResult<Vec<Todo>> {
     Ok(todo::list(conn, owner, filter, sort, after, limit + 1)
         .map_err(|_| ApiError::validation("cursor", "does not fit the sort"))??)
+}
+
+/// [`list`] for the caller of a session (the access token's session and
+/// user), checked as [`sessions::authenticate`] checks it: `None` when the
+/// session is not live.
+///
+/// On PostgreSQL the check is part of the page's statement
+/// ([`todo::list_in_session`]): one round trip to the server instead of
+/// two, about a third more lists per second. An empty page cannot tell an
+/// ended session from an empty list, so it asks [`sessions::authenticate`].
+/// SQLite runs in-process, where a statement costs little and decoding the
+/// session's timestamp beside each row costs more: the check and the page
+/// stay two statements there.
+///
+/// [`sessions::authenticate`]: crate::app::sessions::authenticate
+pub fn list_in_session(
+    conn: &mut Conn<'_>,
+    (session_id, owner): (i64, i64),
+    filter: &ListFilter,
+    sort: TodoSort,
+    after: Option<(&SortValue, i64)>,
+    limit: i64,
+) -> ApiResult<Option<Vec<Todo>>> {
+    if conn.backend() == Backend::Sqlite {
+        if sessions::authenticate(conn, session_id, owner)?.is_none() {
+            return Ok(None);
+        }
+        return list(conn, owner, filter, sort, after, limit).map(Some);
+    }
+    let now = now();
+    let rows = todo::list_in_session(
+        conn,
+        (session_id, now),
+        owner,
+        filter,
+        sort,
+        after,
+        limit + 1,
+    )
+    .map_err(|_| ApiError::validation("cursor", "does not fit the sort"))??;
+    let Some(last_used_at) = rows.first().and_then(|(_, used)| *used) else {
+        return Ok(sessions::authenticate(conn, session_id, owner)?.map(|_| Vec::new()));
+    };
+    sessions::touch_if_stale(conn, session_id, last_used_at, now)?;
+    Ok(Some(rows.into_iter().map(|(todo, _)| todo).collect()))
 }
 
 /// Creates a todo unless the owner already holds `max_todos` (live plus
@@ -376,6 +422,131 @@ mod tests {
             now(),
         )
         .id
+    }
+
+    /// The one-statement list answers exactly when the session check
+    /// would: a live session of the owner, enabled and not expired.
+    #[test]
+    fn a_list_in_session_reads_only_for_a_live_session_of_an_enabled_owner() {
+        use crate::app::testing::add_session;
+        use diesel::RunQueryDsl;
+
+        let pool = crate::app::testing::memory_pool();
+        let mut pooled = pool.sqlite();
+        let conn = &mut Conn::Sqlite(&mut pooled);
+        let owner = owner_of(conn);
+        let other = crate::app::testing::add_user(
+            conn,
+            "other@example.com",
+            "x",
+            crate::domain::Role::User,
+            now(),
+        )
+        .id;
+        let mine = add_session(conn, owner, "h1", now()).id;
+        let theirs = add_session(conn, other, "h2", now()).id;
+        let filter = ListFilter::default();
+        let list = |conn: &mut Conn<'_>, session: (i64, i64)| {
+            let listed = list_in_session(conn, session, &filter, TodoSort::default(), None, 20)
+                .unwrap()
+                .map(|rows| rows.len());
+            // The one-statement form (PostgreSQL's) agrees: rows only for a
+            // live session, each with the session's last use.
+            let rows = todo::list_in_session(
+                conn,
+                (session.0, now()),
+                session.1,
+                &filter,
+                TodoSort::default(),
+                None,
+                21,
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(rows.len(), listed.unwrap_or(0));
+            assert!(rows.iter().all(|(_, used)| used.is_some()));
+            listed
+        };
+        // Live, with an empty list and then with todos.
+        assert_eq!(list(conn, (mine, owner)), Some(0));
+        create(conn, owner, new_todo("one"), 0).unwrap();
+        create(conn, owner, new_todo("two"), 0).unwrap();
+        assert_eq!(list(conn, (mine, owner)), Some(2));
+        // Another user's session, or one that does not exist.
+        assert_eq!(list(conn, (theirs, owner)), None);
+        assert_eq!(list(conn, (mine + 100, owner)), None);
+        let sql = |conn: &mut Conn<'_>, statement: &str| {
+            let Conn::Sqlite(c) = conn else {
+                unreachable!()
+            };
+            diesel::sql_query(statement).execute(&mut **c).unwrap();
+        };
+        // Disabled, expired, ended: no rows, and `None`.
+        sql(
+            conn,
+            &format!("UPDATE users SET disabled = 1 WHERE id = {owner}"),
+        );
+        assert_eq!(list(conn, (mine, owner)), None);
+        sql(
+            conn,
+            &format!("UPDATE users SET disabled = 0 WHERE id = {owner}"),
+        );
+        assert_eq!(list(conn, (mine, owner)), Some(2));
+        sql(
+            conn,
+            &format!("UPDATE sessions SET expires_at = '2000-01-01 00:00:00' WHERE id = {mine}"),
+        );
+        assert_eq!(list(conn, (mine, owner)), None);
+        sql(conn, &format!("UPDATE sessions SET expires_at = '2999-01-01 00:00:00', revoked_at = '2000-01-01 00:00:00' WHERE id = {mine}"));
+        assert_eq!(list(conn, (mine, owner)), None);
+    }
+
+    /// A list records the session's use, as the session check does, once a
+    /// minute at most.
+    #[test]
+    fn a_list_in_session_touches_a_stale_session() {
+        use crate::db::schema::sessions;
+        use diesel::prelude::*;
+
+        let pool = crate::app::testing::memory_pool();
+        let mut pooled = pool.sqlite();
+        let owner = owner_of(&mut Conn::Sqlite(&mut pooled));
+        let opened = now() - chrono::Duration::minutes(5);
+        let session =
+            crate::app::testing::add_session(&mut Conn::Sqlite(&mut pooled), owner, "h", opened).id;
+        create(&mut Conn::Sqlite(&mut pooled), owner, new_todo("one"), 0).unwrap();
+        let last_used = |c: &mut diesel::SqliteConnection| {
+            sessions::table
+                .find(session)
+                .select(sessions::last_used_at)
+                .first::<NaiveDateTime>(c)
+                .unwrap()
+        };
+        let filter = ListFilter::default();
+        let conn = &mut Conn::Sqlite(&mut pooled);
+        let rows = list_in_session(
+            conn,
+            (session, owner),
+            &filter,
+            TodoSort::default(),
+            None,
+            20,
+        );
+        assert_eq!(rows.unwrap().map(|r| r.len()), Some(1));
+        let touched = last_used(&mut pooled);
+        assert!(touched > opened + chrono::Duration::minutes(4), "{touched}");
+        // Within the minute, a list writes nothing.
+        let conn = &mut Conn::Sqlite(&mut pooled);
+        list_in_session(
+            conn,
+            (session, owner),
+            &filter,
+            TodoSort::default(),
+            None,
+            20,
+        )
+        .unwrap();
+        assert_eq!(last_used(&mut pooled), touched);
     }
 
     #[test]

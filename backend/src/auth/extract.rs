@@ -176,8 +176,7 @@ async fn session_user(
     req: &HttpRequest,
     token: &str,
 ) -> Result<AuthUser, ApiError> {
-    let (user_id, session_id) = state.jwt.verify(token)?;
-    count_api_request(req, state, || format!("user:{user_id}")).await?;
+    let (user_id, session_id) = session_claims(state, req, token).await?;
     let found = state
         .db
         .read(move |conn| sessions::authenticate(conn, session_id, user_id))
@@ -192,6 +191,19 @@ async fn session_user(
         created_at: found.created_at,
         mfa_enabled: found.mfa_enabled,
     })
+}
+
+/// The part of a JWT's check that needs no database: its signature and
+/// claims, then the per-user limit. Gives `(user_id, session_id)`, still
+/// to be checked against the session.
+async fn session_claims(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+) -> Result<(i64, i64), ApiError> {
+    let (user_id, session_id) = state.jwt.verify(token)?;
+    count_api_request(req, state, || format!("user:{user_id}")).await?;
+    Ok((user_id, session_id))
 }
 
 /// An API token: one indexed lookup by the hash of the secret.
@@ -261,6 +273,98 @@ impl FromRequest for Caller {
                 Some(caller) => Ok(caller),
                 None => authenticate_caller(&req).await,
             }
+        })
+    }
+}
+
+/// The caller of a todo read whose session check is deferred into the
+/// handler's own database call, so that the read costs one blocking hop
+/// and one pooled connection instead of two (`GET /api/v1/todos`, the
+/// hottest path). The extractor checks everything that needs no database:
+/// the JWT's signature and claims and the per-user limit; an API token is
+/// checked in full, as by [`Caller`]. The handler must check the
+/// [`pending_session`](DeferredCaller::pending_session) on the connection
+/// it reads with, in the statement that reads or before it
+/// ([`DeferredCaller::confirm`]), and must confirm before it answers any
+/// error of its own, so that an ended session hears 401 first, as with
+/// [`Caller`].
+#[derive(Debug, Clone)]
+pub struct DeferredCaller(Deferred);
+
+#[derive(Debug, Clone)]
+enum Deferred {
+    /// An API token, checked in full.
+    Checked(Caller),
+    /// A JWT whose signature and claims are good; its session is not yet
+    /// checked.
+    Session { user_id: i64, session_id: i64 },
+}
+
+impl DeferredCaller {
+    /// The user the credential names: the caller once
+    /// [`confirm`](Self::confirm) has succeeded, and until then only a claim.
+    pub fn claimed_user_id(&self) -> i64 {
+        match &self.0 {
+            Deferred::Checked(caller) => caller.user_id,
+            Deferred::Session { user_id, .. } => *user_id,
+        }
+    }
+
+    /// `(session_id, user_id)` of a JWT whose session is still to be
+    /// checked; `None` for a caller already checked in full.
+    pub fn pending_session(&self) -> Option<(i64, i64)> {
+        match &self.0 {
+            Deferred::Checked(_) => None,
+            Deferred::Session {
+                user_id,
+                session_id,
+            } => Some((*session_id, *user_id)),
+        }
+    }
+
+    /// The session check [`Caller`] makes (live, of an enabled user,
+    /// `last_used_at` touched when stale), on `conn`: 401 when it fails.
+    pub fn confirm(&self, conn: &mut crate::db::Conn<'_>) -> Result<Caller, ApiError> {
+        match &self.0 {
+            Deferred::Checked(caller) => Ok(caller.clone()),
+            Deferred::Session {
+                user_id,
+                session_id,
+            } => {
+                let found = sessions::authenticate(conn, *session_id, *user_id)?
+                    .ok_or(ApiError::Unauthorized)?;
+                Ok(Caller {
+                    user_id: found.user_id,
+                    credential: Credential::Session {
+                        session_id: found.session_id,
+                    },
+                })
+            }
+        }
+    }
+}
+
+impl FromRequest for DeferredCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let gated = req.extensions().get::<Caller>().cloned();
+        let req = req.clone();
+        Box::pin(async move {
+            if let Some(caller) = gated {
+                return Ok(Self(Deferred::Checked(caller)));
+            }
+            let token = bearer_token(&req).ok_or(ApiError::Unauthorized)?;
+            if is_api_token(token) {
+                return Ok(Self(Deferred::Checked(authenticate_caller(&req).await?)));
+            }
+            let state = app_state(&req)?;
+            let (user_id, session_id) = session_claims(&state, &req, token).await?;
+            Ok(Self(Deferred::Session {
+                user_id,
+                session_id,
+            }))
         })
     }
 }

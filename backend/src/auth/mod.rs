@@ -7,4 +7,4 @@ pub mod password;
 pub mod rate_limit;
 pub mod tokens;
 
-pub use extract::{AdminUser, AuthUser, Caller, Credential};
+pub use extract::{AdminUser, AuthUser, Caller, Credential, DeferredCaller};

@@ -568,6 +568,65 @@ async fn logout_kills_the_access_and_refresh_tokens_at_once() {
         .await;
 }
 
+/// The todo list checks the session in the same database call as the page
+/// (`DeferredCaller`): an ended session still hears 401, and hears it
+/// before anything about its query.
+#[actix_web::test]
+async fn an_ended_session_cannot_list_and_hears_401_before_a_bad_query() {
+    let (app, user) = spawn_app_with_user().await;
+    app.create_todo(&user.token, json!({"title": "mine"})).await;
+    let listed = app.list_todos(&user.token, &[]).await;
+    assert_eq!(listed.status(), 200);
+    assert_eq!(app.logout(&user.token).await.status(), 204);
+    let long = "x".repeat(201);
+    for params in [
+        vec![],
+        vec![("limit", "abc")],
+        vec![("limit", "1000")],
+        vec![("q", long.as_str())],
+        vec![("cursor", "forged")],
+        vec![("unknown", "1")],
+    ] {
+        let response = app.list_todos(&user.token, &params).await;
+        problem(response, 401, "unauthorized").await;
+    }
+    // A session of a disabled user, whether the page would be empty or not.
+    let id = user.id;
+    let other = app.login(&user.email, &user.password).await;
+    let token = other["access_token"].as_str().unwrap();
+    for todos in [1, 0] {
+        if todos == 0 {
+            app.sql(&format!("DELETE FROM todos WHERE user_id = {id};"));
+        }
+        app.sql(&format!(
+            "UPDATE users SET disabled = TRUE WHERE id = {id};"
+        ));
+        problem(app.list_todos(token, &[]).await, 401, "unauthorized").await;
+        app.sql(&format!(
+            "UPDATE users SET disabled = FALSE WHERE id = {id};"
+        ));
+        let page: Value = app.list_todos(token, &[]).await.json().await.unwrap();
+        assert_eq!(page["items"].as_array().unwrap().len(), todos);
+    }
+    // A session past its expiry, whether the page would be empty or not.
+    for todos in [0, 1] {
+        let fresh = app.login(&user.email, &user.password).await;
+        let token = fresh["access_token"].as_str().unwrap();
+        if todos == 1 {
+            app.create_todo(token, json!({"title": "again"})).await;
+        }
+        app.sql(&format!(
+            "UPDATE sessions SET expires_at = '2001-01-01 00:00:00' WHERE user_id = {id};"
+        ));
+        problem(app.list_todos(token, &[]).await, 401, "unauthorized").await;
+    }
+    // A live session with the same bad query hears what is wrong with it.
+    let other = app.login(&user.email, &user.password).await;
+    let token = other["access_token"].as_str().unwrap();
+    let response = app.list_todos(token, &[("limit", "abc")]).await;
+    assert_eq!(response.status(), 422);
+}
+
 #[actix_web::test]
 async fn logout_by_refresh_cookie_and_without_credentials() {
     let (app, user) = spawn_app_with_user().await;
@@ -867,9 +926,35 @@ async fn a_session_in_use_records_when_it_was_last_used() {
         user.id
     ));
     app.assert_me_status(&user.token, 200).await;
-    let list: Value = app.list_sessions(&user.token).await.json().await.unwrap();
-    let last_used = list["items"][0]["last_used_at"].as_str().unwrap();
-    assert!(!last_used.starts_with("2001"), "{last_used}");
+    let last_used = || async {
+        let list: Value = app.list_sessions(&user.token).await.json().await.unwrap();
+        list["items"][0]["last_used_at"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let used = last_used().await;
+    assert!(!used.starts_with("2001"), "{used}");
+    // The todo list checks the session in its own statement: an empty page
+    // and a full one each record the use too.
+    for todos in [0, 1] {
+        if todos == 1 {
+            app.create_todo(&user.token, json!({"title": "one"})).await;
+        }
+        app.sql(&format!(
+            "UPDATE sessions SET last_used_at = '2001-01-01 00:00:00' WHERE user_id = {};",
+            user.id
+        ));
+        let page: Value = app.list_todos(&user.token, &[]).await.json().await.unwrap();
+        assert_eq!(page["items"].as_array().unwrap().len(), todos);
+        // Read straight from the database: any other endpoint would record
+        // the use itself.
+        let touched = app.scalar(&format!(
+            "SELECT COUNT(*) FROM sessions WHERE user_id = {} AND last_used_at > '2002-01-01'",
+            user.id
+        ));
+        assert_eq!(touched, 1, "{todos} todos");
+    }
 }
 
 #[actix_web::test]

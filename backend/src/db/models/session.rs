@@ -60,6 +60,21 @@ fn live_of(user_id: i64, now: NaiveDateTime) -> _ {
         .and(sessions::expires_at.gt(now))
 }
 
+/// `last_used_at` of session `session_id` if it is a live session of
+/// enabled user `user_id` (the condition of [`find_live`]), as a subquery
+/// another table's query can select and filter on: null otherwise.
+#[diesel::dsl::auto_type]
+pub fn live_last_used(session_id: i64, user_id: i64, now: NaiveDateTime) -> _ {
+    let live: live_of = live_of(user_id, now);
+    sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(session_id))
+        .filter(live)
+        .filter(users::disabled.eq(false))
+        .select(sessions::last_used_at)
+        .single_value()
+}
+
 /// The live session `sid` of user `uid` with its enabled user, or `None`.
 /// Served by the primary key of `sessions` and of `users`.
 pub fn find_live(

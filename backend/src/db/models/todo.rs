@@ -532,8 +532,17 @@ fn text(value: &SortValue) -> Option<String> {
 /// `list_query!(Backend, tie_breaker_column, owner, filter, sort, after,
 /// limit)`: a macro rather than a function generic over the backend, so
 /// that each backend's statement is built with its own tie-breaker column.
+/// `list_query!(@ BoxedType, base_query, ...)` builds on a base query that
+/// selects more than the todo (see [`list_in_session`]).
 macro_rules! list_query {
-    ($db:ty, $id:expr, $owner:expr, $filter:expr, $sort:expr, $after:expr, $limit:expr) => {{
+    ($db:ty, $id:expr, $owner:expr, $filter:expr, $sort:expr, $after:expr, $limit:expr) => {
+        list_query!(
+            @ BoxedTodos<'_, $db>,
+            todos::table.select(Todo::as_select()).into_boxed(),
+            $id, $owner, $filter, $sort, $after, $limit
+        )
+    };
+    (@ $boxed:ty, $base:expr, $id:expr, $owner:expr, $filter:expr, $sort:expr, $after:expr, $limit:expr) => {{
         let (owner, filter, sort, after, limit): (
             i64,
             &ListFilter,
@@ -541,12 +550,10 @@ macro_rules! list_query {
             Option<(&SortValue, i64)>,
             i64,
         ) = ($owner, $filter, $sort, $after, $limit);
-        (|| -> Result<BoxedTodos<'_, $db>, SortValueMismatch> {
-            let mut query: BoxedTodos<'_, $db> = todos::table
+        (|| -> Result<$boxed, SortValueMismatch> {
+            let mut query: $boxed = $base
                 .filter(todos::user_id.eq(owner))
-                .filter(todos::deleted_at.is_null())
-                .select(Todo::as_select())
-                .into_boxed();
+                .filter(todos::deleted_at.is_null());
             if let Some(completed) = filter.completed {
                 query = query.filter(todos::completed.eq(completed));
             }
@@ -615,6 +622,74 @@ pub fn list(
         }
         Conn::Pg(c) => {
             list_query!(Pg, todos::id, owner, filter, sort, after, limit)?.load(&mut **c)
+        }
+    })
+}
+
+/// [`list_query!`] selecting the session's `last_used_at` beside each row
+/// and reading no row unless the session is live (see [`list_in_session`]).
+macro_rules! session_list_query {
+    ($db:ty, $id:expr, $session:expr, $owner:expr, $filter:expr, $sort:expr, $after:expr, $limit:expr) => {{
+        let ((session_id, now), owner): ((i64, NaiveDateTime), i64) = ($session, $owner);
+        let live = || crate::db::models::session::live_last_used(session_id, owner, now);
+        list_query!(
+            @ BoxedTodosInSession<'_, $db>,
+            todos::table
+                .select((Todo::as_select(), live()))
+                .filter(live().is_not_null())
+                .into_boxed(),
+            $id, owner, $filter, $sort, $after, $limit
+        )
+    }};
+}
+
+/// A page of todos selected with the `last_used_at` of the session that
+/// asks for them (null when that session is not live).
+type BoxedTodosInSession<'a, DB> = todos::BoxedQuery<
+    'a,
+    DB,
+    (
+        diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Todo, DB>>,
+        diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+    ),
+>;
+
+/// A todo of a page read with [`list_in_session`], with the session's
+/// `last_used_at` (never null on a row that was read).
+pub type TodoInSession = (Todo, Option<NaiveDateTime>);
+
+/// [`list`] and the session check of [`session::find_live`] in one
+/// statement: the page's rows, each with the session's `last_used_at`,
+/// and none unless session `session_id` of the owner is live and the owner
+/// enabled. The session is an uncorrelated subquery, which both engines
+/// evaluate once per statement. No rows means an ended session or an
+/// empty page: the caller tells them apart with [`session::find_live`].
+///
+/// [`session::find_live`]: crate::db::models::session::find_live
+pub fn list_in_session(
+    conn: &mut Conn<'_>,
+    session: (i64, NaiveDateTime),
+    owner: i64,
+    filter: &ListFilter,
+    sort: TodoSort,
+    after: Option<(&SortValue, i64)>,
+    limit: i64,
+) -> Result<QueryResult<Vec<TodoInSession>>, SortValueMismatch> {
+    Ok(match conn {
+        Conn::Sqlite(c) => session_list_query!(
+            Sqlite,
+            todos::id_key,
+            session,
+            owner,
+            filter,
+            sort,
+            after,
+            limit
+        )?
+        .load(&mut **c),
+        Conn::Pg(c) => {
+            session_list_query!(Pg, todos::id, session, owner, filter, sort, after, limit)?
+                .load(&mut **c)
         }
     })
 }
@@ -731,7 +806,7 @@ mod tests {
         conn
     }
 
-    fn plan(conn: &mut SqliteConnection, query: BoxedTodos<'_, Sqlite>) -> String {
+    fn plan(conn: &mut SqliteConnection, query: impl QueryFragment<Sqlite>) -> String {
         {
             let rows: Vec<(i32, i32, i32, String)> = Explain(query).load(conn).unwrap();
             rows.into_iter()
@@ -769,6 +844,47 @@ mod tests {
             let cacheable =
                 QueryFragment::<Sqlite>::is_safe_to_cache_prepared(&query, &Sqlite).unwrap();
             assert!(cacheable, "{sort:?}");
+        }
+    }
+
+    /// The list that checks the session in the same statement reads the
+    /// same owner index in order, finds the session by its primary key (a
+    /// subquery run once per statement), and is a statement Diesel may cache.
+    #[test]
+    fn the_list_in_session_reads_the_owner_index_and_the_session_by_its_key() {
+        let mut conn = connection_with_rows();
+        let filter = ListFilter::default();
+        let now = NaiveDateTime::default();
+        for sort in TodoSort::ALL {
+            let value = sample_value(sort);
+            for after in [None, Some((&value, 7))] {
+                let query = session_list_query!(
+                    Sqlite,
+                    todos::id_key,
+                    (3, now),
+                    1,
+                    &filter,
+                    sort,
+                    after,
+                    21
+                )
+                .unwrap();
+                let cacheable =
+                    QueryFragment::<Sqlite>::is_safe_to_cache_prepared(&query, &Sqlite).unwrap();
+                assert!(cacheable, "{sort:?}");
+                let plan = plan(&mut conn, query);
+                let context = format!("{sort:?} {after:?}:\n{plan}");
+                assert!(
+                    plan.contains("SEARCH todos USING INDEX todos_user_"),
+                    "{context}"
+                );
+                assert!(!plan.contains("TEMP B-TREE"), "{context}");
+                assert!(!plan.contains("SCAN"), "{context}");
+                assert!(
+                    plan.contains("SEARCH sessions USING INTEGER PRIMARY KEY"),
+                    "{context}"
+                );
+            }
         }
     }
 
