@@ -15,7 +15,7 @@ use crate::api::problems::{BadId, JsonBodyErrors, Unauthenticated};
 use crate::app::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
 use crate::app::sync::{self, SyncPosition};
 use crate::app::todos::{self, NewTodoInput, Precondition, TodoChange};
-use crate::auth::{Caller, DeferredCaller};
+use crate::auth::{Caller, Credential, DeferredCaller};
 use crate::db::models::todo::{ListFilter, SortValue, Todo};
 use crate::db::{Backend, Conn};
 use crate::domain::{DueDate, Priority, TodoDescription, TodoSort, TodoTitle};
@@ -442,31 +442,64 @@ pub async fn list_todos(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> ApiResult<web::Json<TodoListResponse>> {
-    let owner = caller.claimed_user_id();
-    let (filter, sort, after, limit, digest) = match list_request(&state, owner, &req) {
+    let request = match list_request(&state, &req) {
         Ok(request) => request,
-        Err(invalid) => {
-            // An ended session hears 401, not what is wrong with its query.
-            state.db.read(move |conn| caller.confirm(conn)).await?;
-            return Err(invalid);
-        }
+        Err(invalid) => return Err(refuse(&state, &req, caller, invalid).await),
     };
-    // The session check and the page share one hop, one connection and,
-    // for a session, one statement.
-    let rows = state
+    // The credential's check and the page share one hop and one connection
+    // (and, for a session on PostgreSQL, one statement).
+    let deferred = caller.clone();
+    let outcome = state
         .db
         .read(move |conn| {
+            let ListRequest {
+                filter,
+                sort,
+                after,
+                limit,
+                cursor_filters,
+            } = request;
             let position = after.as_ref().map(|(value, id)| (value, *id));
-            match caller.pending_session() {
-                Some(session) => {
-                    todos::list_in_session(conn, session, &filter, sort, position, limit)?
-                        .ok_or(ApiError::Unauthorized)
+            let (caller, rows) = match deferred.pending_session() {
+                Some((session_id, owner)) => {
+                    check_cursor_filters(cursor_filters.as_deref(), owner, &filter)?;
+                    let rows = todos::list_in_session(
+                        conn,
+                        (session_id, owner),
+                        &filter,
+                        sort,
+                        position,
+                        limit,
+                    )?
+                    .ok_or(ApiError::Unauthorized)?;
+                    let caller = Caller {
+                        user_id: owner,
+                        credential: Credential::Session { session_id },
+                    };
+                    (caller, rows)
                 }
-                None => todos::list(conn, owner, &filter, sort, position, limit),
-            }
+                None => {
+                    let caller = deferred.confirm(conn)?;
+                    let owner = caller.user_id;
+                    check_cursor_filters(cursor_filters.as_deref(), owner, &filter)?;
+                    (
+                        caller,
+                        todos::list(conn, owner, &filter, sort, position, limit)?,
+                    )
+                }
+            };
+            let digest = list_digest(caller.user_id, &filter);
+            Ok((caller, rows, sort, limit, digest))
         })
-        .await?;
-    crate::observe::set_user(&req, owner);
+        .await;
+    let (confirmed, rows, sort, limit, digest) = match outcome {
+        Ok(found) => found,
+        Err(invalid @ ApiError::Validation(_)) => {
+            return Err(refuse(&state, &req, caller, invalid).await)
+        }
+        Err(error) => return Err(error),
+    };
+    caller.admit(&req, &confirmed).await?;
 
     let page = Page::from_rows(rows, limit, |last| {
         state.cursor_key.encode(&TodoCursor {
@@ -482,11 +515,36 @@ pub async fn list_todos(
     }))
 }
 
-/// A list request's filter, order, position, page size and the filter
-/// digest its cursors carry, from the query string.
-type ListRequest = (ListFilter, TodoSort, Option<(SortValue, i64)>, i64, String);
+/// The answer to a list request that is invalid: the caller's credential is
+/// checked (and a token's request counted) first, so that an ended session
+/// or a bad token hears 401, a token without the scope 403 and a token over
+/// its limit 429 before anything about the query, as everywhere else.
+async fn refuse(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: DeferredCaller,
+    invalid: ApiError,
+) -> ApiError {
+    let deferred = caller.clone();
+    let checked = match state.db.read(move |conn| deferred.confirm(conn)).await {
+        Ok(confirmed) => caller.admit(req, &confirmed).await,
+        Err(error) => Err(error),
+    };
+    checked.err().unwrap_or(invalid)
+}
 
-fn list_request(state: &AppState, owner: i64, req: &HttpRequest) -> ApiResult<ListRequest> {
+/// A list request's filter, order, position and page size, and the filter
+/// digest its cursor carries (checked against the owner's once the
+/// credential has named the owner).
+struct ListRequest {
+    filter: ListFilter,
+    sort: TodoSort,
+    after: Option<(SortValue, i64)>,
+    limit: i64,
+    cursor_filters: Option<String>,
+}
+
+fn list_request(state: &AppState, req: &HttpRequest) -> ApiResult<ListRequest> {
     let query: ListTodosQuery = parse_query(req.query_string())?;
     let limit = pagination::limit(query.limit)?;
     let search = match query.q {
@@ -505,21 +563,42 @@ fn list_request(state: &AppState, owner: i64, req: &HttpRequest) -> ApiResult<Li
         search,
     };
     let sort = query.sort.unwrap_or_default();
-    let digest = list_digest(owner, &filter);
-    let after = match &query.cursor {
-        None => None,
+    let (after, cursor_filters) = match &query.cursor {
+        None => (None, None),
         Some(raw) => {
             let cursor: TodoCursor = state.cursor_key.decode(raw)?;
-            if cursor.sort != sort || cursor.filters != digest {
-                return Err(ApiError::validation(
-                    "cursor",
-                    "belongs to another sort or filter; start again without it",
-                ));
+            if cursor.sort != sort {
+                return Err(cursor_of_another_list());
             }
-            Some((cursor.value, cursor.id))
+            (Some((cursor.value, cursor.id)), Some(cursor.filters))
         }
     };
-    Ok((filter, sort, after, limit, digest))
+    Ok(ListRequest {
+        filter,
+        sort,
+        after,
+        limit,
+        cursor_filters,
+    })
+}
+
+/// A cursor belongs to the owner's list with the same filters.
+fn check_cursor_filters(
+    cursor_filters: Option<&str>,
+    owner: i64,
+    filter: &ListFilter,
+) -> ApiResult<()> {
+    match cursor_filters {
+        Some(digest) if digest != list_digest(owner, filter) => Err(cursor_of_another_list()),
+        _ => Ok(()),
+    }
+}
+
+fn cursor_of_another_list() -> ApiError {
+    ApiError::validation(
+        "cursor",
+        "belongs to another sort or filter; start again without it",
+    )
 }
 
 /// Create a todo.

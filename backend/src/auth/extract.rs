@@ -148,17 +148,24 @@ pub async fn authenticate_caller(req: &HttpRequest) -> Result<Caller, ApiError> 
         });
     }
     let found = token_caller(&state, req, token).await?;
-    let needed = match *req.method() {
+    let caller = token_in_scope(req.method(), req.path(), found)?;
+    count_token_request(req, &state, &caller).await?;
+    Ok(caller)
+}
+
+/// A live token as the caller of `method` on `path`: a todo path, and the
+/// scope the method needs (`GET`/`HEAD`: `todos:read`; anything else:
+/// `todos:write`), or 403 `insufficient_scope`.
+fn token_in_scope(method: &Method, path: &str, found: TokenCaller) -> Result<Caller, ApiError> {
+    let needed = match *method {
         Method::GET | Method::HEAD => Scope::TodosRead,
         _ => Scope::TodosWrite,
     };
     // Defence in depth: `Caller` belongs to the todo handlers only.
-    let path = req.path();
     let todo_path = path == "/api/v1/todos" || path.starts_with("/api/v1/todos/");
     if !todo_path || !found.scopes.contains(needed) {
         return Err(ApiError::InsufficientScope);
     }
-    count_api_request(req, &state, || format!("token:{}", found.token_id)).await?;
     Ok(Caller {
         user_id: found.user_id,
         credential: Credential::ApiToken {
@@ -166,6 +173,20 @@ pub async fn authenticate_caller(req: &HttpRequest) -> Result<Caller, ApiError> 
             scopes: found.scopes,
         },
     })
+}
+
+/// Counts a token's request against the per-token limit.
+async fn count_token_request(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+) -> Result<(), ApiError> {
+    match caller.credential {
+        Credential::ApiToken { token_id, .. } => {
+            count_api_request(req, state, || format!("token:{token_id}")).await
+        }
+        Credential::Session { .. } => Ok(()),
+    }
 }
 
 /// A JWT: its signature and claims, the per-user limit (before the
@@ -277,44 +298,45 @@ impl FromRequest for Caller {
     }
 }
 
-/// The caller of a todo read whose session check is deferred into the
+/// The caller of a todo read whose credential check is deferred into the
 /// handler's own database call, so that the read costs one blocking hop
 /// and one pooled connection instead of two (`GET /api/v1/todos`, the
 /// hottest path). The extractor checks everything that needs no database:
-/// the JWT's signature and claims and the per-user limit; an API token is
-/// checked in full, as by [`Caller`]. The handler must check the
-/// [`pending_session`](DeferredCaller::pending_session) on the connection
-/// it reads with, in the statement that reads or before it
-/// ([`DeferredCaller::confirm`]), and must confirm before it answers any
-/// error of its own, so that an ended session hears 401 first, as with
-/// [`Caller`].
+/// a JWT's signature and claims and the per-user limit; an API token is
+/// only hashed (the gate leaves this route's tokens to the handler). The
+/// handler must check the credential on the connection it reads with:
+/// the [`pending_session`](DeferredCaller::pending_session) in the
+/// statement that reads, or [`confirm`](DeferredCaller::confirm) before it
+/// reads; then [`admit`](DeferredCaller::admit) the confirmed caller. It
+/// must confirm and admit before it answers any error of its own, so that
+/// a bad credential hears 401, a token without the scope 403 and a token
+/// over its limit 429 first, exactly as with [`Caller`] and the gate.
 #[derive(Debug, Clone)]
 pub struct DeferredCaller(Deferred);
 
 #[derive(Debug, Clone)]
 enum Deferred {
-    /// An API token, checked in full.
+    /// A caller the gate has already checked in full.
     Checked(Caller),
     /// A JWT whose signature and claims are good; its session is not yet
     /// checked.
     Session { user_id: i64, session_id: i64 },
+    /// An API token not yet looked up (the gate leaves the list's to its
+    /// handler): the hash of its secret, and the method and path its scope
+    /// is checked against.
+    Token {
+        hash: String,
+        method: Method,
+        path: String,
+    },
 }
 
 impl DeferredCaller {
-    /// The user the credential names: the caller once
-    /// [`confirm`](Self::confirm) has succeeded, and until then only a claim.
-    pub fn claimed_user_id(&self) -> i64 {
-        match &self.0 {
-            Deferred::Checked(caller) => caller.user_id,
-            Deferred::Session { user_id, .. } => *user_id,
-        }
-    }
-
     /// `(session_id, user_id)` of a JWT whose session is still to be
     /// checked; `None` for a caller already checked in full.
     pub fn pending_session(&self) -> Option<(i64, i64)> {
         match &self.0 {
-            Deferred::Checked(_) => None,
+            Deferred::Checked(_) | Deferred::Token { .. } => None,
             Deferred::Session {
                 user_id,
                 session_id,
@@ -322,11 +344,18 @@ impl DeferredCaller {
         }
     }
 
-    /// The session check [`Caller`] makes (live, of an enabled user,
-    /// `last_used_at` touched when stale), on `conn`: 401 when it fails.
+    /// The check [`Caller`] makes, on `conn`: the session (live, of an
+    /// enabled user, `last_used_at` touched when stale) or the token (live,
+    /// of an enabled user, with the scope), 401 or 403 when it fails. A
+    /// token's request is counted against its limit afterwards, by
+    /// [`admit`](Self::admit).
     pub fn confirm(&self, conn: &mut crate::db::Conn<'_>) -> Result<Caller, ApiError> {
         match &self.0 {
             Deferred::Checked(caller) => Ok(caller.clone()),
+            Deferred::Token { hash, method, path } => {
+                let found = tokens::authenticate(conn, hash)?.ok_or(ApiError::Unauthorized)?;
+                token_in_scope(method, path, found)
+            }
             Deferred::Session {
                 user_id,
                 session_id,
@@ -344,6 +373,21 @@ impl DeferredCaller {
     }
 }
 
+impl DeferredCaller {
+    /// Back from the database with the confirmed caller: a token's request
+    /// is counted against the per-token limit (a session's was counted
+    /// before the database, by the extractor), and the caller is recorded
+    /// for the access log.
+    pub async fn admit(&self, req: &HttpRequest, caller: &Caller) -> Result<(), ApiError> {
+        crate::observe::set_user(req, caller.user_id);
+        if let Deferred::Token { .. } = self.0 {
+            let state = app_state(req)?;
+            count_token_request(req, &state, caller).await?;
+        }
+        Ok(())
+    }
+}
+
 impl FromRequest for DeferredCaller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -357,7 +401,11 @@ impl FromRequest for DeferredCaller {
             }
             let token = bearer_token(&req).ok_or(ApiError::Unauthorized)?;
             if is_api_token(token) {
-                return Ok(Self(Deferred::Checked(authenticate_caller(&req).await?)));
+                return Ok(Self(Deferred::Token {
+                    hash: hash_api_token(token),
+                    method: req.method().clone(),
+                    path: req.path().to_owned(),
+                }));
             }
             let state = app_state(&req)?;
             let (user_id, session_id) = session_claims(&state, &req, token).await?;
@@ -378,19 +426,28 @@ const TOKENLESS_PATHS: [&str; 4] = [
     "/api/v1/auth/refresh",
 ];
 
+/// The one route whose handler checks its token itself, in the same
+/// database call as its read, and answers 401/403 before any error of its
+/// own ([`DeferredCaller`]): the todo list.
+fn is_deferred_route(req: &actix_web::dev::ServiceRequest) -> bool {
+    req.method() == Method::GET && req.path() == "/api/v1/todos"
+}
+
 /// Middleware on `/api/v1`: a request with an API token (`Bearer stp_...`)
 /// is judged before routing and before any parameter or body is read, so
 /// a token outside its scopes is always 403 `insufficient_scope` (an
 /// invalid one 401), never a validation error that would say something
 /// about an endpoint it may not use. Access tokens (JWTs) pass straight
-/// through: one prefix comparison, no lookup.
+/// through: one prefix comparison, no lookup. The todo list's own handler
+/// keeps the same promise in one database call ([`is_deferred_route`]).
 pub async fn api_token_gate(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     use actix_web::ResponseError;
     let with_token = bearer_token(req.request()).is_some_and(is_api_token)
-        && !TOKENLESS_PATHS.contains(&req.path());
+        && !TOKENLESS_PATHS.contains(&req.path())
+        && !is_deferred_route(&req);
     if with_token {
         match authenticate_caller(req.request()).await {
             Ok(caller) => {

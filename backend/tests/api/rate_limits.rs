@@ -90,6 +90,16 @@ async fn each_user_has_an_api_budget_with_headers_on_2xx_and_429() {
     let response = app.list_todos(&app_token, &[]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(assert_limit_headers(&response, "api", 3), 2);
+    // The list checks its token itself: a refused query still counts, and
+    // a token over its budget hears 429 before anything about its query.
+    let response = app.list_todos(&app_token, &[("limit", "abc")]).await;
+    assert_eq!(assert_limit_headers(&response, "api", 3), 1);
+    assert_eq!(response.status(), 422);
+    let response = app.list_todos(&app_token, &[]).await;
+    assert_eq!(assert_limit_headers(&response, "api", 3), 0);
+    let limited = app.list_todos(&app_token, &[("limit", "abc")]).await;
+    assert_limit_headers(&limited, "api", 3);
+    problem(limited, 429, "rate_limited").await;
 }
 
 #[actix_web::test]

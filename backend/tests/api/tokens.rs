@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    error_fields, problem, sorted_statuses, spawn_app, spawn_app_with_user, TestApp,
+    error_fields, problem, sorted_statuses, spawn_app, spawn_app_with_user, TestApp, MY_TOKENS,
 };
 
 const BOTH: [&str; 2] = ["todos:read", "todos:write"];
@@ -449,4 +449,56 @@ async fn tokens_end_when_mfa_is_turned_off_or_reset_by_an_admin() {
     assert_eq!(todos_status(&app, &token).await, 401);
     let event = app.latest_event(&admin.token, "token.revoked").await;
     assert_eq!(event["detail"]["reason"], "mfa_reset");
+}
+
+/// The todo list checks its token in its own database call rather than in
+/// the gate (`DeferredCaller`), and keeps the gate's promise: a bad token
+/// is 401 and a token without `todos:read` 403 before anything about the
+/// query; a cursor works for its owner's list only, whatever the credential.
+#[actix_web::test]
+async fn the_list_checks_its_token_before_its_query() {
+    let (app, user) = spawn_app_with_user().await;
+    for title in ["one", "two", "three"] {
+        app.create_todo(&user.token, json!({"title": title})).await;
+    }
+    let read = app.api_token(&user, &["todos:read"]).await;
+    let write = app.api_token(&user, &["todos:write"]).await;
+    let unknown = format!("{}x", &read[..read.len() - 1]);
+    let long = "x".repeat(201);
+    let bad_queries: [&[(&str, &str)]; 4] = [
+        &[("limit", "abc")],
+        &[("q", long.as_str())],
+        &[("cursor", "forged")],
+        &[("unknown", "1")],
+    ];
+    for params in bad_queries {
+        insufficient_scope(app.list_todos(&write, params).await).await;
+        problem(app.list_todos(&unknown, params).await, 401, "unauthorized").await;
+        let response = app.list_todos(&read, params).await;
+        assert_eq!(response.status(), 422, "{params:?}");
+    }
+    problem(app.list_todos(&unknown, &[]).await, 401, "unauthorized").await;
+
+    // A cursor from the owner's session list walks on with the token.
+    let first = app.todo_page(&user.token, &[("limit", "2")]).await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let rest = app
+        .todo_page(&read, &[("limit", "2"), ("cursor", cursor)])
+        .await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    // Another user's token cannot walk it: 422, and nothing of the list.
+    let other = app.signed_up_user().await;
+    let theirs = app.api_token(&other, &["todos:read"]).await;
+    let response = app
+        .list_todos(&theirs, &[("limit", "2"), ("cursor", cursor)])
+        .await;
+    let fields = error_fields(&problem(response, 422, "validation_failed").await);
+    assert_eq!(fields, ["cursor"]);
+    // A deleted token is 401 on the list at once.
+    let tokens: Value = app.get_json(&user.token, MY_TOKENS, &[]).await;
+    for token in tokens["items"].as_array().unwrap() {
+        let id = token["id"].as_i64().unwrap();
+        assert_eq!(app.delete_api_token(&user.token, id).await.status(), 204);
+    }
+    problem(app.list_todos(&read, &[]).await, 401, "unauthorized").await;
 }
