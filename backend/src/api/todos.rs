@@ -448,51 +448,13 @@ pub async fn list_todos(
     };
     // The credential's check and the page share one hop and one connection
     // (and, for a session on PostgreSQL, one statement).
+    let (sort, limit) = (request.sort, request.limit);
     let deferred = caller.clone();
     let outcome = state
         .db
-        .read(move |conn| {
-            let ListRequest {
-                filter,
-                sort,
-                after,
-                limit,
-                cursor_filters,
-            } = request;
-            let position = after.as_ref().map(|(value, id)| (value, *id));
-            let (caller, rows) = match deferred.pending_session() {
-                Some((session_id, owner)) => {
-                    check_cursor_filters(cursor_filters.as_deref(), owner, &filter)?;
-                    let rows = todos::list_in_session(
-                        conn,
-                        (session_id, owner),
-                        &filter,
-                        sort,
-                        position,
-                        limit,
-                    )?
-                    .ok_or(ApiError::Unauthorized)?;
-                    let caller = Caller {
-                        user_id: owner,
-                        credential: Credential::Session { session_id },
-                    };
-                    (caller, rows)
-                }
-                None => {
-                    let caller = deferred.confirm(conn)?;
-                    let owner = caller.user_id;
-                    check_cursor_filters(cursor_filters.as_deref(), owner, &filter)?;
-                    (
-                        caller,
-                        todos::list(conn, owner, &filter, sort, position, limit)?,
-                    )
-                }
-            };
-            let digest = list_digest(caller.user_id, &filter);
-            Ok((caller, rows, sort, limit, digest))
-        })
+        .read(move |conn| read_page(conn, &deferred, request))
         .await;
-    let (confirmed, rows, sort, limit, digest) = match outcome {
+    let (confirmed, rows, digest) = match outcome {
         Ok(found) => found,
         Err(invalid @ ApiError::Validation(_)) => {
             return Err(refuse(&state, &req, caller, invalid).await)
@@ -513,6 +475,46 @@ pub async fn list_todos(
         items: page.items.iter().map(TodoResponse::from).collect(),
         next_cursor: page.next_cursor,
     }))
+}
+
+/// Checks the caller on `conn` and reads the page: for a session, in the
+/// page's own statement where the backend gains by it. Gives the caller,
+/// the rows and the filter digest the page's cursor carries.
+fn read_page(
+    conn: &mut Conn<'_>,
+    deferred: &DeferredCaller,
+    request: ListRequest,
+) -> ApiResult<(Caller, Vec<Todo>, String)> {
+    let ListRequest {
+        filter,
+        sort,
+        after,
+        limit,
+        cursor_filters,
+    } = request;
+    let position = after.as_ref().map(|(value, id)| (value, *id));
+    let (caller, rows) = match deferred.pending_session() {
+        Some((session_id, owner)) => {
+            check_cursor_filters(cursor_filters.as_deref(), owner, &filter)?;
+            let rows =
+                todos::list_in_session(conn, (session_id, owner), &filter, sort, position, limit)?
+                    .ok_or(ApiError::Unauthorized)?;
+            let caller = Caller {
+                user_id: owner,
+                credential: Credential::Session { session_id },
+            };
+            (caller, rows)
+        }
+        None => {
+            let caller = deferred.confirm(conn)?;
+            let owner = caller.user_id;
+            check_cursor_filters(cursor_filters.as_deref(), owner, &filter)?;
+            let rows = todos::list(conn, owner, &filter, sort, position, limit)?;
+            (caller, rows)
+        }
+    };
+    let digest = list_digest(caller.user_id, &filter);
+    Ok((caller, rows, digest))
 }
 
 /// The answer to a list request that is invalid: the caller's credential is
